@@ -1,0 +1,5 @@
+import sys
+
+from expertline.cli import main
+
+sys.exit(main())

@@ -1,0 +1,110 @@
+"""The composition root: ``create_app(config)`` wires the packages into one aiohttp application.
+
+Each package owns its resources through ``setup(app, …)`` (a cleanup context and typed AppKeys);
+this module only opens the database, adds the middlewares and calls those setups in order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import skills
+from expertline import audit
+from expertline.auth import bearer, resolve_token
+from expertline.config import Config
+from expertline.db import Database
+from skills.errors import DomainError, NotFound, PayloadTooLarge
+from skills.http import PRINCIPAL, json_response
+
+log = logging.getLogger("expertline")
+
+CONFIG = web.AppKey("config", Config)
+DATABASE = web.AppKey("database", Database)
+DEMO = web.AppKey("demo", bool)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
+
+
+def create_app(config: Config, *, demo: bool = False) -> web.Application:
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=config.server.max_body_bytes,
+    )
+    app[CONFIG] = config
+    app[DEMO] = demo
+    app.cleanup_ctx.append(_database_ctx)
+    skills.setup(app, sessions=sessions_of(app), audit=audit.record)
+    app.router.add_get("/healthz", _healthz)
+    return app
+
+
+async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    db = Database(config.database_url, echo=config.database.echo)
+    await db.open()
+    app[DATABASE] = db
+    if app[DEMO]:
+        from expertline.demo import seed_if_empty
+
+        await seed_if_empty(db, config)
+    log.info("database ready: %r", db)
+    yield
+    await db.close()
+
+
+def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:
+    """A session factory that finds the database when called (it opens after setup)."""
+
+    def session() -> AsyncSession:
+        return app[DATABASE].session()
+
+    return session
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return json_response({"status": "ok"})
+
+
+def _needs_token(path: str) -> bool:
+    return path.startswith(("/api/", "/ws/expert")) and not path.startswith(PUBLIC_PREFIXES)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Resolve the bearer token (or ``?access_token=`` on WebSockets) into a principal."""
+    if _needs_token(request.path):
+        header = request.headers.get("Authorization")
+        if header is None and request.path.startswith("/ws/") and "access_token" in request.query:
+            header = "Bearer " + request.query["access_token"]
+        token = bearer(header)
+        async with request.app[DATABASE].session() as session:
+            request[PRINCIPAL] = await resolve_token(session, token)
+    return await handler(request)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and aiohttp's own 4xx become ``{"error": {"code", "message"}}``."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return json_response(exc.to_json(), status=exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        exc2 = PayloadTooLarge(f"request body larger than {request.app._client_max_size} bytes")
+        return json_response(exc2.to_json(), status=413)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type != "text/plain":
+            raise
+        code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
+        error = NotFound(exc.reason, code=code) if exc.status == 404 else DomainError(exc.reason)
+        return json_response({"error": {"code": error.code, "message": exc.reason}},
+                             status=exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = {"error": {"code": "internal", "message": "internal error; it has been logged"}}
+        return json_response(body, status=500)

@@ -1,0 +1,287 @@
+"""One typed, frozen configuration, loaded from config.toml and the environment.
+
+``load_config(path, environ)`` reads the TOML file, applies the ``EXPERTLINE_*`` variables of
+CONTRACT.md, and validates every key against the dataclasses below: an unknown key, a wrong type
+or an unsafe value raises ``ConfigError`` whose message names the key. Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
+POLICIES = ("exact", "graph", "optimal")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded as one line that names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    data_dir: str = "data"
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    url: str = ""
+    echo: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TwilioConfig:
+    account_sid: str = ""
+    auth_token: str = ""
+    number: str = ""
+    api_url: str = "https://api.twilio.com"
+
+    @property
+    def enabled(self) -> bool:
+        """Telephony talks to Twilio only when an auth token is configured; else loopback."""
+        return bool(self.auth_token)
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationStep:
+    after_s: float
+    max_cost: float
+    min_proficiency: int
+
+
+def _default_steps() -> tuple[EscalationStep, ...]:
+    return (
+        EscalationStep(after_s=0, max_cost=0.0, min_proficiency=4),
+        EscalationStep(after_s=30, max_cost=0.5, min_proficiency=3),
+        EscalationStep(after_s=90, max_cost=1.5, min_proficiency=2),
+        EscalationStep(after_s=180, max_cost=3.0, min_proficiency=1),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    policy: str = "graph"
+    taxonomy_cost: float = 0.5
+    offer_timeout_s: float = 20.0
+    max_missed_offers: int = 3
+    wrapup_s: float = 60.0
+    recovery_s: float = 300.0
+    offer_lease_s: float = 60.0
+    session_lease_s: float = 14_400.0
+    desk_grace_s: float = 30.0
+    watchdog_every_s: float = 15.0
+    priority_aging_per_min: float = 0.1
+    voice_capacity: int = 1
+    chat_capacity: int = 3
+    steps: tuple[EscalationStep, ...] = field(default_factory=_default_steps)
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceConfig:
+    language: str = "en-GB"
+    welsh_language: str = "cy-GB"
+    triage_min_confidence: float = 0.35
+    general_skill: str = "general-advice"
+    hold_announce_every_s: int = 60
+    menu: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackConfig:
+    attempts: int = 3
+    spacing_s: float = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    enabled: bool = True
+    reconcile_every_s: float = 60.0
+    no_voice_offer_last_min: float = 5.0
+    daily_report_at: str = "06:00"
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingConfig:
+    service_level: float = 0.8
+    target_s: float = 20.0
+    interval_min: int = 30
+    forecast_weeks: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConfig:
+    seed: int = 7
+    experts: int = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    twilio: TwilioConfig = field(default_factory=TwilioConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    callbacks: CallbackConfig = field(default_factory=CallbackConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    staffing: StaffingConfig = field(default_factory=StaffingConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
+    source: str = field(default="", compare=False)
+
+    @property
+    def data_path(self) -> Path:
+        path = Path(self.server.data_dir)
+        return path if path.is_absolute() else PROJECT_ROOT / path
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{self.data_path / 'expertline.db'}"
+
+    def replace(self, **sections: Any) -> Config:
+        """A copy with whole sections or section fields replaced (``server={"port": 0}``)."""
+        changes = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            is_patch = isinstance(value, dict)
+            changes[name] = dataclasses.replace(current, **value) if is_patch else value
+        return dataclasses.replace(self, **changes)
+
+
+# Environment variable -> (section, key). Secrets live only in the environment.
+ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
+    "EXPERTLINE_DATABASE_URL": ("database", "url"),
+    "EXPERTLINE_HOST": ("server", "host"),
+    "EXPERTLINE_PORT": ("server", "port"),
+    "EXPERTLINE_PUBLIC_URL": ("server", "public_url"),
+    "EXPERTLINE_DATA_DIR": ("server", "data_dir"),
+    "EXPERTLINE_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
+    "EXPERTLINE_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
+    "EXPERTLINE_TWILIO_NUMBER": ("twilio", "number"),
+    "EXPERTLINE_TWILIO_API_URL": ("twilio", "api_url"),
+}
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, override from the environment, build and validate the configuration."""
+    source = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        raw = tomllib.loads(source.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {source} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
+    _apply_env(raw, environ or {})
+    config = dataclasses.replace(_build(Config, raw, ""), source=str(source))
+    validate(config)
+    return config
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        if var not in environ:
+            continue
+        value: Any = environ[var]
+        if key == "port":
+            try:
+                value = int(value)
+            except ValueError:
+                raise ConfigError(f"{var}: expected a port number, got {value!r}") from None
+        raw.setdefault(section, {})[key] = value
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{prefix}{unknown[0]}: unknown key")
+    required = [f.name for f in dataclasses.fields(cls) if _required(f)]
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise ConfigError(f"{prefix}{missing[0]}: missing key")
+    values = {key: _coerce(hints[key], value, f"{prefix}{key}") for key, value in raw.items()}
+    return cls(**values)
+
+
+def _required(f: dataclasses.Field) -> bool:
+    no_default = f.default is dataclasses.MISSING
+    return no_default and f.default_factory is dataclasses.MISSING
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    if origin is tuple:
+        (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list")
+        return tuple(_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) or origin is types.MappingProxyType:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{key}: expected a table of strings")
+        return types.MappingProxyType(dict(value))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint in (int, float, str, bool) and type(value) is hint:
+        return value
+    raise ConfigError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def validate(config: Config) -> None:
+    """Refuse values that are unsafe or meaningless, naming the key."""
+    _check(0 <= config.server.port <= 65535, "server.port", "must be 0..65535")
+    _check(config.server.max_body_bytes > 0, "server.max_body_bytes", "must be positive")
+    url = urlsplit(config.server.public_url)
+    _check(url.scheme in ("http", "https") and bool(url.netloc), "server.public_url",
+           "must be an absolute http(s) URL")
+    if config.twilio.enabled:
+        _check(url.scheme == "https", "server.public_url",
+               "must be https when Twilio is enabled (Twilio signs the URL it calls)")
+        _check(config.twilio.account_sid.startswith("AC"), "twilio.account_sid",
+               "must be set (starts with AC) when an auth token is configured")
+    db = config.database_url
+    _check(db.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")), "database.url",
+           "must be sqlite+aiosqlite:// or postgresql+asyncpg://")
+    _validate_routing(config.routing)
+    _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
+    _check(config.callbacks.attempts >= 1, "callbacks.attempts", "must be at least 1")
+
+
+def _validate_routing(routing: RoutingConfig) -> None:
+    _check(routing.policy in POLICIES, "routing.policy", f"must be one of {', '.join(POLICIES)}")
+    _check(routing.offer_timeout_s > 0, "routing.offer_timeout_s", "must be positive")
+    _check(routing.max_missed_offers >= 1, "routing.max_missed_offers", "must be at least 1")
+    _check(routing.taxonomy_cost > 0, "routing.taxonomy_cost", "must be positive")
+    _check(routing.voice_capacity == 1, "routing.voice_capacity", "must be 1")
+    _check(routing.chat_capacity >= 1, "routing.chat_capacity", "must be at least 1")
+    steps = routing.steps
+    _check(bool(steps) and steps[0].after_s == 0, "routing.steps", "the first step must start at 0")
+    for i, (a, b) in enumerate(itertools.pairwise(steps), start=1):
+        _check(b.after_s > a.after_s, f"routing.steps[{i}].after_s", "must increase")
+    for i, step in enumerate(steps):
+        key = f"routing.steps[{i}]"
+        _check(1 <= step.min_proficiency <= 5, f"{key}.min_proficiency", "must be 1..5")
+        _check(step.max_cost >= 0, f"routing.steps[{i}].max_cost", "must be >= 0")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")

@@ -1,0 +1,71 @@
+"""Domain errors that carry their HTTP status.
+
+Every package raises these (never ``web.HTTP*``); one middleware in ``expertline.app`` turns them
+into a JSON error for the API or safe TwiML for webhooks. ``skills`` is the bottom layer, so the
+hierarchy lives here and the other packages import it from ``skills``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A failure the caller can act on: it knows its HTTP status, a stable code and a message."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class InvalidInput(DomainError):
+    status = 422
+    code = "invalid"
+
+
+class BadRequest(DomainError):
+    status = 400
+    code = "bad_request"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status = 413
+    code = "too_large"
+
+
+class GraphCycle(InvalidInput):
+    """A broader/narrower change would make the taxonomy cyclic."""
+
+    code = "cycle"

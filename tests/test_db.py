@@ -1,0 +1,80 @@
+"""The database: migrations build exactly the models' schema; the audit log is append-only."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from expertline import audit
+from expertline.auth import ApiToken, issue_token, resolve_token
+from expertline.db import Database
+from expertline.tables import metadata
+from skills.access import Role
+from skills.errors import InvalidInput, Unauthorized
+
+
+def _diff(connection: sa.Connection) -> list:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, metadata())
+
+
+async def test_migrations_match_models(db_url: str) -> None:
+    async with Database(db_url) as db, db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_migrating_twice_is_harmless(db_url: str) -> None:
+    async with Database(db_url) as db:
+        await db.migrate()
+        async with db.engine.connect() as conn:
+            version = (await conn.execute(sa.text("select version_num from alembic_version"))).all()
+    assert len(version) == 1
+
+
+async def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
+    async with Database(sqlite_url) as db, db.engine.connect() as conn:
+        mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar()
+    assert mode == "wal"
+
+
+async def test_audit_log_refuses_update_and_delete(db_url: str) -> None:
+    async with Database(db_url) as db:
+        async with db.transaction() as session:
+            audit.record(session, actor="tester", action="create", entity="skill",
+                         entity_id="dementia", after={"name": "Dementia"})
+        for statement in ("UPDATE audit_entry SET actor = 'x'", "DELETE FROM audit_entry"):
+            with pytest.raises(sa.exc.DBAPIError, match="append-only"):
+                async with db.transaction() as session:
+                    await session.exec(sa.text(statement))  # type: ignore[call-overload]
+        async with db.session() as session:
+            entries = await audit.list_entries(session)
+    assert [(e.actor, e.entity_id, e.after) for e in entries] == [
+        ("tester", "dementia", {"name": "Dementia"})]
+
+
+async def test_tokens_are_stored_hashed_and_resolve(db_url: str) -> None:
+    async with Database(db_url) as db:
+        async with db.transaction() as session:
+            token, row = await issue_token(session, role=Role.SUPERVISOR,
+                                           orgs=frozenset({"nhs-a", "council-b"}))
+        async with db.session() as session:
+            stored = (await session.exec(sa.select(ApiToken.token_hash))).scalars().all()  # type: ignore[call-overload]
+            assert token not in stored and len(stored) == 1
+            who = await resolve_token(session, token)
+            assert who.role is Role.SUPERVISOR and who.orgs == {"nhs-a", "council-b"}
+            with pytest.raises(Unauthorized):
+                await resolve_token(session, token + "x")
+
+
+@pytest.mark.parametrize(("role", "orgs", "expert"), [
+    (Role.SUPERVISOR, frozenset(), None),
+    (Role.EXPERT, frozenset(), None),
+    (Role.ADMIN, frozenset({"x"}), None),
+])
+async def test_token_scope_is_checked(sqlite_url: str, role: Role, orgs: frozenset[str],
+                                      expert: str | None) -> None:
+    async with Database(sqlite_url) as db, db.transaction() as session:
+        with pytest.raises(InvalidInput):
+            await issue_token(session, role=role, orgs=orgs, expert_id=expert)
