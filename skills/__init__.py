@@ -1,5 +1,23 @@
-"""The skills pool: tables, the skills graph, pool queries and the supervisor API."""
+"""The skills pool: tables, the skills graph, pool queries and the supervisor API.
 
-from skills.api import setup
+Others import from here: ``setup`` (the composition root), ``pool_watch(app)`` with
+``PoolChange`` (the routing engine hears about pool changes), and ``load_snapshot`` with the
+plain records it returns (what the routing engine indexes).
+"""
 
-__all__ = ["setup"]
+from skills.api import pool_watch, setup
+from skills.graph import SkillGraph, SkillSpec
+from skills.snapshot import ExpertRecord, PoolSnapshot, load_snapshot
+from skills.watch import PoolChange, PoolWatch
+
+__all__ = [
+    "ExpertRecord",
+    "PoolChange",
+    "PoolSnapshot",
+    "PoolWatch",
+    "SkillGraph",
+    "SkillSpec",
+    "load_snapshot",
+    "pool_watch",
+    "setup",
+]

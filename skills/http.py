@@ -78,8 +78,14 @@ class Fields:
             return None
         return self.body[key]
 
-    def str(self, key: str, *, required: bool = False, max_len: int = 200,
-            pattern: Callable[[str], bool] | None = None) -> str | None:
+    def str(
+        self,
+        key: str,
+        *,
+        required: bool = False,
+        max_len: int = 200,
+        pattern: Callable[[str], bool] | None = None,
+    ) -> str | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -94,8 +100,9 @@ class Fields:
             raise InvalidInput(f"{key!r} has an invalid format: {value!r}", field=key)
         return value
 
-    def int(self, key: str, *, required: bool = False, lo: int | None = None,
-            hi: int | None = None) -> int | None:
+    def int(
+        self, key: str, *, required: bool = False, lo: int | None = None, hi: int | None = None
+    ) -> int | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -104,8 +111,9 @@ class Fields:
         _bounds(key, value, lo, hi)
         return value
 
-    def number(self, key: str, *, required: bool = False, lo: float | None = None,
-               hi: float | None = None) -> float | None:
+    def number(
+        self, key: str, *, required: bool = False, lo: float | None = None, hi: float | None = None
+    ) -> float | None:
         value = self._get(key, required)
         if value is None:
             return None

@@ -1,0 +1,149 @@
+"""What every pool route shares: the injected dependencies, transactions, ids in paths, audit.
+
+``PoolApi`` carries the session factory and the audit writer the composition root injected, and
+the ``PoolWatch``. ``writing()`` is one transaction: the change and its audit record commit
+together or not at all; a constraint the database refuses becomes a 409, never a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from skills import pool
+from skills.access import Principal
+from skills.errors import Conflict, DomainError, InvalidInput, NotFound
+from skills.graph import SkillGraph
+from skills.models import now_utc
+from skills.watch import PoolChange, PoolWatch
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+EXPERT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # HR ids too (E1234, jo.smith)
+MAX_ID = 64
+SLUG_HINT = "a slug: lower-case letters, digits and single hyphens, at most 64 characters"
+TAXONOMY_LOCK_KEY = 0x5E11_5000  # pg_advisory_xact_lock key serialising taxonomy writes
+
+Sessions = Callable[[], AsyncSession]
+AuditFn = Callable[..., Any]
+
+
+class Busy(DomainError):
+    """The database could not take the change just now (locked, or unreachable): retry."""
+
+    status = 503
+    code = "busy"
+
+
+def is_slug(value: str) -> bool:
+    return len(value) <= MAX_ID and SLUG.match(value) is not None
+
+
+def is_expert_id(value: str) -> bool:
+    return len(value) <= MAX_ID and EXPERT_ID.match(value) is not None
+
+
+def path_slug(request: web.Request, what: str, key: str = "id") -> str:
+    """A slug from the path; a malformed one cannot name anything, so it is a 404."""
+    value = request.match_info[key]
+    if not is_slug(value):
+        raise NotFound(f"no {what} {value!r} (ids are {SLUG_HINT})")
+    return value
+
+
+def path_expert(request: web.Request) -> str:
+    value = request.match_info["id"]
+    if not is_expert_id(value):
+        raise NotFound(f"no expert {value!r}")
+    return value
+
+
+def path_int(request: web.Request, what: str, key: str) -> int:
+    value = request.match_info[key]
+    if not value.isdigit() or len(value) > 18:
+        raise NotFound(f"no {what} {value!r}")
+    return int(value)
+
+
+def today() -> date:
+    return now_utc().date()
+
+
+@dataclass(frozen=True, slots=True)
+class PoolApi:
+    sessions: Sessions
+    audit: AuditFn
+    watch: PoolWatch
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """One transaction; integrity errors become 409, a locked database 503."""
+        try:
+            async with self.sessions() as session, session.begin():
+                yield session
+        except sa.exc.IntegrityError:
+            raise Conflict(
+                "the database refused the change: it clashes with stored data "
+                "(a duplicate, or something still in use)"
+            ) from None
+        except sa.exc.DataError as exc:
+            raise InvalidInput(f"the database refused a value: {exc.orig}") from None
+        except sa.exc.OperationalError:
+            raise Busy("the database is busy or unavailable; retry shortly") from None
+
+    async def lock_taxonomy(self, session: AsyncSession) -> None:
+        """On PostgreSQL, hold a transaction lock so taxonomy writes of all processes queue up.
+
+        Callers also hold ``watch.taxonomy_lock`` around the transaction and the publish.
+        """
+        connection = await session.connection()
+        if connection.dialect.name == "postgresql":
+            await session.exec(sa.select(sa.func.pg_advisory_xact_lock(TAXONOMY_LOCK_KEY)))
+
+    async def graph(self, session: AsyncSession) -> SkillGraph:
+        """The cached skills graph (built from ``session`` when there is none)."""
+        return await self.watch.graph(lambda: pool.load_specs(session))
+
+    def record(
+        self,
+        session: AsyncSession,
+        who: Principal,
+        *,
+        action: str,
+        entity: str,
+        entity_id: str,
+        before: Any = None,
+        after: Any = None,
+    ) -> None:
+        """Add the audit entry to ``session``: it commits with the change it describes."""
+        self.audit(
+            session,
+            actor=who,
+            action=action,
+            entity=entity,
+            entity_id=entity_id,
+            before=before,
+            after=after,
+        )
+
+    async def changed(self, change: PoolChange, *, graph: SkillGraph | None = None) -> None:
+        await self.watch.publish(change, graph=graph)
+
+
+POOL_API = web.AppKey("skills.pool_api", PoolApi)
+
+
+def api_of(request: web.Request) -> PoolApi:
+    return request.app[POOL_API]

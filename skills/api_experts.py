@@ -1,0 +1,414 @@
+"""``/api/v1/experts`` with their proficiencies and accreditations.
+
+Admins do anything; supervisors read every expert but create, change and delete only experts of
+their organisations (and cannot move one outside them); an expert reads their own profile only.
+Giving ``skills`` or ``languages`` in a POST or PATCH replaces the expert's whole set.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from aiohttp import web
+
+from skills import pool
+from skills.access import (
+    Principal,
+    Role,
+    require_expert_reader,
+    require_org_editor,
+    require_pool_reader,
+    require_role,
+)
+from skills.api_common import (
+    PoolApi,
+    api_of,
+    is_expert_id,
+    is_slug,
+    path_expert,
+    path_int,
+    path_slug,
+    today,
+)
+from skills.errors import BadRequest, Conflict, InvalidInput, NotFound
+from skills.http import (
+    Fields,
+    json_response,
+    page_of,
+    paging,
+    principal,
+    query_bool,
+    query_int,
+    read_json,
+)
+from skills.models import PROFICIENCY_MAX, PROFICIENCY_MIN, Organisation, Skill
+from skills.pool import ExpertProfile
+from skills.serialise import expert_json
+from skills.watch import PoolChange
+
+FIELDS = frozenset(
+    {"id", "name", "organisation", "skills", "languages", "timezone", "active", "contact"}
+)
+CONTACT = ("email", "phone", "client_identity", "sip_address")
+CONTACT_MAX = {"email": 254, "phone": 32, "client_identity": 128, "sip_address": 254}
+LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_SKILLS, MAX_LANGUAGES = 200, 30
+
+
+def routes() -> list[web.RouteDef]:
+    base = "/api/v1/experts"
+    return [
+        web.get(base, list_experts),
+        web.post(base, create_expert),
+        web.get(base + "/{id}", get_expert),
+        web.patch(base + "/{id}", patch_expert),
+        web.delete(base + "/{id}", delete_expert),
+        web.put(base + "/{id}/skills/{skill}", put_level),
+        web.delete(base + "/{id}/skills/{skill}", delete_level),
+        web.post(base + "/{id}/accreditations", add_accreditation),
+        web.delete(base + "/{id}/accreditations/{acc}", delete_accreditation),
+    ]
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+async def list_experts(request: web.Request) -> web.Response:
+    """Filters: ``?skill=`` (with its narrower skills unless ``exact=true``; ``min_level=``),
+    ``?org=``, ``?language=``."""
+    require_pool_reader(principal(request))
+    limit, offset = paging(request)
+    api = api_of(request)
+    async with api.reading() as session:
+        skills = await _skill_filter(api, session, request)
+        min_level = query_int(
+            request, "min_level", PROFICIENCY_MIN, lo=PROFICIENCY_MIN, hi=PROFICIENCY_MAX
+        )
+        if skills is None and "min_level" in request.query:
+            raise BadRequest("min_level filters a skill: give ?skill= too")
+        found, total = await pool.find_experts(
+            session,
+            skills=skills,
+            min_level=min_level,
+            org=request.query.get("org") or None,
+            language=request.query.get("language") or None,
+            limit=limit,
+            offset=offset,
+        )
+    day = today()
+    items = [expert_json(e, today=day) for e in found]
+    return json_response(page_of(items, total=total, limit=limit, offset=offset))
+
+
+async def _skill_filter(api: PoolApi, session: Any, request: web.Request) -> frozenset[str] | None:
+    skill_id = request.query.get("skill")
+    exact = query_bool(request, "exact")
+    if not skill_id:
+        return None
+    graph = await api.graph(session)
+    if skill_id not in graph:
+        raise InvalidInput(f"unknown skill {skill_id!r} in ?skill=", field="skill")
+    return frozenset({skill_id}) if exact else graph.narrower(skill_id)
+
+
+async def get_expert(request: web.Request) -> web.Response:
+    expert_id = path_expert(request)
+    require_expert_reader(principal(request), expert_id)
+    async with api_of(request).reading() as session:
+        found = await _existing(session, expert_id)
+    return json_response(expert_json(found, today=today()))
+
+
+async def _existing(session: Any, expert_id: str) -> ExpertProfile:
+    found = await pool.get_profile(session, expert_id=expert_id)
+    if found is None:
+        raise NotFound(f"no expert {expert_id!r}", expert=expert_id)
+    return found
+
+
+async def _editable(session: Any, who: Principal, expert_id: str) -> ExpertProfile:
+    """The expert, if ``who`` may change them: 404 when absent, 403 outside their scope."""
+    found = await _existing(session, expert_id)
+    require_org_editor(who, found.org)
+    return found
+
+
+def _editor(request: web.Request) -> Principal:
+    who = principal(request)
+    require_role(who, Role.ADMIN, Role.SUPERVISOR)
+    return who
+
+
+# -- the body -----------------------------------------------------------------------------------
+
+
+def parse_expert(body: Mapping[str, Any], *, new: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(columns, sets)``: Expert column values, and the ``skills``/``languages`` replacing."""
+    f = Fields(body, allowed=FIELDS if new else FIELDS - {"id"})
+    columns: dict[str, Any] = {}
+    if new:
+        columns["id"] = f.str("id", required=True, max_len=64, pattern=is_expert_id)
+    for key, column in (("name", "name"), ("organisation", "org_id")):
+        if new or f.has(key):
+            columns[column] = f.str(
+                key,
+                required=True,
+                max_len=200 if key == "name" else 64,
+                pattern=None if key == "name" else is_slug,
+            )
+    if f.has("timezone"):
+        columns["timezone"] = f.str("timezone", required=True, max_len=64, pattern=known_zone)
+    if f.has("active"):
+        columns["active"] = f.bool("active", required=True)
+    if f.has("contact"):
+        columns.update(_contact(f.mapping("contact", required=True) or {}))
+    sets: dict[str, Any] = {}
+    if f.has("skills"):
+        sets["skills"] = _levels(f.mapping("skills", required=True) or {})
+    if f.has("languages"):
+        sets["languages"] = _languages(f.list_of_str("languages", required=True, max_len=16))
+    return columns, sets
+
+
+@lru_cache(maxsize=512)
+def known_zone(key: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(key)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _contact(raw: Mapping[str, Any]) -> dict[str, str]:
+    f = Fields(raw, allowed=CONTACT)
+    checks = {"email": EMAIL.match, "phone": E164.match}
+    return {
+        key: f.str(key, max_len=CONTACT_MAX[key], pattern=checks.get(key)) or ""
+        for key in CONTACT
+        if f.has(key)
+    }
+
+
+def _levels(raw: Mapping[str, Any]) -> dict[str, int]:
+    if len(raw) > MAX_SKILLS:
+        raise InvalidInput(f"'skills' holds more than {MAX_SKILLS} skills", field="skills")
+    for skill_id, level in raw.items():
+        if not is_slug(skill_id):
+            raise InvalidInput(f"'skills' key {skill_id!r} is not a skill id", field="skills")
+        if (
+            isinstance(level, bool)
+            or not isinstance(level, int)
+            or not (PROFICIENCY_MIN <= level <= PROFICIENCY_MAX)
+        ):
+            raise InvalidInput(
+                f"level of {skill_id!r} must be an integer "
+                f"{PROFICIENCY_MIN}..{PROFICIENCY_MAX}, got {level!r}",
+                field="skills",
+            )
+    return dict(sorted(raw.items()))
+
+
+def _languages(values: list[str] | None) -> list[str]:
+    values = values or []
+    if len(values) > MAX_LANGUAGES:
+        raise InvalidInput(f"'languages' holds more than {MAX_LANGUAGES}", field="languages")
+    for value in values:
+        if not LANGUAGE.match(value):
+            raise InvalidInput(
+                f"{value!r} is not a language code (en, cy, bsl, pl…)", field="languages"
+            )
+    return sorted(set(values))
+
+
+async def _check_references(
+    session: Any, columns: Mapping[str, Any], sets: Mapping[str, Any]
+) -> None:
+    """Refuse an unknown organisation or skill (422, naming it)."""
+    org = columns.get("org_id")
+    if org is not None and not await pool.existing_ids(session, model=Organisation, ids=[org]):
+        raise InvalidInput(f"unknown organisation {org!r}", field="organisation")
+    wanted = set(sets.get("skills", {}))
+    unknown = sorted(wanted - await pool.existing_ids(session, model=Skill, ids=wanted))
+    if unknown:
+        raise InvalidInput(
+            f"unknown skill(s): {', '.join(unknown)}", field="skills", unknown=unknown
+        )
+
+
+async def _write_sets(session: Any, expert_id: str, sets: Mapping[str, Any]) -> None:
+    if "skills" in sets:
+        await pool.replace_levels(session, expert_id=expert_id, levels=sets["skills"])
+    if "languages" in sets:
+        await pool.replace_languages(session, expert_id=expert_id, languages=sets["languages"])
+
+
+# -- writing the expert ---------------------------------------------------------------------------
+
+
+async def _audited(
+    api: PoolApi,
+    session: Any,
+    who: Principal,
+    *,
+    action: str,
+    expert_id: str,
+    before: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Read the expert back, record the change (if any), and answer the expert's new JSON."""
+    session.expire_all()
+    after = expert_json(await _existing(session, expert_id), today=today())
+    if after == before:
+        return after
+    api.record(
+        session,
+        who,
+        action=action,
+        entity="expert",
+        entity_id=expert_id,
+        before=before,
+        after=after,
+    )
+    return after
+
+
+async def create_expert(request: web.Request) -> web.Response:
+    who = _editor(request)
+    columns, sets = parse_expert(await read_json(request), new=True)
+    require_org_editor(who, columns["org_id"])
+    api = api_of(request)
+    expert_id = columns["id"]
+    async with api.writing() as session:
+        if await pool.get_expert(session, expert_id=expert_id) is not None:
+            raise Conflict(f"expert {expert_id!r} already exists", expert=expert_id)
+        await _check_references(session, columns, sets)
+        await pool.insert_expert(session, values=columns)
+        await _write_sets(session, expert_id, sets)
+        after = await _audited(api, session, who, action="create", expert_id=expert_id, before=None)
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return json_response(after, status=201)
+
+
+async def patch_expert(request: web.Request) -> web.Response:
+    who = _editor(request)
+    expert_id = path_expert(request)
+    columns, sets = parse_expert(await read_json(request), new=False)
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        if "org_id" in columns:
+            require_org_editor(who, columns["org_id"])
+        await _check_references(session, columns, sets)
+        if columns:
+            await pool.update_expert(session, expert_id=expert_id, values=columns)
+        await _write_sets(session, expert_id, sets)
+        before = expert_json(current, today=today())
+        after = await _audited(
+            api, session, who, action="update", expert_id=expert_id, before=before
+        )
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return json_response(after)
+
+
+async def delete_expert(request: web.Request) -> web.Response:
+    who = _editor(request)
+    expert_id = path_expert(request)
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        await pool.delete_expert(session, expert_id=expert_id)
+        api.record(
+            session,
+            who,
+            action="delete",
+            entity="expert",
+            entity_id=expert_id,
+            before=expert_json(current, today=today()),
+        )
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return web.Response(status=204)
+
+
+# -- proficiencies and accreditations -------------------------------------------------------------
+
+
+async def put_level(request: web.Request) -> web.Response:
+    """``{"level": 1..5}``: give the expert the skill, or change its level."""
+    who = _editor(request)
+    expert_id, skill_id = path_expert(request), path_slug(request, "skill", "skill")
+    f = Fields(await read_json(request), allowed={"level"})
+    level = f.int("level", required=True, lo=PROFICIENCY_MIN, hi=PROFICIENCY_MAX) or 0
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        if not await pool.existing_ids(session, model=Skill, ids=[skill_id]):
+            raise NotFound(f"no skill {skill_id!r}", skill=skill_id)
+        await pool.set_level(session, expert_id=expert_id, skill_id=skill_id, level=level)
+        before = expert_json(current, today=today())
+        after = await _audited(
+            api, session, who, action="set-skill", expert_id=expert_id, before=before
+        )
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return json_response(after)
+
+
+async def delete_level(request: web.Request) -> web.Response:
+    who = _editor(request)
+    expert_id, skill_id = path_expert(request), path_slug(request, "skill", "skill")
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        if skill_id not in current.skills:
+            raise NotFound(f"expert {expert_id!r} does not hold skill {skill_id!r}")
+        await pool.remove_level(session, expert_id=expert_id, skill_id=skill_id)
+        before = expert_json(current, today=today())
+        await _audited(api, session, who, action="remove-skill", expert_id=expert_id, before=before)
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return web.Response(status=204)
+
+
+async def add_accreditation(request: web.Request) -> web.Response:
+    """``{"name": "enhanced-dbs", "reference": "…", "expires_on": "YYYY-MM-DD" | null}``."""
+    who = _editor(request)
+    expert_id = path_expert(request)
+    f = Fields(await read_json(request), allowed={"name", "reference", "expires_on"})
+    name = f.str("name", required=True, max_len=64, pattern=is_slug) or ""
+    reference = f.str("reference", max_len=128) or ""
+    expires_on = f.date("expires_on")
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        row = await pool.add_accreditation(
+            session, expert_id=expert_id, name=name, reference=reference, expires_on=expires_on
+        )
+        before = expert_json(current, today=today())
+        after = await _audited(
+            api, session, who, action="add-accreditation", expert_id=expert_id, before=before
+        )
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    created = next(a for a in after["accreditations"] if a["id"] == row.id)
+    return json_response(created, status=201)
+
+
+async def delete_accreditation(request: web.Request) -> web.Response:
+    who = _editor(request)
+    expert_id = path_expert(request)
+    acc_id = path_int(request, "accreditation", "acc")
+    api = api_of(request)
+    async with api.writing() as session:
+        current = await _editable(session, who, expert_id)
+        row = await pool.get_accreditation(session, accreditation_id=acc_id)
+        if row is None or row.expert_id != expert_id:
+            raise NotFound(f"expert {expert_id!r} has no accreditation {acc_id}")
+        await pool.delete_accreditation(session, accreditation_id=acc_id)
+        before = expert_json(current, today=today())
+        await _audited(
+            api, session, who, action="remove-accreditation", expert_id=expert_id, before=before
+        )
+    await api.changed(PoolChange(experts=frozenset({expert_id})))
+    return web.Response(status=204)

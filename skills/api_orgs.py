@@ -1,0 +1,248 @@
+"""``/api/v1/organisations`` and ``/api/v1/sharing-agreements``: read by admins and
+supervisors, written by admins only.
+
+An organisation cannot be deleted while experts or sharing agreements refer to it (409). A sharing
+agreement joins two different, known organisations, stored in order (``org_a < org_b``); a second
+agreement for the same pair is a 409.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from skills import pool
+from skills.access import Principal, Role, require_pool_reader, require_role
+from skills.api_common import api_of, is_slug, path_int, path_slug, today
+from skills.errors import Conflict, InvalidInput, NotFound
+from skills.http import Fields, json_response, page_of, paging, principal, read_json
+from skills.models import Organisation
+from skills.serialise import agreement_json, organisation_json
+from skills.watch import PoolChange
+
+ORG_FIELDS = frozenset({"id", "name", "kind", "nation", "region"})
+AGREEMENT_FIELDS = frozenset({"org_a", "org_b", "purpose", "starts_on", "ends_on"})
+
+
+def routes() -> list[web.RouteDef]:
+    orgs, agreements = "/api/v1/organisations", "/api/v1/sharing-agreements"
+    return [
+        web.get(orgs, list_organisations),
+        web.post(orgs, create_organisation),
+        web.get(orgs + "/{id}", get_organisation),
+        web.patch(orgs + "/{id}", patch_organisation),
+        web.delete(orgs + "/{id}", delete_organisation),
+        web.get(agreements, list_agreements),
+        web.post(agreements, create_agreement),
+        web.get(agreements + "/{id}", get_agreement),
+        web.delete(agreements + "/{id}", delete_agreement),
+    ]
+
+
+def _admin(request: web.Request) -> Principal:
+    who = principal(request)
+    require_role(who, Role.ADMIN)
+    return who
+
+
+# -- organisations ------------------------------------------------------------------------------
+
+
+async def list_organisations(request: web.Request) -> web.Response:
+    require_pool_reader(principal(request))
+    limit, offset = paging(request)
+    async with api_of(request).reading() as session:
+        rows, total = await pool.list_organisations(session, limit=limit, offset=offset)
+    items = [organisation_json(r) for r in rows]
+    return json_response(page_of(items, total=total, limit=limit, offset=offset))
+
+
+async def get_organisation(request: web.Request) -> web.Response:
+    require_pool_reader(principal(request))
+    org_id = path_slug(request, "organisation")
+    async with api_of(request).reading() as session:
+        return json_response(organisation_json(await _existing(session, org_id)))
+
+
+async def _existing(session: Any, org_id: str) -> Organisation:
+    found = await pool.get_organisation(session, org_id=org_id)
+    if found is None:
+        raise NotFound(f"no organisation {org_id!r}", organisation=org_id)
+    return found
+
+
+def parse_organisation(body: Mapping[str, Any], *, new: bool) -> dict[str, Any]:
+    f = Fields(body, allowed=ORG_FIELDS if new else ORG_FIELDS - {"id"})
+    values: dict[str, Any] = {}
+    if new:
+        values["id"] = f.str("id", required=True, max_len=64, pattern=is_slug)
+    if new or f.has("name"):
+        values["name"] = f.str("name", required=True)
+    for key in ("kind", "nation"):
+        if f.has(key):
+            values[key] = f.str(key, required=True, max_len=32, pattern=is_slug)
+    if f.has("region"):
+        values["region"] = f.str("region", max_len=64) or ""
+    return values
+
+
+async def create_organisation(request: web.Request) -> web.Response:
+    who = _admin(request)
+    values = parse_organisation(await read_json(request), new=True)
+    api = api_of(request)
+    async with api.writing() as session:
+        if await pool.get_organisation(session, org_id=values["id"]) is not None:
+            raise Conflict(f"organisation {values['id']!r} already exists")
+        await pool.insert_organisation(session, values=values)
+        after = organisation_json(await _existing(session, values["id"]))
+        api.record(
+            session,
+            who,
+            action="create",
+            entity="organisation",
+            entity_id=values["id"],
+            after=after,
+        )
+    return json_response(after, status=201)
+
+
+async def patch_organisation(request: web.Request) -> web.Response:
+    who = _admin(request)
+    org_id = path_slug(request, "organisation")
+    values = parse_organisation(await read_json(request), new=False)
+    api = api_of(request)
+    async with api.writing() as session:
+        before = organisation_json(await _existing(session, org_id))
+        if values:
+            await pool.update_organisation(session, org_id=org_id, values=values)
+        session.expire_all()
+        after = organisation_json(await _existing(session, org_id))
+        if after == before:
+            return json_response(after)
+        api.record(
+            session,
+            who,
+            action="update",
+            entity="organisation",
+            entity_id=org_id,
+            before=before,
+            after=after,
+        )
+    return json_response(after)
+
+
+async def delete_organisation(request: web.Request) -> web.Response:
+    who = _admin(request)
+    org_id = path_slug(request, "organisation")
+    api = api_of(request)
+    async with api.writing() as session:
+        before = organisation_json(await _existing(session, org_id))
+        experts, agreements = await pool.org_usage(session, org_id=org_id)
+        if experts or agreements:
+            raise Conflict(
+                f"organisation {org_id!r} still has {experts} expert(s) and "
+                f"{agreements} sharing agreement(s): move or delete them first",
+                experts=experts,
+                agreements=agreements,
+            )
+        await pool.delete_organisation(session, org_id=org_id)
+        api.record(
+            session, who, action="delete", entity="organisation", entity_id=org_id, before=before
+        )
+    return web.Response(status=204)
+
+
+# -- sharing agreements -------------------------------------------------------------------------
+
+
+async def list_agreements(request: web.Request) -> web.Response:
+    """Every agreement (or ``?org=``'s), each saying whether it is ``in_force`` today."""
+    require_pool_reader(principal(request))
+    limit, offset = paging(request)
+    async with api_of(request).reading() as session:
+        rows, total = await pool.list_agreements(
+            session, org=request.query.get("org") or None, limit=limit, offset=offset
+        )
+    day = today()
+    items = [agreement_json(r, today=day) for r in rows]
+    return json_response(page_of(items, total=total, limit=limit, offset=offset))
+
+
+async def get_agreement(request: web.Request) -> web.Response:
+    require_pool_reader(principal(request))
+    agreement_id = path_int(request, "sharing agreement", "id")
+    async with api_of(request).reading() as session:
+        row = await _agreement(session, agreement_id)
+    return json_response(agreement_json(row, today=today()))
+
+
+async def _agreement(session: Any, agreement_id: int) -> Any:
+    row = await pool.get_agreement(session, agreement_id=agreement_id)
+    if row is None:
+        raise NotFound(f"no sharing agreement {agreement_id}")
+    return row
+
+
+def parse_agreement(body: Mapping[str, Any]) -> dict[str, Any]:
+    f = Fields(body, allowed=AGREEMENT_FIELDS)
+    a = f.str("org_a", required=True, max_len=64, pattern=is_slug) or ""
+    b = f.str("org_b", required=True, max_len=64, pattern=is_slug) or ""
+    if a == b:
+        raise InvalidInput(f"an agreement joins two organisations, got {a!r} twice", field="org_b")
+    starts_on, ends_on = f.date("starts_on"), f.date("ends_on")
+    if starts_on and ends_on and ends_on < starts_on:
+        raise InvalidInput("'ends_on' is before 'starts_on'", field="ends_on")
+    a, b = sorted((a, b))
+    return {
+        "org_a": a,
+        "org_b": b,
+        "purpose": f.str("purpose", max_len=500) or "",
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+    }
+
+
+async def create_agreement(request: web.Request) -> web.Response:
+    who = _admin(request)
+    values = parse_agreement(await read_json(request))
+    a, b = values["org_a"], values["org_b"]
+    api = api_of(request)
+    async with api.writing() as session:
+        unknown = sorted({a, b} - await pool.existing_ids(session, model=Organisation, ids=[a, b]))
+        if unknown:
+            raise InvalidInput(f"unknown organisation(s): {', '.join(unknown)}", unknown=unknown)
+        if await pool.find_agreement(session, org_a=a, org_b=b) is not None:
+            raise Conflict(f"{a!r} and {b!r} already have a sharing agreement")
+        row = await pool.insert_agreement(session, values=values)
+        after = agreement_json(row)
+        api.record(
+            session,
+            who,
+            action="create",
+            entity="sharing_agreement",
+            entity_id=str(row.id),
+            after=after,
+        )
+    await api.changed(PoolChange(sharing=True))
+    return json_response(agreement_json(row, today=today()), status=201)
+
+
+async def delete_agreement(request: web.Request) -> web.Response:
+    who = _admin(request)
+    agreement_id = path_int(request, "sharing agreement", "id")
+    api = api_of(request)
+    async with api.writing() as session:
+        before = agreement_json(await _agreement(session, agreement_id))
+        await pool.delete_agreement(session, agreement_id=agreement_id)
+        api.record(
+            session,
+            who,
+            action="delete",
+            entity="sharing_agreement",
+            entity_id=str(agreement_id),
+            before=before,
+        )
+    await api.changed(PoolChange(sharing=True))
+    return web.Response(status=204)

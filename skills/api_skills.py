@@ -1,0 +1,236 @@
+"""``/api/v1/skills``: read by admins and supervisors, written by admins only.
+
+Every write builds the whole new ``SkillGraph`` before anything is stored, so a broader cycle, an
+unknown broader or related skill, or a bad cost is refused (422, naming it) with nothing written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from skills import pool
+from skills.access import Role, require_pool_reader, require_role
+from skills.api_common import SLUG_HINT, PoolApi, api_of, is_slug, path_slug
+from skills.errors import Conflict, InvalidInput, NotFound
+from skills.graph import SkillGraph, SkillSpec
+from skills.http import Fields, json_response, page_of, paging, principal, query_bool, read_json
+from skills.pool import SkillRecord
+from skills.serialise import skill_json
+from skills.watch import PoolChange
+
+FIELDS = frozenset({"id", "name", "description", "broader", "related", "synonyms", "keywords"})
+MAX_RELATED, MAX_TERMS = 100, 200
+MAX_COST = 100.0  # as the import accepts
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/api/v1/skills", list_skills),
+        web.post("/api/v1/skills", create_skill),
+        web.get("/api/v1/skills/{id}", get_skill),
+        web.patch("/api/v1/skills/{id}", patch_skill),
+        web.delete("/api/v1/skills/{id}", delete_skill),
+    ]
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+async def list_skills(request: web.Request) -> web.Response:
+    require_pool_reader(principal(request))
+    limit, offset = paging(request)
+    async with api_of(request).reading() as session:
+        rows, total = await pool.list_skills(session, limit=limit, offset=offset)
+    return json_response(
+        page_of([skill_json(r) for r in rows], total=total, limit=limit, offset=offset)
+    )
+
+
+async def get_skill(request: web.Request) -> web.Response:
+    require_pool_reader(principal(request))
+    skill_id = path_slug(request, "skill")
+    async with api_of(request).reading() as session:
+        return json_response(skill_json(await _existing(session, skill_id)))
+
+
+async def _existing(session: Any, skill_id: str) -> SkillRecord:
+    found = await pool.get_skill(session, skill_id=skill_id)
+    if found is None:
+        raise NotFound(f"no skill {skill_id!r}", skill=skill_id)
+    return found
+
+
+# -- the body -----------------------------------------------------------------------------------
+
+
+def parse_skill(body: dict[str, Any], current: SkillRecord | None) -> SkillRecord:
+    """A new skill from a POST body, or ``current`` patched by a PATCH body."""
+    f = Fields(body, allowed=FIELDS if current is None else FIELDS - {"id"})
+    if current is None:
+        skill_id = f.str("id", required=True, max_len=64, pattern=is_slug) or ""
+        current = SkillRecord(id=skill_id, name=f.str("name", required=True) or "")
+    changes: dict[str, Any] = {}
+    if f.has("name"):
+        changes["name"] = f.str("name", required=True)
+    if f.has("description"):
+        changes["description"] = f.str("description", max_len=2000) or ""
+    if f.has("broader"):
+        changes["broader"] = f.str("broader", max_len=64, pattern=is_slug) or None
+    if f.has("related"):
+        changes["related"] = _related(f.mapping("related") or {})
+    for key in ("synonyms", "keywords"):
+        if f.has(key):
+            changes[key] = _terms(f.list_of_str(key, max_len=200) or [], key)
+    record = dataclasses.replace(current, **changes)
+    clash = sorted(set(record.synonyms) & set(record.keywords))
+    if clash:
+        raise InvalidInput(f"{clash[0]!r} is both a synonym and a keyword", field="keywords")
+    return record
+
+
+def _related(raw: dict[str, Any]) -> dict[str, float]:
+    if len(raw) > MAX_RELATED:
+        raise InvalidInput(f"'related' holds more than {MAX_RELATED} skills", field="related")
+    out: dict[str, float] = {}
+    for key, cost in raw.items():
+        if not is_slug(key):
+            raise InvalidInput(f"'related' key {key!r} is not {SLUG_HINT}", field="related")
+        if isinstance(cost, bool) or not isinstance(cost, int | float):
+            raise InvalidInput(f"'related' cost for {key!r} must be a number", field="related")
+        if not math.isfinite(cost) or not 0 < cost <= MAX_COST:
+            raise InvalidInput(
+                f"'related' cost for {key!r} must be above 0 and at most {MAX_COST:g}, got {cost}",
+                field="related",
+            )
+        out[key] = float(cost)
+    return dict(sorted(out.items()))
+
+
+def _terms(values: list[str], key: str) -> tuple[str, ...]:
+    if len(values) > MAX_TERMS:
+        raise InvalidInput(f"{key!r} holds more than {MAX_TERMS} terms", field=key)
+    return tuple(dict.fromkeys(values))
+
+
+def candidate(
+    specs: Iterable[SkillSpec], skill_id: str, record: SkillRecord | None
+) -> list[SkillSpec]:
+    """The taxonomy after writing ``record`` (or deleting ``skill_id`` when None).
+
+    Writing a skill's ``related`` replaces every pair touching it, so other skills' declarations
+    of a pair with it are dropped first.
+    """
+    out = []
+    for spec in specs:
+        if spec.id == skill_id:
+            continue
+        kept = {k: v for k, v in spec.related.items() if k != skill_id}
+        out.append(
+            spec if len(kept) == len(spec.related) else dataclasses.replace(spec, related=kept)
+        )
+    if record is not None:
+        out.append(record.spec())
+    return out
+
+
+async def _build(
+    api: PoolApi, session: Any, skill_id: str, record: SkillRecord | None
+) -> SkillGraph:
+    specs = candidate(await pool.load_specs(session), skill_id, record)
+    return SkillGraph.build(specs, taxonomy_cost=api.watch.taxonomy_cost)
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+async def create_skill(request: web.Request) -> web.Response:
+    who = principal(request)
+    require_role(who, Role.ADMIN)
+    record = parse_skill(await read_json(request), None)
+    api = api_of(request)
+    async with api.watch.taxonomy_lock:
+        async with api.writing() as session:
+            await api.lock_taxonomy(session)
+            if await pool.get_skill(session, skill_id=record.id) is not None:
+                raise Conflict(f"skill {record.id!r} already exists", skill=record.id)
+            graph = await _build(api, session, record.id, record)
+            await pool.save_skill(session, record=record, new=True)
+            after = skill_json(await _existing(session, record.id))
+            api.record(
+                session, who, action="create", entity="skill", entity_id=record.id, after=after
+            )
+        await api.changed(PoolChange(graph=True), graph=graph)
+    return json_response(after, status=201)
+
+
+async def patch_skill(request: web.Request) -> web.Response:
+    who = principal(request)
+    require_role(who, Role.ADMIN)
+    skill_id = path_slug(request, "skill")
+    body = await read_json(request)
+    api = api_of(request)
+    async with api.watch.taxonomy_lock:
+        async with api.writing() as session:
+            await api.lock_taxonomy(session)
+            current = await _existing(session, skill_id)
+            record = parse_skill(body, current)
+            if record == current:  # nothing to change, nothing to record
+                return json_response(skill_json(current))
+            graph = await _build(api, session, skill_id, record)
+            await pool.save_skill(session, record=record, new=False)
+            after = skill_json(await _existing(session, skill_id))
+            api.record(
+                session,
+                who,
+                action="update",
+                entity="skill",
+                entity_id=skill_id,
+                before=skill_json(current),
+                after=after,
+            )
+        await api.changed(PoolChange(graph=True), graph=graph)
+    return json_response(after)
+
+
+async def delete_skill(request: web.Request) -> web.Response:
+    """409 while narrower skills hang under it, or experts hold it (unless ``?force=true``)."""
+    who = principal(request)
+    require_role(who, Role.ADMIN)
+    skill_id = path_slug(request, "skill")
+    force = query_bool(request, "force")
+    api = api_of(request)
+    async with api.watch.taxonomy_lock:
+        async with api.writing() as session:
+            await api.lock_taxonomy(session)
+            current = await _existing(session, skill_id)
+            holders = await _check_deletable(session, current, force=force)
+            graph = await _build(api, session, skill_id, None)
+            await pool.delete_skill(session, skill_id=skill_id)
+            before = {**skill_json(current), "held_by": holders}
+            api.record(
+                session, who, action="delete", entity="skill", entity_id=skill_id, before=before
+            )
+        await api.changed(PoolChange(experts=frozenset(holders), graph=True), graph=graph)
+    return web.Response(status=204)
+
+
+async def _check_deletable(session: Any, current: SkillRecord, *, force: bool) -> dict[str, int]:
+    if current.narrower:
+        raise Conflict(
+            f"skill {current.id!r} is the broader skill of "
+            f"{', '.join(current.narrower)}: move or delete those first",
+            narrower=list(current.narrower),
+        )
+    holders = await pool.skill_holders(session, skill_id=current.id)
+    if holders and not force:
+        raise Conflict(
+            f"{len(holders)} expert(s) hold skill {current.id!r}; "
+            "add ?force=true to delete it and their proficiencies",
+            holders=len(holders),
+        )
+    return holders

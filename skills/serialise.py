@@ -1,0 +1,103 @@
+"""The JSON shapes of the pool: what the API answers and what the audit log keeps.
+
+Every function returns plain JSON-ready dicts (strings, numbers, lists, dicts; dates as ISO
+strings), so the same shape serves a response body and an audit ``before``/``after``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+from skills.models import Organisation, SharingAgreement, utc
+from skills.pool import ExpertProfile, SkillRecord
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    if isinstance(value, datetime):
+        value = utc(value)
+    return value.isoformat() if value is not None else None
+
+
+def skill_json(skill: SkillRecord) -> dict[str, Any]:
+    return {
+        "id": skill.id,
+        "name": skill.name,
+        "description": skill.description,
+        "broader": skill.broader,
+        "related": dict(skill.related),
+        "synonyms": list(skill.synonyms),
+        "keywords": list(skill.keywords),
+        "narrower": list(skill.narrower),
+    }
+
+
+def expert_json(expert: ExpertProfile, *, today: date) -> dict[str, Any]:
+    """CONTRACT.md's expert shape; ``valid`` says whether an accreditation holds on ``today``."""
+    return {
+        "id": expert.id,
+        "name": expert.name,
+        "organisation": expert.org,
+        "skills": dict(expert.skills),
+        "languages": list(expert.languages),
+        "accreditations": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "reference": a.reference,
+                "expires_on": _iso(a.expires_on),
+                "valid": a.valid_on(today),
+            }
+            for a in expert.accreditations
+        ],
+        "timezone": expert.timezone,
+        "active": expert.active,
+        "contact": {
+            "email": expert.email,
+            "phone": expert.phone,
+            "client_identity": expert.client_identity,
+            "sip_address": expert.sip_address,
+        },
+    }
+
+
+def organisation_json(org: Organisation) -> dict[str, Any]:
+    return {
+        "id": org.id,
+        "name": org.name,
+        "kind": org.kind,
+        "nation": org.nation,
+        "region": org.region,
+        "created_at": _iso(org.created_at),
+    }
+
+
+def agreement_json(agreement: SharingAgreement, *, today: date | None = None) -> dict[str, Any]:
+    """A sharing agreement; with ``today``, also whether it is ``in_force`` on that day."""
+    out: dict[str, Any] = {
+        "id": agreement.id,
+        "org_a": agreement.org_a,
+        "org_b": agreement.org_b,
+        "purpose": agreement.purpose,
+        "starts_on": _iso(agreement.starts_on),
+        "ends_on": _iso(agreement.ends_on),
+        "created_at": _iso(agreement.created_at),
+    }
+    if today is not None:
+        started = agreement.starts_on is None or agreement.starts_on <= today
+        out["in_force"] = started and (agreement.ends_on is None or agreement.ends_on >= today)
+    return out
+
+
+def audit_json(entry: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": entry["id"],
+        "at": _iso(entry["at"]),
+        "actor": entry["actor"],
+        "action": entry["action"],
+        "entity": entry["entity"],
+        "entity_id": entry["entity_id"],
+        "before": entry["before"],
+        "after": entry["after"],
+    }
