@@ -1,0 +1,207 @@
+"""Hot-path indexes: pool data, available experts and waiting contacts.
+
+No structure here is ever scanned whole on a decision:
+
+* ``PoolIndex`` — per requested skill its substitutes sorted by cost, and the reverse (per held
+  skill, the requested skills it can serve), both cut at the policy's widest step.
+* ``ExpertIndex`` — available experts by (mode, language, skill) -> proficiency -> load ->
+  ``{expert_id: record}`` in the order they became available (longest idle first). An expert
+  sits under ``None`` (any language) and under each less common language they speak, so a
+  Welsh contact only ever sees Welsh speakers.
+* ``ContactQueues`` — waiting contacts by (channel, skill) -> escalation step -> a sorted list of
+  static queue keys (effective priority, then age), so a contact keeps its place.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterator
+
+from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ExpertProfile, Pool
+from router.records import FREE
+from router.policies import COST_EPSILON, Policy
+from router.records import ExpertRec, QueueKey
+
+Bucket = dict[str, ExpertRec]
+Membership = list[tuple["Slot", Bucket, int]]
+
+
+class PoolIndex:
+    """Substitutes and sharing agreements normalised for lookups."""
+
+    __slots__ = ("_serves", "_sharing", "_subs", "pool")
+
+    def __init__(self, pool: Pool, policy: Policy) -> None:
+        self.pool = pool
+        self._subs: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._serves: dict[str, tuple[tuple[str, float], ...]] = {}
+        if policy.substitutes:
+            self._build(pool, policy.max_cost + COST_EPSILON)
+        self._sharing = frozenset(pool.sharing) | {(b, a) for a, b in pool.sharing}
+
+    def _build(self, pool: Pool, max_cost: float) -> None:
+        serves: dict[str, list[tuple[str, float]]] = {}
+        for skill, pairs in pool.substitutes.items():
+            best: dict[str, float] = {skill: 0.0}
+            for other, cost in pairs:
+                if 0 <= cost <= max_cost and cost < best.get(other, float("inf")):
+                    best[other] = float(cost)
+            ordered = tuple(sorted(best.items(), key=lambda kv: (kv[1], kv[0] != skill, kv[0])))
+            self._subs[skill] = ordered
+            for other, cost in ordered:
+                serves.setdefault(other, []).append((skill, cost))
+        for held, pairs in serves.items():
+            pairs.sort(key=lambda kv: (kv[1], kv[0]))
+            self._serves[held] = tuple(pairs)
+
+    def substitutes(self, skill: str) -> tuple[tuple[str, float], ...]:
+        """Skills acceptable for a contact asking for ``skill``, cheapest first (itself first)."""
+        return self._subs.get(skill) or ((skill, 0.0),)
+
+    def serves(self, held: str) -> tuple[tuple[str, float], ...]:
+        """Requested skills an expert holding ``held`` can serve, with the cost of doing so."""
+        return self._serves.get(held) or ((held, 0.0),)
+
+    def may_share(self, contact_org: str, expert_org: str | None) -> bool:
+        return expert_org is not None and (contact_org, expert_org) in self._sharing
+
+
+class Slot:
+    """Available experts holding one skill, for one mode and language: ``levels[p][load]`` is
+    a bucket, ``by_level[p]`` the number of experts at proficiency ``p``."""
+
+    __slots__ = ("by_level", "count", "levels")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.levels: list[list[Bucket]] = [[] for _ in range(MAX_PROFICIENCY + 1)]
+        self.by_level = [0] * (MAX_PROFICIENCY + 1)
+
+    def bucket(self, level: int, load: int) -> Bucket:
+        loads = self.levels[level]
+        while len(loads) <= load:
+            loads.append({})
+        return loads[load]
+
+
+
+class ExpertIndex:
+    """Available experts by (mode, language, skill) -> proficiency -> load -> ``{id: record}``.
+
+    Mode ``free``: nothing in progress, takes either channel (load 0); mode ``voice``/``chat``:
+    already has that channel in progress and room for more (load >= 1). So a free expert is
+    filed once, and moving between free and busy costs one removal and at most one filing.
+    Experts are filed under language ``None`` and under each language they speak except
+    ``common_language``, which nearly everyone speaks: contacts asking for it read the ``None``
+    slots and filter (correct whatever the value; it only saves work).
+    ``max_capacity`` per channel bounds the occupancy term of the score.
+    """
+
+    __slots__ = ("_slots", "common_language", "max_capacity")
+
+    def __init__(self, common_language: str | None = None) -> None:
+        self._slots: dict[tuple[str, str | None, str], Slot] = {}
+        self.common_language = common_language
+        self.max_capacity: dict[Channel, int] = dict.fromkeys(CHANNELS, 1)
+
+    def language_key(self, language: str | None) -> str | None:
+        return None if language == self.common_language else language
+
+    def slot(self, mode: str, language: str | None, skill: str) -> Slot | None:
+        """The slot for ``mode`` (FREE or a channel), a language key and a skill."""
+        return self._slots.get((mode, language, skill))
+
+    def add(self, mode: str, expert: ExpertRec, load: int) -> Membership:
+        """File ``expert`` (at ``load``) at the back of its buckets; returns the membership."""
+        profile: ExpertProfile = expert.profile
+        for channel in CHANNELS:
+            self.max_capacity[channel] = max(self.max_capacity[channel],
+                                             profile.capacity(channel))
+        members: Membership = []
+        slots = self._slots
+        common = self.common_language
+        for language in (None, *(lang for lang in profile.languages if lang != common)):
+            for skill, level in profile.skills.items():
+                key = (mode, language, skill)
+                slot = slots.get(key)
+                if slot is None:
+                    slot = slots[key] = Slot()
+                bucket = slot.bucket(level, load)
+                bucket[expert.id] = expert
+                slot.count += 1
+                slot.by_level[level] += 1
+                members.append((slot, bucket, level))
+        return members
+
+    @staticmethod
+    def remove(expert_id: str, members: Membership) -> None:
+        for slot, bucket, level in members:
+            del bucket[expert_id]
+            slot.count -= 1
+            slot.by_level[level] -= 1
+
+
+class ContactQueues:
+    """Waiting contacts, kept two ways (both sorted by the static queue key):
+
+    * by requested skill — (channel, skill) -> keys: positions and live queue figures;
+    * by servable skill — (channel, held skill) -> step -> keys of the contacts at that step
+      that an expert holding the skill may serve (its substitution cost is within the step).
+      A newly free expert reads only the lists of the skills it holds, from the first step its
+      proficiency qualifies for: a handful of list heads, whatever the size of the queue.
+    """
+
+    __slots__ = ("_requested", "_servable", "_steps", "count")
+
+    def __init__(self, steps: int) -> None:
+        self._steps = steps
+        self.count = 0
+        self._requested: dict[Channel, dict[str, list[QueueKey]]] = {ch: {} for ch in CHANNELS}
+        self._servable: dict[Channel, dict[str, list[list[QueueKey]]]] = {
+            ch: {} for ch in CHANNELS}
+
+    def __len__(self) -> int:
+        return self.count
+
+    def servable(self, channel: Channel) -> dict[str, list[list[QueueKey]]]:
+        return self._servable[channel]
+
+    def add(self, channel: Channel, skill: str, key: QueueKey) -> None:
+        insort(self._requested[channel].setdefault(skill, []), key)
+        self.count += 1
+
+    def remove(self, channel: Channel, skill: str, key: QueueKey) -> None:
+        group = self._requested[channel]
+        keys = group[skill]
+        del keys[bisect_left(keys, key)]
+        self.count -= 1
+        if not keys:
+            del group[skill]
+
+    def place(self, channel: Channel, key: QueueKey, step: int,
+              servers: list[str]) -> list[list[QueueKey]]:
+        """File ``key`` under each servable skill at ``step``; returns the lists it joined."""
+        group = self._servable[channel]
+        placed = []
+        for server in servers:
+            lists = group.get(server)
+            if lists is None:
+                lists = group[server] = [[] for _ in range(self._steps)]
+            insort(lists[step], key)
+            placed.append(lists[step])
+        return placed
+
+    @staticmethod
+    def unplace(key: QueueKey, placed: list[list[QueueKey]]) -> None:
+        for keys in placed:
+            del keys[bisect_left(keys, key)]
+
+    def position(self, channel: Channel, skill: str, key: QueueKey) -> int:
+        """How many contacts asking for the same skill on the same channel are ahead."""
+        keys = self._requested[channel].get(skill)
+        return bisect_left(keys, key) if keys else 0
+
+    def queues(self) -> Iterator[tuple[Channel, str, list[QueueKey]]]:
+        for channel, group in self._requested.items():
+            for skill, keys in group.items():
+                yield channel, skill, keys

@@ -1,0 +1,260 @@
+"""The two searches of the hot path, both bounded by the indexes (never a scan of the pool):
+
+* ``experts_for(contact)`` — the best available experts for a waiting contact at its step:
+  candidate skills are the substitutes within the step's cost, buckets are visited best first
+  (cheapest skill, highest proficiency, lowest load) and pruned by an upper bound of the score,
+  and within a bucket experts come longest idle first, so most decisions look at a handful of
+  experts. Once one eligible expert is found at most ``scan_limit`` are examined.
+* ``contacts_for(expert)`` — the highest-priority waiting contacts a newly free expert can
+  serve: for every skill the expert holds, the requested skills it substitutes for, and for
+  each the steps at which that cost and proficiency are acceptable; each queue is sorted, so
+  the first eligible entry of each is its best and the rest is cut by the best key so far.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.indexes import ContactQueues, ExpertIndex, PoolIndex, Slot
+from router.model import MAX_PROFICIENCY, Channel, ContactSpec, ExpertProfile
+from router.policies import COST_EPSILON, Policy
+from router.records import FREE, VOICE, ContactRec, ExpertRec, QueueKey
+
+LANGUAGE, ACCREDITATION, SHARING, DECLINED = "language", "accreditation", "sharing", "declined"
+NEG_INF = float("-inf")
+
+
+def hard_block(spec: ContactSpec, profile: ExpertProfile, now: float,
+               pool: PoolIndex) -> str | None:
+    """Which hard constraint keeps this expert from this contact at ``now``, or None.
+
+    Language (if the contact has one), required accreditations (present and unexpired) and
+    organisation (the national line, the same organisation or a sharing agreement).
+    """
+    if spec.required_accreditations:
+        held = profile.accreditations
+        for name in spec.required_accreditations:
+            if name not in held:
+                return ACCREDITATION
+            expiry = held[name]
+            if expiry is not None and expiry <= now:
+                return ACCREDITATION
+    if spec.org is not None and spec.org != profile.org and not pool.may_share(spec.org,
+                                                                               profile.org):
+        return SHARING
+    return None
+
+
+def extra_share(spec: ContactSpec, profile: ExpertProfile) -> float:
+    """Share of the contact's extra skills the expert holds (0 when it has none)."""
+    if not spec.extra_skills:
+        return 0.0
+    return sum(s in profile.skills for s in spec.extra_skills) / len(spec.extra_skills)
+
+
+@dataclass(slots=True)
+class Scored:
+    """An eligible expert with the match that made it eligible (internal Candidate)."""
+
+    score: float
+    expert: ExpertRec
+    skill: str
+    cost: float
+    proficiency: int
+
+
+class _Search:
+    """State of one contact-side search (kept off the hot loop's locals)."""
+
+    __slots__ = ("best", "examined", "extra_ub", "limit", "tally", "top", "true_top")
+
+    def __init__(self, limit: int, extra_ub: float, tally: dict[str, set[str]] | None,
+                 true_top: bool) -> None:
+        self.best = NEG_INF  # the pruning bar: best score so far, or k-th best (true_top)
+        self.examined = 0
+        self.limit = limit
+        self.true_top = true_top
+        self.extra_ub = extra_ub
+        self.tally = tally
+        self.top: list[Scored] = []
+
+    def keep(self, found: Scored) -> None:
+        top = self.top
+        for i, other in enumerate(top):
+            if other.expert is found.expert:
+                if found.score <= other.score:
+                    return
+                del top[i]
+                break
+        top.append(found)
+        top.sort(key=lambda s: -s.score)
+        del top[self.limit:]
+        if not self.true_top:
+            self.best = max(self.best, found.score)
+        elif len(top) >= self.limit:
+            self.best = top[-1].score
+
+
+class Matcher:
+    """Both searches over the core's indexes; holds references, owns nothing."""
+
+    __slots__ = ("contacts", "index", "policy", "pool", "queues", "scan_limit")
+
+    def __init__(self, policy: Policy, pool: PoolIndex, index: ExpertIndex,
+                 queues: ContactQueues, contacts: dict[str, ContactRec], scan_limit: int) -> None:
+        self.policy = policy
+        self.pool = pool
+        self.index = index
+        self.queues = queues
+        self.contacts = contacts
+        self.scan_limit = scan_limit
+
+    # -- contact side ------------------------------------------------------------------------
+    def experts_for(self, contact: ContactRec, now: float, limit: int,
+                    tally: dict[str, set[str]] | None = None, *,
+                    true_top: bool = False) -> list[Scored]:
+        """Eligible available experts for ``contact`` at its step, best first: the best one
+        exactly, then the others examined on the way (the true top ``limit`` if ``true_top``).
+
+        ``tally`` (optional) collects, per hard-constraint name, the ids of available experts
+        that were rejected: the raw material of a "nobody eligible" explanation.
+        """
+        spec = contact.spec
+        step = self.policy.steps[contact.step]
+        weights = self.policy.weights
+        search = _Search(limit, weights.extra if spec.extra_skills else 0.0, tally, true_top)
+        index = self.index
+        language = index.language_key(spec.language)
+        for skill, cost in self.pool.substitutes(spec.skill):
+            if cost > step.max_cost + COST_EPSILON:
+                break
+            for mode in (FREE, spec.channel):
+                slot = index.slot(mode, language, skill)
+                if slot is not None and slot.count and self._scan_slot(
+                        contact, slot, skill, cost, step.min_proficiency, now, search):
+                    return search.top
+        return search.top
+
+    def _scan_slot(self, contact: ContactRec, slot: Slot, skill: str, cost: float, floor: int,
+                   now: float, search: _Search) -> bool:
+        """Scan one skill's buckets, best first; True when the scan limit is reached."""
+        w = self.policy.weights
+        max_cap = self.index.max_capacity[contact.spec.channel]
+        for level in range(MAX_PROFICIENCY, floor - 1, -1):
+            base = w.proficiency * level / 5 - w.cost * cost + search.extra_ub
+            for load, bucket in enumerate(slot.levels[level]):
+                bound = base - w.occupancy * load / max_cap
+                if bound + w.idle <= search.best:
+                    break
+                if bucket and self._scan_bucket(contact, bucket, bound, (skill, cost, level,
+                                                                           load), now, search):
+                    return True
+        return False
+
+    def _scan_bucket(self, contact: ContactRec, bucket: dict[str, ExpertRec], bound: float,
+                     match: tuple[str, float, int, int], now: float, search: _Search) -> bool:
+        spec = contact.spec
+        policy, pool, channel = self.policy, self.pool, spec.channel
+        w = policy.weights
+        idle_scale = w.idle / w.idle_cap_s
+        skill, cost, level, load = match
+        excluded = contact.excluded
+        for expert in bucket.values():
+            idle = now - expert.since
+            if bound + idle_scale * min(idle, w.idle_cap_s) <= search.best:
+                break
+            profile = expert.profile
+            capacity = profile.voice_capacity if channel is VOICE else profile.chat_capacity
+            if not capacity:
+                continue  # a free expert who never takes this channel
+            search.examined += 1
+            why = hard_block(spec, profile, now, pool)
+            if why is None and excluded and excluded.get(expert.id, NEG_INF) > now:
+                why = DECLINED
+            if why is not None:
+                if search.tally is not None:
+                    search.tally.setdefault(why, set()).add(expert.id)
+                continue
+            score = policy.score(level, cost, idle, load, capacity, extra_share(spec, profile))
+            search.keep(Scored(score, expert, skill, cost, level))
+            if search.examined >= self.scan_limit:
+                return True
+        return False
+
+    def availability_gaps(self, spec: ContactSpec, step_no: int) -> dict[str, int]:
+        """Available holders of candidate skills who fall short on proficiency or on a less
+        common language, from bucket sizes (an expert holding two candidate skills counts
+        twice; shortfalls on the common language are tallied by the search instead)."""
+        step, index = self.policy.steps[step_no], self.index
+        floor = step.min_proficiency
+        language = index.language_key(spec.language)
+        below = lacking = 0
+        for skill, cost in self.pool.substitutes(spec.skill):
+            if cost > step.max_cost + COST_EPSILON:
+                break
+            for mode in (FREE, spec.channel):
+                anyone = index.slot(mode, None, skill)
+                if anyone is None or not anyone.count:
+                    continue
+                levels = anyone.by_level
+                below += sum(levels[:floor])
+                if language is not None:
+                    speakers = index.slot(mode, language, skill)
+                    spoken = sum(speakers.by_level[floor:]) if speakers else 0
+                    lacking += sum(levels[floor:]) - spoken
+        return {"below": below, "language": lacking}
+
+    # -- expert side -------------------------------------------------------------------------
+    def contacts_for(self, expert: ExpertRec, channel: Channel, now: float,
+                     limit: int = 1) -> list[ContactRec]:
+        """The highest-priority waiting contacts ``expert`` may take on ``channel``, best first."""
+        group = self.queues.servable(channel)
+        found: list[tuple[QueueKey, ContactRec]] = []
+        if not group:
+            return []
+        floor_step = self.policy.floor_step
+        for held, level in expert.profile.skills.items():
+            lists = group.get(held)
+            k0 = floor_step[level]
+            if lists is None or k0 is None:
+                continue
+            for entries in lists[k0:]:
+                if entries:
+                    self._scan_queue(expert, entries, now, found, limit)
+        return [contact for _, contact in found]
+
+    def _scan_queue(self, expert: ExpertRec, entries: list[QueueKey], now: float,
+                    found: list[tuple[QueueKey, ContactRec]], limit: int) -> None:
+        profile, pool, contacts = expert.profile, self.pool, self.contacts
+        for key in entries:
+            if len(found) >= limit and key >= found[-1][0]:
+                return
+            contact = contacts[key[3]]
+            if hard_block(contact.spec, profile, now, pool) is not None:
+                continue
+            if contact.excluded and contact.excluded.get(expert.id, NEG_INF) > now:
+                continue
+            if any(k == key for k, _ in found):
+                continue
+            found.append((key, contact))
+            found.sort(key=lambda pair: pair[0])
+            del found[limit:]
+
+    def best_match(self, spec: ContactSpec, profile: ExpertProfile,
+                   step_no: int) -> tuple[str, float, int] | None:
+        """The best (skill, cost, proficiency) through which ``profile`` may serve ``spec`` at
+        step ``step_no``, or None."""
+        step = self.policy.steps[step_no]
+        w = self.policy.weights
+        best: tuple[str, float, int] | None = None
+        best_quality = NEG_INF
+        for skill, cost in self.pool.substitutes(spec.skill):
+            if cost > step.max_cost + COST_EPSILON:
+                break
+            level = profile.skills.get(skill)
+            if level is None or level < step.min_proficiency:
+                continue
+            quality = w.proficiency * level / 5 - w.cost * cost
+            if quality > best_quality:
+                best, best_quality = (skill, cost, level), quality
+        return best

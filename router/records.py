@@ -1,0 +1,149 @@
+"""Mutable per-expert and per-contact records of the routing core (internal).
+
+The core owns these; the outside world sees them through the frozen views in ``router.model``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from router.model import (
+    Channel,
+    ContactSpec,
+    ContactState,
+    ContactView,
+    ExpertProfile,
+    ExpertState,
+    ExpertView,
+    Presence,
+)
+
+VOICE, CHAT = Channel.VOICE, Channel.CHAT
+FREE = "free"  # index mode of an expert with nothing in progress (takes either channel)
+QueueKey = tuple[float, float, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUp:
+    """A slot held after a session; ``exclusive`` (recovery) blocks every channel."""
+
+    until: float
+    channel: Channel
+    exclusive: bool
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRec:
+    offer_id: str
+    contact_id: str
+    expert_id: str
+    channel: Channel
+    made_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRec:
+    session_id: str
+    offer_id: str
+    contact_id: str
+    expert_id: str
+    channel: Channel
+    started_at: float
+
+
+class ExpertRec:
+    """An expert's live state. ``used`` counts the slots taken per channel by offers, sessions
+    and wrap-ups; ``indexed`` is the (mode, load) under which the expert sits in the
+    availability index (None = not there), ``member`` the buckets holding it and ``since``
+    when it was filed there (its idle clock)."""
+
+    __slots__ = ("exclusive", "id", "indexed", "member", "missed", "offers", "presence",
+                 "profile", "reason", "sessions", "since", "state", "used", "wrapups")
+
+    def __init__(self, profile: ExpertProfile, presence: Presence) -> None:
+        self.id = profile.id
+        self.profile = profile
+        self.presence = presence
+        self.state = ExpertState.OFFLINE
+        self.reason = ""
+        self.missed = 0
+        self.exclusive = 0
+        self.offers: dict[str, Channel] = {}
+        self.sessions: dict[str, Channel] = {}
+        self.wrapups: dict[str, WrapUp] = {}
+        self.used: dict[Channel, int] = {VOICE: 0, CHAT: 0}
+        self.indexed: tuple[str, int] | None = None
+        self.member: list = []
+        self.since = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Expert {self.id} {self.state} used={dict(self.used)}>"
+
+    def open_load(self, channel: Channel) -> int | None:
+        """The current load if the expert can take one more contact on ``channel``, else None."""
+        if self.presence is not Presence.AVAILABLE or self.exclusive:
+            return None
+        if self.used[CHAT if channel is VOICE else VOICE]:
+            return None
+        load = self.used[channel]
+        return load if load < self.profile.capacity(channel) else None
+
+    def placement(self) -> tuple[str, int] | None:
+        """Where the expert belongs in the availability index: (FREE, 0) with nothing in
+        progress, (channel, load) with room for more on that channel, or None."""
+        if self.presence is not Presence.AVAILABLE or self.exclusive:
+            return None
+        voice, chat = self.used[VOICE], self.used[CHAT]
+        profile = self.profile
+        if not voice and not chat:
+            return (FREE, 0) if profile.voice_capacity or profile.chat_capacity else None
+        if not chat:
+            return (VOICE, voice) if voice < profile.voice_capacity else None
+        if not voice:
+            return (CHAT, chat) if chat < profile.chat_capacity else None
+        return None
+
+    def derived_state(self) -> ExpertState:
+        if self.sessions:
+            return ExpertState.BUSY
+        if self.offers:
+            return ExpertState.OFFERED
+        if self.wrapups:
+            return ExpertState.WRAPUP
+        return ExpertState(self.presence.value)
+
+    def view(self) -> ExpertView:
+        open_channels = tuple(ch for ch in (VOICE, CHAT) if self.open_load(ch) is not None)
+        return ExpertView(self.id, self.state, self.presence, self.used[VOICE], self.used[CHAT],
+                          self.missed, self.reason, open_channels)
+
+
+class ContactRec:
+    """A contact's live state: its static queue ``key`` (its place), current ``step``, cooldown
+    ``excluded`` experts (id -> until) and the escalation wake-up it is waiting for."""
+
+    __slots__ = ("excluded", "expert_id", "key", "offer_id", "placed", "seq", "session_id",
+                 "spec", "state", "step", "wake_at")
+
+    def __init__(self, spec: ContactSpec, seq: int, key: QueueKey) -> None:
+        self.spec = spec
+        self.seq = seq
+        self.key = key
+        self.state = ContactState.QUEUED
+        self.step = 0
+        self.offer_id: str | None = None
+        self.session_id: str | None = None
+        self.expert_id: str | None = None
+        self.excluded: dict[str, float] = {}
+        self.wake_at: float | None = None
+        self.placed: list[list[QueueKey]] = []  # servable lists holding the key (when queued)
+
+    def __repr__(self) -> str:
+        return f"<Contact {self.spec.id} {self.state} step={self.step}>"
+
+    def view(self) -> ContactView:
+        s = self.spec
+        return ContactView(s.id, self.state, s.channel, s.skill, s.priority, s.arrived_at,
+                           self.seq, self.step, self.offer_id, self.expert_id, self.session_id)

@@ -1,0 +1,318 @@
+"""The routing core's state and its primitive transitions (internal to ``router.core``).
+
+``CoreState`` keeps the records, indexes and timer heaps, and implements the transitions every
+event is made of: queue and dequeue a contact, make, release and rescind an offer, re-file an
+expert in the availability index and announce its derived state. Commands are appended to the
+buffer of the event being handled.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from typing import Any
+
+from router import commands as cmd
+from router.indexes import ContactQueues, ExpertIndex, PoolIndex
+from router.matching import Matcher
+from router.model import (
+    CHANNELS,
+    ContactState,
+    Decision,
+    ExpertProfile,
+    ExpertState,
+    OfferStatus,
+    OfferView,
+    Pool,
+    Presence,
+    RoutingConfig,
+)
+from router.policies import make_policy
+from router.records import ContactRec, ExpertRec, OfferRec, SessionRec, WrapUp
+
+CLOSED_OFFERS_KEPT = 100_000  # closed offers remembered for idempotent accepts and 409s
+INF = float("inf")
+
+
+class SequentialIds:
+    """Deterministic ids: ``offer-1``, ``session-2``... (one counter for all kinds).
+
+    After a restart, ``advance_past(persisted ids)`` keeps new ids clear of old ones; a shell
+    may inject any other ``Callable[[str], str]`` (e.g. database sequences) instead.
+    """
+
+    def __init__(self, start: int = 1) -> None:
+        self._next = start
+
+    def __repr__(self) -> str:
+        return f"SequentialIds(next={self._next})"
+
+    def __call__(self, kind: str) -> str:
+        n = self._next
+        self._next += 1
+        return f"{kind}-{n}"
+
+    def advance_past(self, ids: list[str]) -> None:
+        for old in ids:
+            tail = old.rpartition("-")[2]
+            if tail.isdigit():
+                self._next = max(self._next, int(tail) + 1)
+
+
+class CoreState:
+    """Records, indexes, timers and primitive transitions; see the module docstring."""
+
+    def __init__(self, config: RoutingConfig | None = None, pool: Pool | None = None, *,
+                 ids: Callable[[str], str] | None = None) -> None:
+        self.config = config or RoutingConfig()
+        self.policy = make_policy(self.config)
+        self._pool = PoolIndex(pool or Pool(), self.policy)
+        self._ids: Callable[[str], str] = ids or SequentialIds()
+        self._experts: dict[str, ExpertRec] = {}
+        self._contacts: dict[str, ContactRec] = {}
+        self._offers: dict[str, OfferRec] = {}
+        self._sessions: dict[str, SessionRec] = {}
+        self._closed: dict[str, OfferView] = {}
+        self._holders: dict[str, dict[ExpertState, int]] = {}
+        self._index = ExpertIndex(self.config.common_language)
+        self._queues = ContactQueues(len(self.policy.steps))
+        self._matcher = Matcher(self.policy, self._pool, self._index, self._queues,
+                                self._contacts, self.config.scan_limit)
+        self._timers: list[tuple[float, int, str, Any]] = []  # offers and wrap-ups
+        self._wakes: list[tuple[float, int, str, Any]] = []   # escalations, cooldowns, batches
+        self._heap_n = 0
+        self._seq = 0
+        self._now = -INF
+        self._tick_at: float | None = None
+        self._out: list[cmd.Command] = []
+        self._dirty: dict[str, None] = {}  # contacts to match, contact side
+        self._freed: dict[str, None] = {}  # experts with new capacity, expert side
+
+    def __repr__(self) -> str:
+        return (f"<{type(self).__name__} policy={self.policy.name} experts={len(self._experts)} "
+                f"waiting={len(self._queues)} offers={len(self._offers)} "
+                f"sessions={len(self._sessions)} now={self._now}>")
+
+    # -- timers ------------------------------------------------------------------------------
+    def _push(self, heap: list, at: float, kind: str, ref: Any) -> None:
+        self._heap_n += 1
+        heapq.heappush(heap, (at, self._heap_n, kind, ref))
+
+    def _arm_tick(self) -> None:
+        """Ask the shell for a Tick at the next escalation, cooldown end or batch."""
+        if self._wakes and self._wakes[0][0] != self._tick_at:
+            self._tick_at = self._wakes[0][0]
+            self._out.append(cmd.StartTimer("tick", self._tick_at))
+
+    # -- experts -----------------------------------------------------------------------------
+    def _register(self, profile: ExpertProfile) -> ExpertRec:
+        expert = self._experts[profile.id] = ExpertRec(profile, Presence.OFFLINE)
+        self._hold(expert, 1)
+        return expert
+
+    def _hold(self, expert: ExpertRec, delta: int) -> None:
+        """Count (delta 1) or uncount (-1) the expert in the per-skill state counters."""
+        holders, state = self._holders, expert.state
+        for skill in expert.profile.skills:
+            counts = holders.get(skill)
+            if counts is None:
+                counts = holders[skill] = dict.fromkeys(ExpertState, 0)
+            counts[state] += delta
+
+    def _reindex(self, expert: ExpertRec, now: float, *, force: bool = False,
+                 reason: str = "") -> None:
+        """Re-file ``expert`` in the availability index after its capacity or profile changed;
+        an expert who gained capacity is marked for an expert-side search."""
+        place, old = expert.placement(), expert.indexed
+        if place != old or force:
+            if old is not None:
+                self._index.remove(expert.id, expert.member)
+                expert.member = []
+            if place is not None:
+                expert.member = self._index.add(place[0], expert, place[1])
+                expert.since = now
+                if old is None or place[1] < old[1] or force:
+                    self._freed[expert.id] = None
+            expert.indexed = place
+        self._restate(expert, reason)
+
+    def _restate(self, expert: ExpertRec, reason: str = "") -> None:
+        state = expert.derived_state()
+        old = expert.state
+        if state is old:
+            return
+        holders = self._holders
+        for skill in expert.profile.skills:
+            counts = holders[skill]
+            counts[old] -= 1
+            counts[state] += 1
+        expert.state = state
+        if state is ExpertState.AWAY or state is ExpertState.OFFLINE:
+            reason = reason or expert.reason
+        self._out.append(cmd.ExpertStateChanged(expert.id, state, reason))
+
+    def _set_presence(self, expert: ExpertRec, presence: Presence, reason: str,
+                      now: float) -> None:
+        expert.presence = presence
+        expert.reason = reason
+        if presence is not Presence.AVAILABLE:
+            for offer_id in list(expert.offers):
+                self._rescind(self._offers[offer_id], presence.value, now)
+        self._reindex(expert, now, reason=reason)
+
+    # -- contacts ----------------------------------------------------------------------------
+    def _enqueue(self, contact: ContactRec, now: float) -> None:
+        """Put ``contact`` at its (static) place, at the step its wait has reached."""
+        spec = contact.spec
+        contact.state = ContactState.QUEUED
+        contact.offer_id = contact.expert_id = None
+        contact.step = self.policy.step_at(now - spec.arrived_at)
+        self._queues.add(spec.channel, spec.skill, contact.key)
+        self._place(contact)
+        self._schedule_step(contact)
+        self._dirty[spec.id] = None
+
+    def _place(self, contact: ContactRec) -> None:
+        """File a waiting contact under every skill that may serve it at its step."""
+        spec = contact.spec
+        max_cost = self.policy.max_cost_at(contact.step)
+        servers = []
+        for server, cost in self._pool.substitutes(spec.skill):
+            if cost > max_cost:
+                break
+            servers.append(server)
+        contact.placed = self._queues.place(spec.channel, contact.key, contact.step, servers)
+
+    def _dequeue(self, contact: ContactRec) -> None:
+        spec = contact.spec
+        self._queues.remove(spec.channel, spec.skill, contact.key)
+        self._queues.unplace(contact.key, contact.placed)
+        contact.placed = []
+
+    def _schedule_step(self, contact: ContactRec) -> None:
+        after = self.policy.next_step_after(contact.step)
+        if after is None:
+            return
+        at = contact.spec.arrived_at + after
+        if contact.wake_at != at:
+            contact.wake_at = at
+            self._push(self._wakes, at, "step", contact.spec.id)
+
+    def _restep(self, contact: ContactRec, now: float) -> None:
+        """Move a waiting contact to the step its wait has reached."""
+        step = self.policy.step_at(now - contact.spec.arrived_at)
+        if step != contact.step:
+            self._queues.unplace(contact.key, contact.placed)
+            contact.step = step
+            self._place(contact)
+        self._schedule_step(contact)
+
+    def _forget(self, contact: ContactRec, state: ContactState, reason: str = "") -> None:
+        del self._contacts[contact.spec.id]
+        self._dirty.pop(contact.spec.id, None)
+        contact.state = state
+        self._out.append(cmd.ContactStateChanged(contact.spec.id, state, reason))
+
+    # -- offers ------------------------------------------------------------------------------
+    def _make_offer(self, contact: ContactRec, expert: ExpertRec, decision: Decision,
+                    now: float) -> None:
+        spec = contact.spec
+        offer = OfferRec(self._ids("offer"), spec.id, expert.id, spec.channel, now,
+                         now + self.config.offer_timeout_s)
+        self._offers[offer.offer_id] = offer
+        self._dequeue(contact)
+        self._dirty.pop(spec.id, None)
+        contact.state, contact.offer_id, contact.expert_id = (ContactState.OFFERED,
+                                                              offer.offer_id, expert.id)
+        expert.offers[offer.offer_id] = spec.channel
+        expert.used[spec.channel] += 1
+        out = self._out
+        out.append(cmd.MakeOffer(offer.offer_id, spec.id, expert.id, spec.channel,
+                                 offer.expires_at, decision))
+        out.append(cmd.ContactStateChanged(spec.id, ContactState.OFFERED))
+        self._reindex(expert, now)
+        self._push(self._timers, offer.expires_at, "offer", offer.offer_id)
+        out.append(cmd.StartTimer(f"offer:{offer.offer_id}", offer.expires_at))
+
+    def _release(self, offer: OfferRec, status: OfferStatus, session_id: str | None = None
+                 ) -> ExpertRec:
+        """Close a pending offer and free the expert's slot (the caller re-files the expert)."""
+        del self._offers[offer.offer_id]
+        expert = self._experts[offer.expert_id]
+        del expert.offers[offer.offer_id]
+        expert.used[offer.channel] -= 1
+        self._closed[offer.offer_id] = OfferView(
+            offer.offer_id, offer.contact_id, offer.expert_id, offer.channel, offer.made_at,
+            offer.expires_at, status, session_id)
+        if len(self._closed) > CLOSED_OFFERS_KEPT:
+            del self._closed[next(iter(self._closed))]
+        if status is not OfferStatus.EXPIRED:
+            self._out.append(cmd.CancelTimer(f"offer:{offer.offer_id}"))
+        return expert
+
+    def _rescind(self, offer: OfferRec, reason: str, now: float) -> ExpertRec:
+        """Withdraw an offer: the contact goes back to its place (caller re-files the expert)."""
+        expert = self._release(offer, OfferStatus.RESCINDED)
+        self._out.append(cmd.RescindOffer(offer.offer_id, offer.contact_id, offer.expert_id,
+                                          reason))
+        self._requeue(self._contacts[offer.contact_id], now, reason)
+        return expert
+
+    def _requeue(self, contact: ContactRec, now: float, reason: str) -> None:
+        self._enqueue(contact, now)
+        self._out.append(cmd.ContactStateChanged(contact.spec.id, ContactState.QUEUED, reason))
+
+    def _miss(self, offer: OfferRec, status: OfferStatus, now: float) -> None:
+        """A declined or expired offer: the contact keeps its place and skips this expert for
+        the cooldown; N misses in a row send the expert away."""
+        expert = self._release(offer, status)
+        if status is OfferStatus.EXPIRED:
+            self._out.append(cmd.RescindOffer(offer.offer_id, offer.contact_id, expert.id,
+                                              "expired"))
+        contact = self._contacts[offer.contact_id]
+        cooldown = self.config.reoffer_cooldown_s
+        if cooldown > 0:
+            contact.excluded[expert.id] = now + cooldown
+            self._push(self._wakes, now + cooldown, "step", contact.spec.id)
+        self._requeue(contact, now, status.value)
+        expert.missed += 1
+        limit = self.config.max_missed_offers
+        if limit and expert.missed >= limit and expert.presence is Presence.AVAILABLE:
+            self._set_presence(expert, Presence.AWAY,
+                               f"missed {expert.missed} offers in a row", now)
+        else:
+            self._reindex(expert, now)
+
+    # -- sessions ----------------------------------------------------------------------------
+    def _wrap_up(self, expert: ExpertRec, session: SessionRec, distressing: bool,
+                 now: float) -> None:
+        """Hold the session's slot for wrap-up (plus recovery, on every channel, if the session
+        was distressing); with no hold the contact completes at once."""
+        config = self.config
+        recovery = config.recovery_s if distressing else 0.0
+        hold = config.wrapup_s + recovery
+        contact = self._contacts.get(session.contact_id)
+        if hold <= 0:
+            if contact is not None:
+                self._forget(contact, ContactState.COMPLETED)
+            return
+        wrap = WrapUp(now + hold, session.channel, recovery > 0, session.contact_id)
+        expert.wrapups[session.session_id] = wrap
+        expert.used[wrap.channel] += 1
+        expert.exclusive += wrap.exclusive
+        self._push(self._timers, wrap.until, "wrapup", (expert.id, session.session_id))
+        self._out.append(cmd.StartTimer(f"wrapup:{session.session_id}", wrap.until))
+        if contact is not None:
+            contact.state = ContactState.WRAPUP
+            self._out.append(cmd.ContactStateChanged(contact.spec.id, ContactState.WRAPUP))
+
+    def _end_wrap_up(self, expert: ExpertRec, session_id: str, now: float) -> None:
+        wrap = expert.wrapups.pop(session_id)
+        expert.used[wrap.channel] -= 1
+        expert.exclusive -= wrap.exclusive
+        if wrap.until > now:
+            self._out.append(cmd.CancelTimer(f"wrapup:{session_id}"))
+        contact = self._contacts.get(wrap.contact_id)
+        if contact is not None:
+            self._forget(contact, ContactState.COMPLETED)
+        self._reindex(expert, now)
