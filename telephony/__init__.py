@@ -1,0 +1,9 @@
+"""The channels: Twilio voice (IVR, queue, bridging, callbacks), SMS/WhatsApp and web chat.
+
+``setup(app, config=…, routing=…, triage=…)`` registers everything; the routing engine is
+reached only through ``telephony.ports.RoutingPort``.
+"""
+
+from telephony.wiring import setup
+
+__all__ = ["setup"]

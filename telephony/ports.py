@@ -1,0 +1,250 @@
+"""What the channels need from the routing engine: one Protocol and its plain data.
+
+Telephony never imports the router. It talks to whatever object implements ``RoutingPort``
+(the engine in production, an in-memory double in tests). This module imports nothing of ours,
+so it can move to ``router/`` unchanged if the engine prefers to own it.
+
+Rules every implementation keeps (the channels rely on them):
+
+* ``submit`` is idempotent on ``ContactRequest.external_ref`` (a CallSid, a MessageSid, a web
+  chat session id): a second submit with the same ref returns the existing contact with
+  ``created=False`` and changes nothing.
+* ``abandon``, ``end_session``, ``requeue`` and ``fail`` on a contact that is already finished
+  (completed, abandoned, failed) are no-ops; on an unknown id they raise ``NotFound``
+  (``skills.errors``). ``relay_to_expert`` is idempotent on ``ref``.
+* Every transition is committed before its announcement is delivered; listeners are awaited in
+  order per contact and must return quickly (telephony hands the work to its own tasks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+
+class Channel(StrEnum):
+    VOICE = "voice"
+    CHAT = "chat"
+
+
+class Medium(StrEnum):
+    PHONE = "phone"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    WEB = "web"
+
+
+class ContactState(StrEnum):
+    """CONTRACT.md's contact states."""
+
+    QUEUED = "queued"
+    OFFERED = "offered"
+    CONNECTED = "connected"
+    WRAPUP = "wrapup"
+    COMPLETED = "completed"
+    ABANDONED = "abandoned"
+    CALLBACK = "callback"
+    FAILED = "failed"
+
+    @property
+    def waiting(self) -> bool:
+        """Still waiting for an expert (the citizen can abandon it)."""
+        return self in (ContactState.QUEUED, ContactState.OFFERED, ContactState.CALLBACK)
+
+    @property
+    def finished(self) -> bool:
+        return self in (ContactState.COMPLETED, ContactState.ABANDONED, ContactState.FAILED)
+
+
+@dataclass(frozen=True, slots=True)
+class TriageInfo:
+    """How the skill was chosen: ``method`` is speech, digits, text or default."""
+
+    method: str
+    score: float = 0.0
+    matched: tuple[str, ...] = ()
+    text: str = ""  # the citizen's own words: keep out of logs
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRequest:
+    """A new contact. ``language`` is an ISO 639-1 code (en, cy); ``address`` the citizen's
+    number (``+44…`` or ``whatsapp:+44…``), empty for web chat."""
+
+    channel: Channel
+    medium: Medium
+    skill: str
+    language: str
+    external_ref: str
+    address: str = ""
+    priority: int = 0
+    triage: TriageInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """Where a contact stands. ``position`` is 1-based among waiting contacts that compete for
+    the same experts (None when not waiting); ``estimated_wait_s`` is None when the engine has
+    no honest estimate (too little history, nobody staffed)."""
+
+    state: ContactState
+    position: int | None = None
+    estimated_wait_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactTicket:
+    contact_id: str
+    created: bool
+    queue: QueueInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    """A contact as the channels see it."""
+
+    contact_id: str
+    channel: Channel
+    medium: Medium
+    skill: str
+    language: str
+    state: ContactState
+    external_ref: str
+    address: str = ""
+    callback_number: str = ""  # set once the contact became a callback
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertEndpoint:
+    """How to reach an expert's audio: the first non-empty of Twilio Client identity, SIP
+    address and phone number is dialled (a phone hears a whisper and presses 1)."""
+
+    expert_id: str
+    phone: str = ""
+    client_identity: str = ""
+    sip_address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Assigned:
+    """An expert accepted the contact on the desk: the channel connects them now."""
+
+    contact: ContactView
+    expert: ExpertEndpoint
+    waited_s: float = 0.0
+
+    @property
+    def contact_id(self) -> str:
+        return self.contact.contact_id
+
+
+@dataclass(frozen=True, slots=True)
+class Rescinded:
+    """An offer was withdrawn before the expert accepted; the contact keeps its place."""
+
+    contact: ContactView
+    expert_id: str
+    reason: str = ""
+
+    @property
+    def contact_id(self) -> str:
+        return self.contact.contact_id
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The contact's session or life ended elsewhere (desk, supervisor, watchdog):
+    ``by`` is expert, citizen or system. The channel hangs up / closes the conversation."""
+
+    contact: ContactView
+    by: str
+    reason: str = ""
+
+    @property
+    def contact_id(self) -> str:
+        return self.contact.contact_id
+
+
+@dataclass(frozen=True, slots=True)
+class ExpertMessage:
+    """An expert wrote to a chat contact (web, SMS or WhatsApp); the channel delivers it."""
+
+    contact: ContactView
+    text: str
+
+    @property
+    def contact_id(self) -> str:
+        return self.contact.contact_id
+
+
+Announcement = Assigned | Rescinded | Ended | ExpertMessage
+Listener = Callable[[Announcement], Awaitable[None]]
+
+
+@runtime_checkable
+class RoutingPort(Protocol):
+    """The routing engine as the channels use it. All methods are coroutines but ``subscribe``."""
+
+    async def submit(self, request: ContactRequest) -> ContactTicket:
+        """Queue a new contact (idempotent on ``request.external_ref``)."""
+        ...
+
+    async def get(self, contact_id: str) -> ContactView | None:
+        """The contact, or None when unknown."""
+        ...
+
+    async def find_open(self, *, medium: Medium, address: str) -> ContactView | None:
+        """The citizen's open chat contact on this medium and address (waiting or connected;
+        not in wrap-up or finished), if any."""
+        ...
+
+    async def position(self, contact_id: str) -> QueueInfo:
+        """Live position and an honest wait estimate."""
+        ...
+
+    async def abandon(self, contact_id: str, *, reason: str,
+                      waited_s: float | None = None) -> None:
+        """The citizen left while waiting (or while an offer was pending: it is rescinded)."""
+        ...
+
+    async def requeue(self, contact_id: str, *, reason: str) -> None:
+        """The assigned expert could not be connected: the contact goes back to its place."""
+        ...
+
+    async def end_session(self, contact_id: str, *, by: str) -> None:
+        """The conversation ended (``by`` citizen or expert): the expert starts wrap-up."""
+        ...
+
+    async def convert_to_callback(self, contact_id: str, *, number: str) -> QueueInfo:
+        """Keep the contact's place but call the citizen back on ``number`` (E.164)."""
+        ...
+
+    async def fail(self, contact_id: str, *, reason: str) -> None:
+        """Give up on the contact (e.g. a callback nobody answered), with a record of why."""
+        ...
+
+    async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
+        """A citizen's chat message for the expert desk (idempotent on ``ref``)."""
+        ...
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Deliver announcements to ``listener``; returns the unsubscribe function."""
+        ...
+
+
+class TriageMatch(Protocol):
+    """One candidate skill from the skills graph's triage."""
+
+    @property
+    def skill_id(self) -> str: ...
+
+    @property
+    def score(self) -> float: ...
+
+    @property
+    def matched(self) -> Sequence[str] | str: ...
+
+
+Triage = Callable[[str], Sequence[TriageMatch]]

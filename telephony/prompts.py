@@ -1,0 +1,157 @@
+"""What callers hear and read, in English and Welsh: plain data and pure wording functions."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from telephony.ports import ContactState, QueueInfo
+
+EN, CY = "en", "cy"
+
+_TEXTS: Mapping[str, Mapping[str, str]] = {
+    EN: {
+        "greeting": "Welcome to Expertline. In a few words, please tell us what you need help "
+                    "with.",
+        "welsh_offer": "Am wasanaeth Cymraeg, pwyswch 9 neu dywedwch Cymraeg.",
+        "reprompt": "Sorry, I didn't catch that. Please tell us briefly what you need help with, "
+                    "for example: my dad has dementia.",
+        "menu_intro": "Please choose from the following options.",
+        "menu_item": "For {label}, press {digit}.",
+        "routed": "Thank you. We are finding you an expert in {label}.",
+        "routed_general": "Thank you. We will put you through to one of our advisers.",
+        "position_next": "You are next in the queue.",
+        "position": "You are number {n} in the queue.",
+        "offered": "An expert is about to take your call.",
+        "wait_unknown": "We cannot give a reliable waiting time at the moment.",
+        "wait_minute": "Your expected wait is about a minute.",
+        "wait_minutes": "Your expected wait is about {m} minutes.",
+        "wait_long": "Your expected wait is more than an hour and a half.",
+        "press_star": "To ask us to call you back instead, without losing your place, "
+                      "press star.",
+        "callback_known": "We can call you back on the number ending {last3}, and you will keep "
+                          "your place. To confirm, press 1. To use a different number, enter it "
+                          "now followed by the hash key. To keep holding, press 2.",
+        "callback_unknown": "Please enter the number we should call you back on, followed by "
+                            "the hash key. To keep holding, press 2.",
+        "callback_invalid": "Sorry, that number was not recognised.",
+        "callback_done": "Thank you. We will call you on the number ending {last3} as soon as an "
+                         "expert is free. Goodbye.",
+        "queue_trouble": "Sorry, we cannot hold your call right now.",
+        "connecting": "Connecting you to an expert now.",
+        "requeued": "Sorry, the expert could not take your call. You keep your place in the "
+                    "queue.",
+        "callback_greeting": "Hello, this is Expertline calling you back. Connecting you to "
+                             "your expert now.",
+        "not_connected": "Sorry, we could not connect you this time. Please call again.",
+        "error": "Sorry, something went wrong. Please call again.",
+        "chat_help": "Reply BYE to finish, or STOP to stop all messages.",
+        "chat_connected": "You are now talking to an expert in {label}.",
+        "chat_ended": "This conversation has ended. Message us again any time.",
+        "chat_bye": "Thank you. This conversation has ended.",
+        "chat_resumed": "You will receive our messages again. Tell us what you need.",
+        "whisper": "Expertline call about {label}. The caller has waited {waited}. To accept, "
+                   "press 1.",
+        "whisper_callback": "Expertline callback about {label}. To accept, press 1, and we will "
+                            "then call the citizen.",
+        "whisper_missed": "No key was pressed. The call goes back to the queue. Goodbye.",
+        "calling_citizen": "Calling the citizen now. Please hold.",
+        "caller_gone": "Sorry, the caller has already left. Goodbye.",
+    },
+    CY: {
+        "greeting": "Croeso i Expertline. Mewn ychydig eiriau, dywedwch wrthym beth sydd ei "
+                    "angen arnoch.",
+        "welsh_offer": "",
+        "reprompt": "Mae'n ddrwg gen i, chlywais i mo hynny. Dywedwch yn fyr beth sydd ei angen "
+                    "arnoch.",
+        "menu_intro": "Dewiswch o'r opsiynau canlynol.",
+        "menu_item": "Ar gyfer {label}, pwyswch {digit}.",
+        "routed": "Diolch. Rydym yn chwilio am arbenigwr {label} i chi.",
+        "routed_general": "Diolch. Byddwn yn eich trosglwyddo i un o'n cynghorwyr.",
+        "position_next": "Chi sydd nesaf yn y ciw.",
+        "position": "Rydych chi'n rhif {n} yn y ciw.",
+        "offered": "Mae arbenigwr ar fin ateb eich galwad.",
+        "wait_unknown": "Ni allwn roi amser aros dibynadwy ar hyn o bryd.",
+        "wait_minute": "Mae'r amser aros tua munud.",
+        "wait_minutes": "Mae'r amser aros tua {m} munud.",
+        "wait_long": "Mae'r amser aros yn fwy nag awr a hanner.",
+        "press_star": "I ofyn i ni eich ffonio'n ôl heb golli eich lle, pwyswch seren.",
+        "callback_known": "Gallwn eich ffonio'n ôl ar y rhif sy'n gorffen gyda {last3}, a byddwch "
+                          "yn cadw eich lle. I gadarnhau, pwyswch 1. I ddefnyddio rhif arall, "
+                          "rhowch y rhif ac yna'r allwedd hash. I barhau i aros, pwyswch 2.",
+        "callback_unknown": "Rhowch y rhif y dylem eich ffonio arno, ac yna'r allwedd hash. I "
+                            "barhau i aros, pwyswch 2.",
+        "callback_invalid": "Mae'n ddrwg gen i, ni chafodd y rhif hwnnw ei adnabod.",
+        "callback_done": "Diolch. Byddwn yn eich ffonio ar y rhif sy'n gorffen gyda {last3} cyn "
+                         "gynted ag y bydd arbenigwr ar gael. Hwyl fawr.",
+        "queue_trouble": "Mae'n ddrwg gen i, ni allwn ddal eich galwad ar hyn o bryd.",
+        "connecting": "Rydym yn eich cysylltu ag arbenigwr nawr.",
+        "requeued": "Mae'n ddrwg gen i, nid oedd yr arbenigwr yn gallu cymryd eich galwad. "
+                    "Rydych chi'n cadw eich lle yn y ciw.",
+        "callback_greeting": "Helo, Expertline sydd yma yn eich ffonio'n ôl. Rydym yn eich "
+                             "cysylltu â'ch arbenigwr nawr.",
+        "not_connected": "Mae'n ddrwg gen i, ni allem eich cysylltu y tro hwn. Ffoniwch eto.",
+        "error": "Mae'n ddrwg gen i, aeth rhywbeth o'i le. Ffoniwch eto os gwelwch yn dda.",
+        "chat_help": "Atebwch HWYL i orffen, neu STOP i atal pob neges.",
+        "chat_connected": "Rydych chi nawr yn siarad ag arbenigwr {label}.",
+        "chat_ended": "Mae'r sgwrs hon wedi dod i ben. Anfonwch neges atom eto unrhyw bryd.",
+        "chat_bye": "Diolch. Mae'r sgwrs hon wedi dod i ben.",
+        "chat_resumed": "Byddwch yn derbyn ein negeseuon eto. Dywedwch wrthym beth sydd ei "
+                        "angen arnoch.",
+    },
+}
+
+
+def text(lang: str, key: str, **values: object) -> str:
+    """The sentence ``key`` in ``lang`` (English when the language has no texts)."""
+    table = _TEXTS.get(lang, _TEXTS[EN])
+    return table[key].format(**values)
+
+
+def skill_label(skill_id: str) -> str:
+    """A speakable name for a skill id: ``carers-support`` -> ``carers support``."""
+    return skill_id.replace("-", " ").replace("_", " ")
+
+
+def wait_minutes(estimated_wait_s: float) -> int:
+    """Whole minutes, rounded up (never promise less than the estimate), to 5 above 10."""
+    minutes = max(1, math.ceil(estimated_wait_s / 60))
+    return minutes if minutes <= 10 else 5 * math.ceil(minutes / 5)
+
+
+def wait_sentence(lang: str, estimated_wait_s: float | None) -> str:
+    if estimated_wait_s is None:
+        return text(lang, "wait_unknown")
+    minutes = wait_minutes(estimated_wait_s)
+    if minutes == 1:
+        return text(lang, "wait_minute")
+    if minutes > 90:
+        return text(lang, "wait_long")
+    return text(lang, "wait_minutes", m=minutes)
+
+
+def queue_sentences(lang: str, info: QueueInfo) -> list[str]:
+    """What a waiting citizen is told about their place and the wait."""
+    if info.state is ContactState.OFFERED:
+        return [text(lang, "offered")]
+    if info.state is ContactState.CONNECTED:
+        return [text(lang, "connecting")]
+    if info.position is None:
+        return [wait_sentence(lang, info.estimated_wait_s)]
+    place = text(lang, "position_next") if info.position == 1 else text(lang, "position",
+                                                                          n=info.position)
+    return [place, wait_sentence(lang, info.estimated_wait_s)]
+
+
+def last_digits(number: str, count: int = 3) -> str:
+    """The last digits of a number, spaced so text-to-speech reads them one by one."""
+    digits = [c for c in number if c.isdigit()]
+    return " ".join(digits[-count:])
+
+
+def waited_words(seconds: float) -> str:
+    """A spoken duration for the expert's whisper: "40 seconds", "3 minutes"."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))} seconds"
+    minutes = round(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"

@@ -1,0 +1,92 @@
+"""``Telephony``: the channels' long-lived state, one per application, under a typed AppKey.
+
+It holds the configuration-derived helpers (URLs, speech locales, IVR rules, signature check),
+the outbound gateway, the bounded idempotency memories, the background task runner, the phone
+``Connector`` and the web chat hub. The routing port is looked up through a function each time,
+because the engine starts after this object is made.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from telephony.chat import ChatHub
+from telephony.connect import Connector
+from telephony.dedup import CallIndex, RecentKeys, Replies
+from telephony.gateway import Gateway
+from telephony.ivr import IvrRules
+from telephony.messaging import OptOuts
+from telephony.ports import RoutingPort, Triage
+from telephony.prompts import CY, EN
+from telephony.signature import SignatureCheck
+from telephony.tasks import Schedule, Tasks
+from telephony.twiml import Speech
+from telephony.urls import Urls
+
+if TYPE_CHECKING:
+    from expertline.config import Config
+
+log = logging.getLogger("telephony")
+
+
+class Telephony:
+    def __init__(self, *, config: Config, routing: Callable[[], RoutingPort], triage: Triage,
+                 gateway: Gateway, clock: Callable[[], float] = time.monotonic,
+                 schedule: Schedule | None = None) -> None:
+        self.config = config
+        self.triage = triage
+        self.gateway = gateway
+        self._routing = routing
+        self.urls = Urls(config.server.public_url)
+        self.speech = Speech({EN: config.voice.language, CY: config.voice.welsh_language})
+        self.rules = IvrRules(menu=config.voice.menu, general_skill=config.voice.general_skill,
+                              min_confidence=config.voice.triage_min_confidence)
+        self.signatures = SignatureCheck(public_url=config.server.public_url,
+                                         auth_token=config.twilio.auth_token)
+        self.replies = Replies(clock=clock)
+        self.messages_seen = RecentKeys(clock=clock)
+        self.calls = CallIndex(clock=clock, ttl_s=6 * 3600, size=100_000)
+        self.optouts = OptOuts()
+        self.tasks = Tasks()
+        self.schedule: Schedule = schedule or self.tasks.later
+        self.connector = Connector(self)
+        self.chats = ChatHub()
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def routing(self) -> RoutingPort:
+        return self._routing()
+
+    def start(self) -> None:
+        """Listen to the routing engine's announcements (call once the engine runs)."""
+        from telephony.announcements import listener
+
+        if self._unsubscribe is None:
+            self._unsubscribe = self.routing.subscribe(listener(self))
+
+    async def idle(self) -> None:
+        """Wait for all background work (announcement handling, retries that are due)."""
+        await self.tasks.idle()
+
+    async def close(self) -> None:
+        """Stop listening, cancel background work, close chats and the gateway. Safe twice."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self.tasks.close()
+        await self.chats.close()
+        await self.gateway.close()
+
+    def __repr__(self) -> str:
+        mode = "twilio" if self.config.twilio.enabled else "loopback"
+        return (f"<Telephony {mode} {self.urls.base} {self.tasks!r} {self.connector!r} "
+                f"{self.chats!r}>")
+
+
+TELEPHONY = web.AppKey("telephony", Telephony)
+GATEWAY = web.AppKey("twilio_gateway", Gateway)

@@ -1,0 +1,94 @@
+"""``setup(app, …)``: the channels' routes, and their state under typed AppKeys.
+
+The ``Telephony`` object (and its gateway) is made in a cleanup context, inside the running
+loop, after the routing engine's own set-up: call ``router.setup`` before ``telephony.setup``
+so that ``routing()`` answers by the time telephony subscribes to announcements.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from skills.errors import NotFound
+from telephony import chat, legs, messaging, urls, voice
+from telephony.gateway import Gateway, LoopbackGateway, make_gateway
+from telephony.ports import RoutingPort, Triage
+from telephony.service import GATEWAY, TELEPHONY, Telephony
+from telephony.tasks import Schedule
+from telephony.webhooks import messaging_webhook, voice_webhook
+
+if TYPE_CHECKING:
+    from expertline.config import Config
+
+VOICE_ROUTES = {
+    urls.VOICE: voice.incoming,
+    urls.GATHER: voice.gathered,
+    urls.WAIT: voice.waiting,
+    urls.WAIT_KEY: voice.wait_key,
+    urls.QUEUE_ACTION: voice.queue_action,
+    urls.CALLBACK: voice.callback,
+    urls.HOLD: voice.hold_again,
+    urls.JOIN: legs.join,
+    urls.CONNECTING: legs.connecting,
+    urls.EXPERT: legs.expert_leg,
+    urls.EXPERT_ACCEPT: legs.expert_accept,
+    urls.STATUS: legs.call_status,
+    urls.CONFERENCE_STATUS: legs.conference_status,
+    urls.GOODBYE: legs.goodbye,
+}
+
+
+def setup(app: web.Application, *, config: Config, routing: Callable[[], RoutingPort],
+          triage: Triage, gateway: Callable[[], Gateway] | None = None,
+          clock: Callable[[], float] = time.monotonic,
+          schedule: Schedule | None = None) -> None:
+    """Register the Twilio webhooks, ``/ws/chat`` and ``/chat``.
+
+    ``routing`` returns the engine (called once it runs); ``triage`` is the skills graph's
+    ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an auth token
+    is configured, else loopback); ``schedule`` runs callback retries later (default: the event
+    loop's timers).
+    """
+    for path, handler in VOICE_ROUTES.items():
+        app.router.add_post(path, voice_webhook(handler))
+    app.router.add_post(urls.MESSAGING, messaging_webhook(messaging.inbound))
+    app.router.add_get("/ws/chat", chat.socket)
+    app.router.add_get("/chat", chat.page)
+    if not config.twilio.enabled:
+        app.router.add_get(urls.LOOPBACK_CALL, _loopback_call)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        made = gateway() if gateway is not None else make_gateway(config.twilio)
+        tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
+                        clock=clock, schedule=schedule)
+        app[GATEWAY] = made
+        app[TELEPHONY] = tel
+        tel.start()
+        yield
+        await tel.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+
+def telephony_of(app: web.Application) -> Telephony:
+    """The app's ``Telephony``, or a clear error if ``telephony.setup`` was not called."""
+    try:
+        return app[TELEPHONY]
+    except KeyError:
+        raise RuntimeError("telephony is not set up: call telephony.setup(app, config=..., "
+                           "routing=..., triage=...) and start the app") from None
+
+
+async def _loopback_call(request: web.Request) -> web.Response:
+    """Loopback mode only: what the simulated caller must do next (a REST redirect we made,
+    or the end of the call). Twilio does this itself for real calls."""
+    gateway = request.app[GATEWAY]
+    if not isinstance(gateway, LoopbackGateway):
+        raise NotFound("only in loopback mode")
+    sid = request.match_info["sid"]
+    return web.json_response({"redirect": gateway.take_redirect(sid),
+                              "ended": gateway.ended(sid)})
