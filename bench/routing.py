@@ -207,7 +207,7 @@ def percentile(sorted_ns: list[int], q: float) -> float:
     return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1000
 
 
-def run(experts: int, skills: int, waiting: int, seed: int = 1, policy: str = "graph",
+def run(experts: int, skills: int, waiting: int, *, seed: int = 1, policy: str = "graph",
         decisions: int = 20_000) -> dict[str, object]:
     """Time ``decisions`` routing decisions; CONTRACT.md's figures plus a few extras."""
     started = time.perf_counter()

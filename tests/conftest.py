@@ -81,7 +81,8 @@ def config(db_url: str, tmp_path: Path) -> Config:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Callable[..., Awaitable[TestClient]], config: Config) -> TestClient:
+async def client(aiohttp_client: Callable[..., Awaitable[TestClient]],
+                 config: Config) -> TestClient:
     """The real application, on a real database, through aiohttp's test client."""
     return await aiohttp_client(create_app(config))
 

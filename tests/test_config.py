@@ -1,4 +1,5 @@
-"""Configuration: defaults load, the environment overrides, bad values stop start-up naming the key."""
+"""Configuration: defaults load, the environment overrides, bad values stop start-up naming
+the key."""
 
 from __future__ import annotations
 

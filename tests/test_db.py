@@ -57,7 +57,7 @@ async def test_audit_log_refuses_update_and_delete(db_url: str) -> None:
 async def test_tokens_are_stored_hashed_and_resolve(db_url: str) -> None:
     async with Database(db_url) as db:
         async with db.transaction() as session:
-            token, row = await issue_token(session, role=Role.SUPERVISOR,
+            token, _row = await issue_token(session, role=Role.SUPERVISOR,
                                            orgs=frozenset({"nhs-a", "council-b"}))
         async with db.session() as session:
             stored = (await session.exec(sa.select(ApiToken.token_hash))).scalars().all()  # type: ignore[call-overload]
