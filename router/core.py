@@ -21,8 +21,8 @@ import heapq
 from collections.abc import Callable
 
 from router import commands as cmd
-from router import explain
 from router import events as ev
+from router import explain
 from router.indexes import PoolIndex
 from router.matching import Scored, extra_share, hard_block
 from router.model import (

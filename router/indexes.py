@@ -18,7 +18,6 @@ from bisect import bisect_left, insort
 from collections.abc import Iterator
 
 from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ExpertProfile, Pool
-from router.records import FREE
 from router.policies import COST_EPSILON, Policy
 from router.records import ExpertRec, QueueKey
 

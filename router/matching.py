@@ -31,6 +31,8 @@ def hard_block(spec: ContactSpec, profile: ExpertProfile, now: float,
     Language (if the contact has one), required accreditations (present and unexpired) and
     organisation (the national line, the same organisation or a sharing agreement).
     """
+    if spec.language is not None and spec.language not in profile.languages:
+        return LANGUAGE
     if spec.required_accreditations:
         held = profile.accreditations
         for name in spec.required_accreditations:

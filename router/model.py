@@ -7,6 +7,7 @@ simulator can build it and tests can compare it. Validation happens at construct
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -230,7 +231,7 @@ def _check_steps(steps: tuple[Step, ...]) -> None:
     for step in steps:
         if not MIN_PROFICIENCY <= step.min_proficiency <= MAX_PROFICIENCY or step.max_cost < 0:
             raise InvalidInput("routing.steps: min_proficiency 1..5 and max_cost >= 0")
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         if not (after.after_s > before.after_s and after.max_cost >= before.max_cost
                 and after.min_proficiency <= before.min_proficiency):
             raise InvalidInput("routing.steps must widen: after_s increasing, max_cost not "

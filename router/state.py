@@ -16,7 +16,6 @@ from router import commands as cmd
 from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.matching import Matcher
 from router.model import (
-    CHANNELS,
     ContactState,
     Decision,
     ExpertProfile,

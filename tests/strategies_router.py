@@ -113,12 +113,13 @@ def scenarios(draw: st.DrawFn, policies: tuple[str, ...] = ("exact", "graph", "o
     experts = [draw(profiles(f"e{i}")) for i in range(n)]
     script = draw(st.lists(ops(n), min_size=8, max_size=max_ops))
     fixed = []
-    for op in script:  # keep each expert's capacities: the capacity property stays simple
-        if op.profile is not None:
-            base = experts[op.target]
-            op = Op(op.kind, op.dt, op.target, profile=ExpertProfile(
-                id=base.id, org=op.profile.org, skills=op.profile.skills,
-                languages=op.profile.languages, accreditations=op.profile.accreditations,
+    for drawn in script:  # keep each expert's capacities: the capacity property stays simple
+        op = drawn
+        if drawn.profile is not None:
+            base = experts[drawn.target]
+            op = Op(drawn.kind, drawn.dt, drawn.target, profile=ExpertProfile(
+                id=base.id, org=drawn.profile.org, skills=drawn.profile.skills,
+                languages=drawn.profile.languages, accreditations=drawn.profile.accreditations,
                 voice_capacity=base.voice_capacity, chat_capacity=base.chat_capacity))
         fixed.append(op)
     fixed[:0] = [Op("online", 0.0, i) for i in range(n)]
