@@ -1,0 +1,36 @@
+"""``expertline bench``: CONTRACT.md's routing figures, and bad arguments exit 2 in one line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from expertline.cli import main
+
+CONTRACT_KEYS = {"experts", "skills", "waiting", "decisions", "p50_us", "p99_us", "per_s"}
+
+
+def test_bench_routing_prints_the_contract_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "routing", "--experts", "300", "--skills", "40", "--waiting", "30",
+                 "--decisions", "500", "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert code == 0 and figures.keys() >= CONTRACT_KEYS
+    assert (figures["experts"], figures["skills"], figures["waiting"]) == (300, 40, 30)
+    assert figures["decisions"] == 500 and figures["per_s"] > 0
+    assert 0 < figures["p50_us"] <= figures["p99_us"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["bench", "routing", "--experts", "many"],
+    ["bench", "routing", "--experts", "0"],
+    ["bench", "pool-load", "--skills", "2", "--skills-per-expert", "5"],
+])
+def test_bad_bench_arguments_exit_2_in_one_line(argv: list[str],
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "error" in err
