@@ -14,6 +14,7 @@ TABLE_MODULES = (
     "skills.models",
     "expertline.auth",
     "expertline.audit",
+    "router.tables",
 )
 
 
