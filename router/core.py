@@ -60,7 +60,8 @@ class RoutingCore(CoreState):
             ev.ExpertOnline: self._on_online, ev.ExpertStatus: self._on_status,
             ev.ProfileChanged: self._on_profile, ev.OfferAccepted: self._on_accepted,
             ev.OfferDeclined: self._on_declined, ev.OfferTimedOut: self._on_timed_out,
-            ev.SessionEnded: self._on_session_ended, ev.WrapUpEnded: self._on_wrap_up_ended,
+            ev.SessionEnded: self._on_session_ended,
+            ev.SessionFailed: self._on_session_failed, ev.WrapUpEnded: self._on_wrap_up_ended,
             ev.Tick: self._on_tick, ev.PoolChanged: self._on_pool,
         }
         self._due: dict[str, Callable] = {"offer": self._offer_due, "wrapup": self._wrap_up_due,
@@ -251,6 +252,19 @@ class RoutingCore(CoreState):
         expert.used[session.channel] -= 1
         self._wrap_up(expert, session, event.distressing, now)
         self._reindex(expert, now)
+
+    def _on_session_failed(self, event: ev.SessionFailed, now: float) -> None:
+        session = self._sessions.pop(event.session_id, None)
+        if session is None:
+            return
+        expert = self._experts[session.expert_id]
+        del expert.sessions[session.session_id]
+        expert.used[session.channel] -= 1
+        contact = self._contacts.get(session.contact_id)
+        if contact is not None:
+            contact.session_id = None
+            self._back_in_place(contact, expert, event.reason, now)
+        self._count_miss(expert, now)
 
     def _on_wrap_up_ended(self, event: ev.WrapUpEnded, now: float) -> None:
         expert = self._experts.get(event.expert_id)
@@ -483,6 +497,32 @@ class RoutingCore(CoreState):
         step = self.policy.steps[contact.step]
         return explain.offered(contact.spec, at, contact.step, self.policy.name, top,
                                explain.best_score_reason(contact.spec, contact.step, step, top))
+
+    def holder_states(self, skill: str) -> dict[ExpertState, int]:
+        """How many holders of ``skill`` are in each state (all zero for an unknown skill)."""
+        return dict(self._holders.get(skill) or dict.fromkeys(ExpertState, 0))
+
+    def session(self, session_id: str) -> tuple[str, str] | None:
+        """(contact_id, expert_id) of an active session."""
+        found = self._sessions.get(session_id)
+        return None if found is None else (found.contact_id, found.expert_id)
+
+    def wrapups(self, expert_id: str) -> list[str]:
+        """Session ids the expert is wrapping up."""
+        expert = self._experts.get(expert_id)
+        return list(expert.wrapups) if expert else []
+
+    def stale(self, offers_before: float, sessions_before: float) -> tuple[list[str], list[str]]:
+        """Pending offers made before ``offers_before`` and sessions started before
+        ``sessions_before``: what the engine's watchdog ends."""
+        offers = [o.offer_id for o in self._offers.values() if o.made_at < offers_before]
+        sessions = [s.session_id for s in self._sessions.values()
+                    if s.started_at < sessions_before]
+        return offers, sessions
+
+    def profile(self, expert_id: str) -> ExpertProfile | None:
+        expert = self._experts.get(expert_id)
+        return expert.profile if expert else None
 
     def experts_by_state(self) -> dict[ExpertState, int]:
         counts = dict.fromkeys(ExpertState, 0)

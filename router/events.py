@@ -87,6 +87,16 @@ class SessionEnded:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionFailed:
+    """The accepted contact could not be connected (the expert's phone did not answer): the
+    session is dropped without wrap-up, the contact goes back to its place and the expert
+    counts a missed offer (and is not offered this contact again for the cooldown)."""
+
+    session_id: str
+    reason: str = "not connected"
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpEnded:
     """Wrap-up is over: its timer fired, or the expert ended it early. ``session_id`` None ends
     all of the expert's wrap-ups."""
@@ -109,5 +119,5 @@ class PoolChanged:
 
 
 Event = (ContactArrived | ContactAbandoned | ExpertOnline | ExpertStatus | ProfileChanged
-         | OfferAccepted | OfferDeclined | OfferTimedOut | SessionEnded | WrapUpEnded | Tick
-         | PoolChanged)
+         | OfferAccepted | OfferDeclined | OfferTimedOut | SessionEnded | SessionFailed
+         | WrapUpEnded | Tick | PoolChanged)

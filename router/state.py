@@ -268,12 +268,20 @@ class CoreState:
         if status is OfferStatus.EXPIRED:
             self._out.append(cmd.RescindOffer(offer.offer_id, offer.contact_id, expert.id,
                                               "expired"))
-        contact = self._contacts[offer.contact_id]
+        self._back_in_place(self._contacts[offer.contact_id], expert, status.value, now)
+        self._count_miss(expert, now)
+
+    def _back_in_place(self, contact: ContactRec, expert: ExpertRec, reason: str,
+                       now: float) -> None:
+        """The contact returns to its place and skips ``expert`` for the cooldown."""
         cooldown = self.config.reoffer_cooldown_s
         if cooldown > 0:
             contact.excluded[expert.id] = now + cooldown
             self._push(self._wakes, now + cooldown, "step", contact.spec.id)
-        self._requeue(contact, now, status.value)
+        self._requeue(contact, now, reason)
+
+    def _count_miss(self, expert: ExpertRec, now: float) -> None:
+        """One more missed offer: N in a row send the expert away (and say why)."""
         expert.missed += 1
         limit = self.config.max_missed_offers
         if limit and expert.missed >= limit and expert.presence is Presence.AVAILABLE:

@@ -1,0 +1,275 @@
+"""The engine as the channels use it: ``telephony.ports.RoutingPort`` (a mixin of ``Engine``).
+
+Each method is one engine step (or a plain read): validate, hand an event to the core, commit,
+announce. The port's rules hold: ``submit`` and ``relay_to_expert`` are idempotent on their
+refs; calls on finished contacts are no-ops; unknown ids raise ``NotFound``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from router import events as ev
+from router.live import LiveContact, News
+from router.model import ContactSpec, ExpertState
+from router.store import Batch, StateChange
+from router.tables import ContactRow
+from skills.errors import Conflict, InvalidInput, NotFound
+from telephony.ports import (
+    ContactRequest,
+    ContactTicket,
+    ContactView,
+    Ended,
+    Medium,
+    QueueInfo,
+)
+from telephony.ports import ContactState as Public
+
+if TYPE_CHECKING:
+    from router.core import RoutingCore
+
+MAX_BUFFERED_MESSAGES = 50
+RELAY_REFS_KEPT = 10_000
+MIN_HANDLE_SAMPLES = 5
+STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
+
+
+class ChannelPort:
+    core: RoutingCore
+    store: Any
+    clock: Callable[[], float]
+    _live: dict[str, LiveContact]
+    _refs: dict[str, str]
+    _seq: int
+    _skills: frozenset[str]
+    _relay_refs: dict[str, None]
+    _handle_times: deque[float]
+    _desks: dict[str, list[Callable[[dict[str, Any]], None]]]
+    _remember: Callable[[LiveContact], None]
+    _step: Callable[..., Any]
+    _lock: Any
+    _commit: Callable[..., Any]
+
+    # -- new contacts -------------------------------------------------------------------------
+    async def submit(self, request: ContactRequest, *, org: str | None = None,
+                     accreditations: frozenset[str] = frozenset()) -> ContactTicket:
+        existing = await self._existing(request.external_ref)
+        if existing is not None:
+            return ContactTicket(existing, False, await self.position(existing))
+        if request.skill not in self._skills:
+            raise InvalidInput(f"unknown skill {request.skill!r}", field="skill")
+        now = self.clock()
+        contact = LiveContact(id=f"ct-{secrets.token_hex(8)}", seq=0, channel=request.channel,
+                              medium=request.medium, skill=request.skill,
+                              language=request.language or "en",
+                              external_ref=request.external_ref, arrived_at=now,
+                              priority=request.priority, address=request.address)
+        async with self._lock:
+            if request.external_ref in self._refs:  # a concurrent retry won the race
+                contact_id = self._refs[request.external_ref]
+            else:
+                await self._arrive(contact, request, org, accreditations)
+                contact_id = contact.id
+        return ContactTicket(contact_id, contact_id == contact.id,
+                             await self.position(contact_id))
+
+    async def _arrive(self, contact: LiveContact, request: ContactRequest, org: str | None,
+                      accreditations: frozenset[str]) -> None:
+        """Queue a new contact (the caller holds the lock)."""
+        self._seq += 1
+        contact.seq = self._seq
+        spec = ContactSpec(id=contact.id, channel=contact.channel, skill=contact.skill,
+                           arrived_at=contact.arrived_at, language=contact.language,
+                           priority=contact.priority, org=org,
+                           required_accreditations=accreditations)
+        triage = request.triage
+        row = ContactRow(id=contact.id, seq=contact.seq, external_ref=contact.external_ref,
+                         channel=contact.channel.value, medium=contact.medium.value,
+                         skill=contact.skill, language=contact.language,
+                         priority=contact.priority, org=org,
+                         accreditations=sorted(accreditations), address=contact.address,
+                         triage=None if triage is None else {
+                             "method": triage.method, "score": triage.score,
+                             "matched": list(triage.matched)},
+                         state="queued", reason="arrived", arrived_at=contact.arrived_at)
+        commands = self.core.handle(ev.ContactArrived(spec, contact.seq), contact.arrived_at)
+
+        def prepare(batch: Batch, _news: News) -> None:
+            self._remember(contact)
+            batch.new_contacts.append(row)
+            batch.changes.append(StateChange(contact.id, "queued", "arrived"))
+
+        await self._commit(commands, contact.arrived_at, prepare)
+
+    async def _existing(self, external_ref: str) -> str | None:
+        if external_ref in self._refs:
+            return self._refs[external_ref]
+        row = await self.store.by_ref(external_ref)
+        return None if row is None else row.id
+
+    # -- reads --------------------------------------------------------------------------------
+    async def get(self, contact_id: str) -> ContactView | None:
+        live = self._live.get(contact_id)
+        if live is not None:
+            return live.view()
+        row = await self.store.contact(contact_id)
+        return None if row is None else _view_of(row)
+
+    async def find_open(self, *, medium: Medium, address: str) -> ContactView | None:
+        for contact in self._live.values():
+            if (contact.medium is medium and contact.address == address
+                    and contact.state is not Public.WRAPUP):
+                return contact.view()
+        return None
+
+    async def position(self, contact_id: str) -> QueueInfo:
+        live = self._live.get(contact_id)
+        if live is None:
+            row = await self.store.contact(contact_id)
+            if row is None:
+                raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
+            return QueueInfo(Public(row.state))
+        if live.state not in (Public.QUEUED, Public.CALLBACK):
+            return QueueInfo(live.state)
+        ahead = self.core.position(contact_id)
+        place = None if ahead is None else ahead + 1
+        return QueueInfo(live.state, place, self._estimate(live.skill, place))
+
+    def _estimate(self, skill: str, place: int | None) -> float | None:
+        """Place x mean handle time / experts staffed on the skill; None without enough
+        history or when nobody holding the skill is signed in."""
+        states = self.core.holder_states(skill)
+        staffed = sum(states[s] for s in STAFFED)
+        samples = list(self._handle_times)
+        if place is None or staffed == 0 or len(samples) < MIN_HANDLE_SAMPLES:
+            return None
+        mean = sum(samples) / len(samples)
+        return round(place * mean / staffed, 0)
+
+    def _known(self, contact_id: str) -> LiveContact | None:
+        """The live contact; None when finished; ``NotFound`` when it never existed."""
+        return self._live.get(contact_id)
+
+    async def _require(self, contact_id: str) -> LiveContact | None:
+        live = self._live.get(contact_id)
+        if live is None and await self.store.contact(contact_id) is None:
+            raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
+        return live
+
+    # -- the citizen's side -------------------------------------------------------------------
+    async def abandon(self, contact_id: str, *, reason: str,
+                      waited_s: float | None = None) -> None:
+        live = await self._require(contact_id)
+        if live is None or live.state in (Public.CONNECTED, Public.WRAPUP):
+            return
+        waited = waited_s if waited_s is not None else self.clock() - live.arrived_at
+
+        def prepare(batch: Batch, _news: News) -> None:
+            batch.updates[contact_id] = {"waited_s": max(waited, 0.0)}
+
+        await self._step(ev.ContactAbandoned(contact_id, reason), prepare=prepare)
+
+    async def requeue(self, contact_id: str, *, reason: str) -> None:
+        live = await self._require(contact_id)
+        if live is None:
+            return
+        view = self.core.contact(contact_id)
+        if view is None:
+            return
+        if view.session_id is not None:
+            session_id = view.session_id
+
+            def prepare(batch: Batch, _news: News) -> None:
+                batch.sessions_failed.append(session_id)
+
+            await self._step(ev.SessionFailed(session_id, reason), prepare=prepare)
+        elif view.offer_id is not None:
+            await self._step(ev.OfferDeclined(view.offer_id))
+
+    async def end_session(self, contact_id: str, *, by: str) -> None:
+        live = await self._require(contact_id)
+        if live is None or live.session_id is None or live.state is not Public.CONNECTED:
+            return
+        await self._end(contact_id, live.session_id, by=by, reason=f"ended by {by}")
+
+    async def _end(self, contact_id: str, session_id: str, *, by: str, reason: str,
+                   watchdog: bool = False, distressing: bool = False) -> None:
+        """End a session: wrap-up starts; the desk hears of it; channels hear unless the
+        citizen's side ended it (they know)."""
+        live = self._live.get(contact_id)
+        found = self.core.session(session_id)
+        if found is None:
+            return
+        expert_id = found[1]
+        distressing = distressing or (live is not None and live.distressing)
+
+        def prepare(batch: Batch, news: News) -> None:
+            batch.sessions_ended.append((session_id, by, distressing))
+            news.desk.append((expert_id, {"type": "session_ended", "session_id": session_id,
+                                          "contact_id": contact_id, "by": by,
+                                          "reason": reason}))
+            if watchdog:
+                batch.audits.append({"actor": "system:watchdog", "action": "watchdog",
+                                     "entity": "session", "entity_id": session_id,
+                                     "after": {"reason": reason}})
+            if live is not None and by != "citizen":
+                news.announcements.append(Ended(live.view(), by, reason))
+
+        await self._step(ev.SessionEnded(session_id, distressing), prepare=prepare)
+
+    async def convert_to_callback(self, contact_id: str, *, number: str) -> QueueInfo:
+        live = await self._require(contact_id)
+        if live is None or live.state not in (Public.QUEUED, Public.OFFERED, Public.CALLBACK):
+            state = "finished" if live is None else live.state.value
+            raise Conflict(f"contact {contact_id} is {state}: no callback", contact=contact_id)
+        if not number:
+            raise InvalidInput("a callback needs a number", field="number")
+        async with self._lock:
+            live.callback_number = number
+            batch_state = Public.CALLBACK if live.state is Public.QUEUED else live.state
+
+            def prepare(batch: Batch, _news: News) -> None:
+                batch.updates[contact_id] = {"callback_number": number}
+                if batch_state is not live.state:
+                    live.state = batch_state
+                    batch.changes.append(StateChange(contact_id, batch_state.value,
+                                                     "callback requested"))
+
+            await self._commit([], self.clock(), prepare)
+        return await self.position(contact_id)
+
+    async def fail(self, contact_id: str, *, reason: str) -> None:
+        live = await self._require(contact_id)
+        if live is None or live.state is Public.WRAPUP:
+            return
+        live.failed = reason or "failed"
+        if live.session_id is not None and live.state is Public.CONNECTED:
+            await self._end(contact_id, live.session_id, by="system", reason=live.failed)
+        else:
+            await self._step(ev.ContactAbandoned(contact_id, live.failed))
+
+    async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
+        live = await self._require(contact_id)
+        if live is None or ref in self._relay_refs:
+            return
+        self._relay_refs[ref] = None
+        if len(self._relay_refs) > RELAY_REFS_KEPT:
+            del self._relay_refs[next(iter(self._relay_refs))]
+        if live.expert_id is None or live.state is not Public.CONNECTED:
+            live.messages = [*live.messages, text][-MAX_BUFFERED_MESSAGES:]
+            return
+        event = {"type": "message", "contact_id": contact_id, "session_id": live.session_id,
+                 "text": text}
+        for sink in list(self._desks.get(live.expert_id, ())):
+            sink(event)
+
+
+def _view_of(row: ContactRow) -> ContactView:
+    from telephony.ports import Channel
+
+    return ContactView(row.id, Channel(row.channel), Medium(row.medium), row.skill,
+                       row.language, Public(row.state), row.external_ref, row.address,
+                       row.callback_number)

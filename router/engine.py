@@ -1,0 +1,404 @@
+"""The routing engine: the async shell around the pure core (DESIGN.md, "The heart").
+
+It owns the clock and the timers, feeds events to ``RoutingCore`` one at a time (a lock), commits
+every transition to the database before it announces anything (``router.store``), and tells
+the channels (``telephony.ports.RoutingPort``, see ``router.channels``) and the expert desks
+(``router.desk``) what happened. On ``start`` it rebuilds the core from the database: no
+contact is lost, no offer is made twice, and experts come back offline until they reconnect.
+
+Timers: the core's own (offer expiry, wrap-up, escalation) plus the engine's (desk grace, the
+watchdog). ``tick()`` runs whatever is due on the injected clock; with ``autotimers`` (the
+default) the event loop calls it at the next deadline. Tests inject a clock and call ``tick``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from expertline.config import Config
+from expertline.db import Database
+from router import commands as cmd
+from router import events as ev
+from router.channels import ChannelPort
+from router.core import RoutingCore
+from router.desk import DeskActions
+from router.live import Later, LiveContact, News, Translator
+from router.model import ContactSpec, ContactState, ExpertProfile, Presence, RoutingConfig
+from router.pool_view import Capacity, pool_of, profile_of
+from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Snapshot
+from router.store import Batch, Store
+from router.tables import ContactRow
+from scheduler.ports import OnShift
+from skills.errors import DomainError
+from skills.snapshot import ExpertRecord, load_snapshot
+from skills.watch import PoolChange, PoolWatch
+from telephony.ports import Channel, ExpertEndpoint, Listener, Medium
+
+log = logging.getLogger("router.engine")
+WATCHDOG = "watchdog"
+GRACE = "grace:"
+
+
+def _new_id(kind: str) -> str:
+    return f"{kind}-{secrets.token_hex(6)}"
+
+
+class Engine(ChannelPort, DeskActions):
+    """See the module docstring. ``clock`` returns epoch seconds."""
+
+    def __init__(self, database: Database, config: Config, *,
+                 clock: Callable[[], float] = time.time, autotimers: bool = True,
+                 watch: PoolWatch | None = None) -> None:
+        self.config = config
+        self.store = Store(database)
+        self.routing_config = RoutingConfig.from_settings(config.routing)
+        self.capacity = Capacity(config.routing.voice_capacity, config.routing.chat_capacity)
+        self.clock = clock
+        self.autotimers = autotimers
+        self.watch = watch
+        self.core = RoutingCore(self.routing_config, ids=_new_id)
+        self._lock = asyncio.Lock()
+        self._live: dict[str, LiveContact] = {}
+        self._refs: dict[str, str] = {}
+        self._seq = 0
+        self._records: dict[str, ExpertRecord] = {}
+        self._skills: frozenset[str] = frozenset()
+        self._listeners: list[Listener] = []
+        self._desks: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self._desired: dict[str, Presence] = {}
+        self._rota: tuple[Mapping[str, OnShift], frozenset[str]] | None = None
+        self._timers: dict[str, float] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._handle_at: float | None = None
+        self._session_started: dict[str, float] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._relay_refs: dict[str, None] = {}
+        self._handle_times: deque[float] = deque(maxlen=200)
+        self._unsubscribe: Callable[[], None] | None = None
+        self._translator = Translator(self._live, presence=self._desired,
+                                      endpoint=self.endpoint, forget=self._forget)
+        self.started = False
+
+    def __repr__(self) -> str:
+        return f"<Engine live={len(self._live)} experts={len(self._records)} {self.core!r}>"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Load the pool, rebuild the core from the database, arm the timers."""
+        now = self.clock()
+        await self._load_pool(now)
+        live = await self.store.load_live()
+        self._seq = live.max_seq
+        for row in live.contacts:
+            self._remember(_live_of(row))
+        snapshot = Snapshot(
+            experts=tuple(self._profile(r) for r in self._records.values() if r.active),
+            contacts=tuple(RestoredContact(_spec_of(r), r.seq, _core_state(r.state))
+                           for r in live.contacts),
+            offers=tuple(RestoredOffer(o.id, o.contact_id, o.expert_id, o.made_at,
+                                       o.expires_at) for o in live.offers),
+            sessions=tuple(RestoredSession(s.id, s.offer_id, s.contact_id, s.expert_id,
+                                           s.started_at) for s in live.sessions))
+        async with self._lock:
+            await self._commit(self.core.restore(snapshot, now), now)
+        self._handle_times.extend(await self.store.handle_times())
+        self._session_started.update({s.id: s.started_at for s in live.sessions})
+        await self.store.all_offline(now)
+        self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
+        self._arm()
+        if self.watch is not None:
+            self._unsubscribe = self.watch.subscribe(self._on_pool_change)
+        self.started = True
+        log.info("routing engine started: %d live contacts, %d pending offers, %d sessions, "
+                 "%d experts", len(live.contacts), len(live.offers), len(live.sessions),
+                 len(self._records))
+
+    async def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self._handle is not None:
+            self._handle.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.started = False
+
+    async def _load_pool(self, now: float) -> None:
+        today = datetime.fromtimestamp(now, UTC).date()
+        async with self.store.db.session() as session:
+            graph = await self.watch.graph(_specs_loader(self.store)) if self.watch else None
+            pool = await load_snapshot(session, today=today, graph=graph,
+                                       taxonomy_cost=self.config.routing.taxonomy_cost)
+        self._records = dict(pool.experts)
+        self._skills = frozenset(pool.graph)
+        self.core.handle(ev.PoolChanged(pool_of(pool, self.routing_config)), now)
+
+    # -- the one write path -------------------------------------------------------------------
+    async def _step(self, event: ev.Event, *,
+                    prepare: Callable[[Batch, News], None] | None = None) -> list[cmd.Command]:
+        """Handle ``event`` at ``clock()``, commit what it changed, then announce it.
+
+        A ``DomainError`` from the core's validation changes nothing and propagates."""
+        async with self._lock:
+            now = self.clock()
+            commands = self.core.handle(event, now)
+            await self._commit(commands, now, prepare)
+            return commands
+
+    async def _commit(self, commands: list[cmd.Command], now: float,
+                      prepare: Callable[[Batch, News], None] | None = None) -> None:
+        """Translate, persist, then announce (the caller holds the lock)."""
+        batch, news = Batch(at=now), News()
+        if prepare is not None:
+            prepare(batch, news)
+        self._translator.apply(commands, batch, news)
+        try:
+            await self.store.commit(batch)
+        except Exception:
+            log.exception("could not persist a routing step; the database is the source of "
+                          "truth and a restart rebuilds from it")
+            raise DomainError("the routing engine could not save this change; try again",
+                              code="unavailable") from None
+        for timer in news.timers:
+            self._set_timer(timer)
+        self._note_handle_times(batch)
+        await self._announce(news)
+
+    async def _announce(self, news: News) -> None:
+        for expert_id, event in news.desk:
+            for sink in list(self._desks.get(expert_id, ())):
+                sink(event)
+        for item in news.announcements:
+            announcement = item.build() if isinstance(item, Later) else item
+            for listener in list(self._listeners):
+                try:
+                    await listener(announcement)
+                except Exception:
+                    log.exception("a channel failed to handle %s", type(announcement).__name__)
+
+    def _note_handle_times(self, batch: Batch) -> None:
+        for session_id, _by, _distressing in batch.sessions_ended:
+            started = self._session_started.pop(session_id, None)
+            if started is not None:
+                self._handle_times.appendleft(batch.at - started)
+        for made in batch.connected:
+            self._session_started[made.session_id] = batch.at
+
+    # -- timers -------------------------------------------------------------------------------
+    def _set_timer(self, timer: cmd.StartTimer | cmd.CancelTimer) -> None:
+        if isinstance(timer, cmd.StartTimer):
+            self._timers[timer.key] = timer.at
+        else:
+            self._timers.pop(timer.key, None)
+        self._arm()
+
+    def _arm(self) -> None:
+        if not self.autotimers or not self._timers:
+            return
+        at = min(self._timers.values())
+        if self._handle is not None:
+            if self._handle_at == at:
+                return
+            self._handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._handle_at = at
+        self._handle = loop.call_later(max(at - self.clock(), 0.0), self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._handle_at = None
+        self._spawn(self.tick())
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    def next_deadline(self) -> float | None:
+        """When the next timer falls due (epoch seconds), or None."""
+        return min(self._timers.values(), default=None)
+
+    async def tick(self) -> None:
+        """Run whatever is due at ``clock()``: desk graces, the watchdog, the core's timers."""
+        now = self.clock()
+        due = [key for key, at in self._timers.items() if at <= now]
+        for key in due:
+            self._timers.pop(key, None)
+        for key in due:
+            if key.startswith(GRACE):
+                await self._grace_over(key[len(GRACE):])
+            elif key == WATCHDOG:
+                await self.watchdog()
+                self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
+        await self._step(ev.Tick())
+        self._arm()
+
+    # -- the watchdog -------------------------------------------------------------------------
+    async def watchdog(self) -> None:
+        """End or re-queue whatever outlived its lease, with an audit record each."""
+        routing = self.config.routing
+        now = self.clock()
+        offers, sessions = self.core.stale(now - routing.offer_lease_s,
+                                           now - routing.session_lease_s)
+        for offer_id in offers:
+            await self._step(ev.OfferTimedOut(offer_id), prepare=_audited(
+                "offer", offer_id, f"offer outlived its lease of {routing.offer_lease_s:g} s"))
+        for session_id in sessions:
+            found = self.core.session(session_id)
+            if found is not None:
+                await self._end(found[0], session_id, by="system",
+                                reason=f"session outlived its lease of "
+                                       f"{routing.session_lease_s:g} s", watchdog=True)
+
+    # -- the rota (scheduler.ports.AvailabilityPort) ------------------------------------------
+    async def apply_rota(self, on_shift: Mapping[str, OnShift], rostered: frozenset[str]
+                         ) -> None:
+        old = self._rota
+        self._rota = (dict(on_shift), frozenset(rostered))
+        before_on, before_ros = old if old is not None else ({}, frozenset())
+        touched = set(rostered) | set(before_ros)
+        for expert_id in sorted(touched):
+            if expert_id not in self._records:
+                continue
+            was, now_ = before_on.get(expert_id), on_shift.get(expert_id)
+            changed_shift = (expert_id in before_ros) != (expert_id in rostered) or (
+                (was is None) != (now_ is None))
+            if (was and now_ and was.voice_ok != now_.voice_ok) or changed_shift or old is None:
+                await self._refresh_expert(expert_id)
+
+    def off_shift(self, expert_id: str) -> bool:
+        if self._rota is None:
+            return False
+        on_shift, rostered = self._rota
+        return expert_id in rostered and expert_id not in on_shift
+
+    def _voice_ok(self, expert_id: str) -> bool:
+        if self._rota is None:
+            return True
+        found = self._rota[0].get(expert_id)
+        return found is None or found.voice_ok
+
+    def effective(self, expert_id: str) -> tuple[Presence, str]:
+        """What the expert asked for, limited by the rota."""
+        desired = self._desired.get(expert_id, Presence.OFFLINE)
+        if desired is Presence.AVAILABLE and self.off_shift(expert_id):
+            return Presence.AWAY, "off shift"
+        return desired, ""
+
+    async def _refresh_expert(self, expert_id: str) -> None:
+        record = self._records[expert_id]
+        profile = self._profile(record)
+        if self.core.profile(expert_id) != profile:
+            await self._step(ev.ProfileChanged(profile))
+        presence, reason = self.effective(expert_id)
+        view = self.core.expert(expert_id)
+        if view is not None and (view.presence is not presence or view.reason != reason):
+            await self._step(ev.ExpertStatus(expert_id, presence, reason))
+
+    def _profile(self, record: ExpertRecord) -> ExpertProfile:
+        if not record.active:
+            return ExpertProfile(id=record.id, skills={}, org=record.org)
+        return profile_of(record, self.capacity, voice_ok=self._voice_ok(record.id))
+
+    # -- the pool changed ---------------------------------------------------------------------
+    async def _on_pool_change(self, change: PoolChange) -> None:
+        self._spawn(self._reload_pool(change))
+
+    async def _reload_pool(self, change: PoolChange) -> None:
+        old = self._records
+        now = self.clock()
+        today = datetime.fromtimestamp(now, UTC).date()
+        async with self.store.db.session() as session:
+            graph = await self.watch.graph(_specs_loader(self.store)) if self.watch else None
+            pool = await load_snapshot(session, today=today, graph=graph,
+                                       taxonomy_cost=self.config.routing.taxonomy_cost)
+        self._records = dict(pool.experts)
+        self._skills = frozenset(pool.graph)
+        if change.graph or change.sharing or change.everything:
+            await self._step(ev.PoolChanged(pool_of(pool, self.routing_config)))
+        for expert_id in sorted(set(old) | set(self._records)):
+            record = self._records.get(expert_id)
+            if record is None:
+                record = replace(old[expert_id], active=False, skills={})
+                self._records[expert_id] = record
+            if old.get(expert_id) != record:
+                await self._refresh_expert(expert_id)
+
+    # -- helpers shared with the channel and desk mixins ---------------------------------------
+    def endpoint(self, expert_id: str) -> ExpertEndpoint:
+        record = self._records.get(expert_id)
+        if record is None:
+            return ExpertEndpoint(expert_id)
+        return ExpertEndpoint(expert_id, phone=record.phone,
+                              client_identity=record.client_identity,
+                              sip_address=record.sip_address)
+
+    def _remember(self, contact: LiveContact) -> None:
+        self._live[contact.id] = contact
+        self._refs[contact.external_ref] = contact.id
+
+    def _forget(self, contact: LiveContact) -> None:
+        self._live.pop(contact.id, None)
+        self._refs.pop(contact.external_ref, None)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+
+def _audited(entity: str, entity_id: str, reason: str) -> Callable[[Batch, News], None]:
+    def prepare(batch: Batch, _news: News) -> None:
+        batch.audits.append({"actor": "system:watchdog", "action": "watchdog",
+                             "entity": entity, "entity_id": entity_id,
+                             "after": {"reason": reason}})
+    return prepare
+
+
+def _log_failure(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("routing task failed", exc_info=task.exception())
+
+
+def _specs_loader(store: Store) -> Callable[[], Any]:
+    from skills.snapshot import load_specs
+
+    async def load() -> Any:
+        async with store.db.session() as session:
+            return await load_specs(session)
+
+    return load
+
+
+def _core_state(state: str) -> ContactState:
+    return ContactState.QUEUED if state == "callback" else ContactState(state)
+
+
+def _spec_of(row: ContactRow) -> ContactSpec:
+    return ContactSpec(id=row.id, channel=row.channel, skill=row.skill, arrived_at=row.arrived_at,
+                       language=row.language or None, priority=row.priority, org=row.org,
+                       required_accreditations=frozenset(row.accreditations or ()))
+
+
+def _live_of(row: ContactRow) -> LiveContact:
+    from telephony.ports import ContactState as Public
+
+    return LiveContact(id=row.id, seq=row.seq, channel=Channel(row.channel),
+                       medium=Medium(row.medium), skill=row.skill, language=row.language,
+                       external_ref=row.external_ref, arrived_at=row.arrived_at,
+                       priority=row.priority, address=row.address,
+                       callback_number=row.callback_number, state=Public(row.state),
+                       expert_id=row.expert_id)
