@@ -13,10 +13,15 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import skills
+import telephony
 from expertline import audit
 from expertline.auth import bearer, resolve_token
 from expertline.config import Config
 from expertline.db import Database
+from router import api as router_api
+from router.api import engine_of
+from router.engine import Engine
+from skills import pool_watch
 from skills.errors import DomainError, NotFound, PayloadTooLarge
 from skills.http import PRINCIPAL, json_response
 
@@ -38,7 +43,11 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app[CONFIG] = config
     app[DEMO] = demo
     app.cleanup_ctx.append(_database_ctx)
-    skills.setup(app, sessions=sessions_of(app), audit=audit.record)
+    skills.setup(app, sessions=sessions_of(app), audit=audit.record,
+                 taxonomy_cost=config.routing.taxonomy_cost)
+    router_api.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
+    telephony.setup(app, config=config, routing=lambda: engine_of(app),
+                    triage=lambda text: engine_of(app).triage(text))
     app.router.add_get("/healthz", _healthz)
     return app
 

@@ -37,7 +37,8 @@ from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Sna
 from router.store import Batch, Store
 from router.tables import ContactRow
 from scheduler.ports import OnShift
-from skills.errors import DomainError
+from skills.errors import Unavailable
+from skills.graph import SkillGraph
 from skills.snapshot import ExpertRecord, load_snapshot
 from skills.watch import PoolChange, PoolWatch
 from telephony.ports import Channel, ExpertEndpoint, Listener, Medium
@@ -71,6 +72,7 @@ class Engine(ChannelPort, DeskActions):
         self._seq = 0
         self._records: dict[str, ExpertRecord] = {}
         self._skills: frozenset[str] = frozenset()
+        self.graph: SkillGraph | None = None
         self._listeners: list[Listener] = []
         self._desks: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._desired: dict[str, Presence] = {}
@@ -134,11 +136,11 @@ class Engine(ChannelPort, DeskActions):
     async def _load_pool(self, now: float) -> None:
         today = datetime.fromtimestamp(now, UTC).date()
         async with self.store.db.session() as session:
-            graph = await self.watch.graph(_specs_loader(self.store)) if self.watch else None
-            pool = await load_snapshot(session, today=today, graph=graph,
+            pool = await load_snapshot(session, today=today,
                                        taxonomy_cost=self.config.routing.taxonomy_cost)
         self._records = dict(pool.experts)
         self._skills = frozenset(pool.graph)
+        self.graph = pool.graph
         self.core.handle(ev.PoolChanged(pool_of(pool, self.routing_config)), now)
 
     # -- the one write path -------------------------------------------------------------------
@@ -165,8 +167,8 @@ class Engine(ChannelPort, DeskActions):
         except Exception:
             log.exception("could not persist a routing step; the database is the source of "
                           "truth and a restart rebuilds from it")
-            raise DomainError("the routing engine could not save this change; try again",
-                              code="unavailable") from None
+            raise Unavailable("the routing engine could not save this change; try again"
+                              ) from None
         for timer in news.timers:
             self._set_timer(timer)
         self._note_handle_times(batch)
@@ -318,11 +320,11 @@ class Engine(ChannelPort, DeskActions):
         now = self.clock()
         today = datetime.fromtimestamp(now, UTC).date()
         async with self.store.db.session() as session:
-            graph = await self.watch.graph(_specs_loader(self.store)) if self.watch else None
-            pool = await load_snapshot(session, today=today, graph=graph,
+            pool = await load_snapshot(session, today=today,
                                        taxonomy_cost=self.config.routing.taxonomy_cost)
         self._records = dict(pool.experts)
         self._skills = frozenset(pool.graph)
+        self.graph = pool.graph
         if change.graph or change.sharing or change.everything:
             await self._step(ev.PoolChanged(pool_of(pool, self.routing_config)))
         for expert_id in sorted(set(old) | set(self._records)):
@@ -332,6 +334,10 @@ class Engine(ChannelPort, DeskActions):
                 self._records[expert_id] = record
             if old.get(expert_id) != record:
                 await self._refresh_expert(expert_id)
+
+    def triage(self, text: str) -> list[Any]:
+        """The skills graph's triage of free text (what the IVR and chat use)."""
+        return [] if self.graph is None else list(self.graph.triage(text))
 
     # -- helpers shared with the channel and desk mixins ---------------------------------------
     def endpoint(self, expert_id: str) -> ExpertEndpoint:
@@ -371,16 +377,6 @@ def _audited(entity: str, entity_id: str, reason: str) -> Callable[[Batch, News]
 def _log_failure(task: asyncio.Task[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.error("routing task failed", exc_info=task.exception())
-
-
-def _specs_loader(store: Store) -> Callable[[], Any]:
-    from skills.snapshot import load_specs
-
-    async def load() -> Any:
-        async with store.db.session() as session:
-            return await load_specs(session)
-
-    return load
 
 
 def _core_state(state: str) -> ContactState:

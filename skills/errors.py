@@ -65,6 +65,13 @@ class PayloadTooLarge(DomainError):
     code = "too_large"
 
 
+class Unavailable(DomainError):
+    """A dependency (the database) failed; nothing the caller sent was wrong."""
+
+    status = 503
+    code = "unavailable"
+
+
 class GraphCycle(InvalidInput):
     """A broader/narrower change would make the taxonomy cyclic."""
 

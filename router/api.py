@@ -1,0 +1,252 @@
+"""HTTP and WebSocket surface of the routing engine (CONTRACT.md): the expert desk under
+``/api/v1/me``, ``/ws/expert``, contacts and live statistics for supervisors.
+
+``setup(app, database=…, config=…, watch=…)`` makes the engine in a cleanup context (started
+before telephony subscribes, closed after) and registers the routes. Experts act only on their
+own offers and sessions; supervisors and admins read contacts and stats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from expertline.logs import mask_phone
+from router.engine import Engine
+from router.store import decision_row
+from router.tables import ContactRow
+from skills.access import Principal, Role, require_role
+from skills.errors import BadRequest, InvalidInput, NotFound
+from skills.http import Fields, json_response, page_of, paging, principal, read_json
+from telephony.ports import Channel, ContactRequest, Medium
+
+log = logging.getLogger("router.api")
+ENGINE = web.AppKey("router.engine", Engine)
+STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",
+          "failed")
+LOCAL = ZoneInfo("Europe/London")
+
+
+def setup(app: web.Application, *, engine: Callable[[web.Application], Engine]) -> None:
+    """``engine(app)`` builds the engine once the database is open (inside the running loop)."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        made = engine(app)
+        await made.start()
+        app[ENGINE] = made
+        yield
+        await made.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_routes([
+        web.put("/api/v1/me/status", put_status),
+        web.get("/api/v1/me", get_me),
+        web.get("/api/v1/me/offers", get_offers),
+        web.post("/api/v1/me/offers/{id}/accept", accept),
+        web.post("/api/v1/me/offers/{id}/decline", decline),
+        web.post("/api/v1/me/sessions/{id}/complete", complete),
+        web.post("/api/v1/me/sessions/{id}/messages", message),
+        web.get("/api/v1/contacts", list_contacts),
+        web.post("/api/v1/contacts", create_contact),
+        web.get("/api/v1/contacts/{id}", get_contact),
+        web.post("/api/v1/contacts/{id}/distressing", distressing),
+        web.get("/api/v1/stats", stats),
+    ])
+    from router.desk_ws import expert_socket
+
+    app.router.add_get("/ws/expert", expert_socket)
+
+
+def engine_of(app: web.Application) -> Engine:
+    try:
+        return app[ENGINE]
+    except KeyError:
+        raise RuntimeError("the routing engine is not running: call router.api.setup(app, "
+                           "engine=...) and start the app") from None
+
+
+def me(request: web.Request) -> str:
+    """The calling expert's id (expert tokens only)."""
+    caller = principal(request)
+    require_role(caller, Role.EXPERT)
+    assert caller.expert_id is not None
+    return caller.expert_id
+
+
+# -- the expert desk -----------------------------------------------------------------------------
+async def put_status(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    body = Fields(await read_json(request), allowed={"status"})
+    status = body.str("status", required=True, max_len=16)
+    return json_response(await engine_of(request.app).set_status(expert_id, status or ""))
+
+
+async def get_me(request: web.Request) -> web.Response:
+    return json_response(engine_of(request.app).desk_state(me(request)))
+
+
+async def get_offers(request: web.Request) -> web.Response:
+    return json_response({"items": engine_of(request.app).offers(me(request))})
+
+
+async def accept(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    return json_response(await engine_of(request.app).accept(expert_id,
+                                                             request.match_info["id"]))
+
+
+async def decline(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    return json_response(await engine_of(request.app).decline(expert_id,
+                                                              request.match_info["id"]))
+
+
+async def complete(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    raw = await read_json(request) if request.body_exists else {}
+    body = Fields(raw, allowed={"distressing"})
+    done = await engine_of(request.app).complete(
+        expert_id, request.match_info["id"], distressing=bool(body.bool("distressing")))
+    return json_response(done)
+
+
+async def message(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    body = Fields(await read_json(request), allowed={"text"})
+    text = body.str("text", required=True, max_len=2000) or ""
+    await engine_of(request.app).send_message(expert_id, request.match_info["id"], text)
+    return json_response({"sent": True}, status=202)
+
+
+# -- contacts for supervisors --------------------------------------------------------------------
+def _reader(request: web.Request) -> Principal:
+    caller = principal(request)
+    require_role(caller, Role.ADMIN, Role.SUPERVISOR)
+    return caller
+
+
+def contact_json(row: ContactRow, caller: Principal) -> dict[str, Any]:
+    """Admins see the citizen's number; supervisors see it masked."""
+    def number(value: str) -> str:
+        return value if caller.role is Role.ADMIN else mask_phone(value)
+
+    return {"id": row.id, "seq": row.seq, "state": row.state, "reason": row.reason,
+            "channel": row.channel, "medium": row.medium, "skill": row.skill,
+            "language": row.language, "priority": row.priority, "org": row.org,
+            "accreditations": row.accreditations, "address": number(row.address),
+            "callback_number": number(row.callback_number), "triage": row.triage,
+            "arrived_at": _iso(row.arrived_at), "answered_at": _iso(row.answered_at),
+            "ended_at": _iso(row.ended_at), "waited_s": row.waited_s,
+            "expert_id": row.expert_id, "external_ref": row.external_ref}
+
+
+def _iso(at: float | None) -> str | None:
+    return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
+async def list_contacts(request: web.Request) -> web.Response:
+    caller = _reader(request)
+    states = [s for s in request.query.get("state", "").split(",") if s]
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise BadRequest(f"unknown state {unknown[0]!r}; one of {', '.join(STATES)}")
+    limit, offset = paging(request)
+    rows, total = await engine_of(request.app).store.contacts(states=states, limit=limit,
+                                                              offset=offset)
+    return json_response(page_of([contact_json(r, caller) for r in rows], total=total,
+                                 limit=limit, offset=offset))
+
+
+async def get_contact(request: web.Request) -> web.Response:
+    caller = _reader(request)
+    engine = engine_of(request.app)
+    contact_id = request.match_info["id"]
+    row = await engine.store.contact(contact_id)
+    if row is None:
+        raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
+    history = await engine.store.history(contact_id)
+    found = contact_json(row, caller)
+    found["events"] = [{"at": _iso(e.at), "state": e.state, "reason": e.reason,
+                        "expert_id": e.expert_id} for e in history["events"]]
+    found["offers"] = [{"id": o.id, "expert_id": o.expert_id, "status": o.status,
+                        "made_at": _iso(o.made_at), "closed_at": _iso(o.closed_at),
+                        "reason": o.reason} for o in history["offers"]]
+    found["sessions"] = [{"id": s.id, "expert_id": s.expert_id,
+                          "started_at": _iso(s.started_at), "ended_at": _iso(s.ended_at),
+                          "ended_by": s.ended_by, "distressing": s.distressing}
+                         for s in history["sessions"]]
+    found["decisions"] = [_decision_json(d) for d in history["decisions"]]
+    live = engine.core.explain(contact_id, engine.clock())
+    found["now"] = None if live is None else _decision_json(decision_row(live))
+    return json_response(found)
+
+
+def _decision_json(d: Any) -> dict[str, Any]:
+    return {"at": _iso(d.at), "step": d.step, "policy": d.policy, "chosen": d.chosen,
+            "reason": d.reason, "candidates": d.candidates}
+
+
+async def create_contact(request: web.Request) -> web.Response:
+    """A supervisor or a script queues a contact by hand (the channels use the engine)."""
+    _reader(request)
+    body = Fields(await read_json(request), allowed={
+        "channel", "skill", "language", "priority", "external_ref", "org", "accreditations"})
+    channel = body.str("channel", max_len=8) or "voice"
+    if channel not in ("voice", "chat"):
+        raise InvalidInput("channel must be voice or chat", field="channel")
+    skill = body.str("skill", required=True, max_len=64) or ""
+    ref = body.str("external_ref", max_len=100) or f"api-{datetime.now(UTC).timestamp()}"
+    request_ = ContactRequest(
+        channel=Channel(channel), medium=Medium.PHONE if channel == "voice" else Medium.WEB,
+        skill=skill, language=body.str("language", max_len=16) or "en",
+        external_ref=ref, priority=body.int("priority", lo=0, hi=10) or 0)
+    accreditations = frozenset(body.list_of_str("accreditations") or ())
+    ticket = await engine_of(request.app).submit(request_, org=body.str("org", max_len=64),
+                                                 accreditations=accreditations)
+    queue = ticket.queue
+    return json_response({"id": ticket.contact_id, "created": ticket.created,
+                          "state": queue.state.value, "position": queue.position,
+                          "estimated_wait_s": queue.estimated_wait_s},
+                         status=201 if ticket.created else 200)
+
+
+async def distressing(request: web.Request) -> web.Response:
+    _reader(request)
+    await engine_of(request.app).mark_distressing(request.match_info["id"])
+    return json_response({"distressing": True})
+
+
+# -- live statistics -----------------------------------------------------------------------------
+async def stats(request: web.Request) -> web.Response:
+    _reader(request)
+    engine = engine_of(request.app)
+    now = engine.clock()
+    queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
+               "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
+               "available_experts": q.available} for q in engine.core.queue_stats(now)]
+    local = datetime.fromtimestamp(now, LOCAL)
+    midnight = datetime.combine(local.date(), time(0), LOCAL).timestamp()
+    today = summarise(await engine.store.since(midnight), engine.config.staffing.target_s)
+    return json_response({"at": _iso(now), "waiting": engine.core.waiting, "queues": queues,
+                          "experts": engine.experts_by_state(), "today": today})
+
+
+def summarise(rows: list[tuple[str, str, float | None]], target_s: float) -> dict[str, Any]:
+    """Service level = answered within the target / (answered + abandoned); contacts still
+    waiting are not yet counted either way."""
+    answered = [w for _, state, w in rows if state in ("connected", "wrapup", "completed")
+                or (state == "failed" and w is not None)]
+    abandoned = sum(1 for _, state, _ in rows if state == "abandoned")
+    within = sum(1 for w in answered if w is not None and w <= target_s)
+    settled = len(answered) + abandoned
+    waits = [w for w in answered if w is not None]
+    return {"offered": len(rows), "answered": len(answered), "abandoned": abandoned,
+            "service_level": round(within / settled, 4) if settled else None,
+            "target_s": target_s,
+            "abandon_rate": round(abandoned / settled, 4) if settled else None,
+            "asa_s": round(sum(waits) / len(waits), 1) if waits else None}

@@ -1,0 +1,104 @@
+"""``/ws/expert``: the expert desk's live channel (token auth by the app's middleware).
+
+The server pushes ``{"type": "hello"|"offer"|"rescind"|"state"|"session"|"session_ended"|
+"message", …}``; the desk sends actions ``{"action": "status"|"accept"|"decline"|"complete"|
+"message", "id": …, …}`` and gets ``{"type": "result", "action", "ok": true, …}`` or
+``{"type": "error", "code", "message"}`` back. Each connection has its own outbound queue, so a
+slow desk never holds up routing. Closing the last connection starts the desk grace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from router.api import engine_of, me
+from skills.errors import DomainError
+
+log = logging.getLogger("router.desk")
+QUEUE_LIMIT = 1000
+MAX_FRAME = 16 * 1024
+
+
+async def expert_socket(request: web.Request) -> web.WebSocketResponse:
+    expert_id = me(request)
+    engine = engine_of(request.app)
+    engine.desk_state(expert_id)  # NotFound before the upgrade for an expert not in the pool
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+
+    def push(event: dict[str, Any]) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            outbox.put_nowait(event)
+
+    disconnect = engine.connect_desk(expert_id, push)
+    writer = asyncio.ensure_future(_write(ws, outbox))
+    try:
+        push({"type": "hello", **engine.desk_state(expert_id)})
+        async for frame in ws:
+            if frame.type is not WSMsgType.TEXT:
+                continue
+            push(await _act(engine, expert_id, frame.data))
+    finally:
+        disconnect()
+        writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await writer
+    return ws
+
+
+async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]]) -> None:
+    while not ws.closed:
+        event = await outbox.get()
+        try:
+            await ws.send_json(event)
+        except (ConnectionResetError, RuntimeError):
+            return
+
+
+async def _act(engine: Any, expert_id: str, data: str) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return _error("malformed_json", "send one JSON object per frame")
+    if not isinstance(body, dict) or not isinstance(body.get("action"), str):
+        return _error("bad_request", 'each frame needs an "action"')
+    action = body["action"]
+    try:
+        result = await _dispatch(engine, expert_id, action, body)
+    except DomainError as exc:
+        return {"type": "error", "action": action, **exc.to_json()["error"]}
+    return {"type": "result", "action": action, "ok": True, "result": result}
+
+
+async def _dispatch(engine: Any, expert_id: str, action: str, body: dict[str, Any]) -> Any:
+    ident = str(body.get("id", ""))
+    if action == "status":
+        return await engine.set_status(expert_id, str(body.get("status", "")))
+    if action == "accept":
+        return await engine.accept(expert_id, ident)
+    if action == "decline":
+        return await engine.decline(expert_id, ident)
+    if action == "complete":
+        return await engine.complete(expert_id, ident,
+                                     distressing=body.get("distressing") is True)
+    if action == "message":
+        await engine.send_message(expert_id, ident, body.get("text"))
+        return {"sent": True}
+    return _raise(action)
+
+
+def _raise(action: str) -> Any:
+    from skills.errors import BadRequest
+
+    raise BadRequest(f"unknown action {action!r}: status, accept, decline, complete, message")
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "code": code, "message": message}

@@ -1,0 +1,134 @@
+"""The expert desk (``/api/v1/me``, ``/ws/expert``), contacts and stats through the real app."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from expertline.app import DATABASE
+from router.api import engine_of
+from skills.watch import EVERYTHING
+from tests.conftest import TokenFactory
+from tests.engine_support import seed_pool
+
+
+@pytest.fixture
+async def desk(client: TestClient, auth: TokenFactory) -> dict[str, Any]:
+    await seed_pool(client.app[DATABASE])
+    await engine_of(client.app)._reload_pool(EVERYTHING)  # seeded behind the API's back
+    return {"admin": await auth("admin"), "sup": await auth("supervisor", orgs={"nhs-a"}),
+            "ann": await auth("expert", expert="e-ann"),
+            "bob": await auth("expert", expert="e-bob")}
+
+
+async def _json(resp: Any) -> Any:
+    assert resp.content_type == "application/json"
+    return await resp.json()
+
+
+async def test_an_expert_takes_a_contact_from_the_desk(client: TestClient,
+                                                       desk: dict[str, Any]) -> None:
+    resp = await client.post("/api/v1/contacts", json={"skill": "dementia",
+                                                       "external_ref": "t-1"},
+                             headers=desk["sup"])
+    assert resp.status == 201, await resp.text()
+    contact = await resp.json()
+    assert (contact["state"], contact["position"]) == ("queued", 1)
+
+    resp = await client.put("/api/v1/me/status", json={"status": "available"},
+                            headers=desk["ann"])
+    assert (await _json(resp))["state"] == "offered"
+    offers = (await (await client.get("/api/v1/me/offers", headers=desk["ann"])).json())
+    [offer] = offers["items"]
+    assert offer["contact"]["id"] == contact["id"]
+    assert (await client.get("/api/v1/me/offers", headers=desk["bob"])).status == 200
+    assert (await client.post(f"/api/v1/me/offers/{offer['id']}/accept",
+                              headers=desk["bob"])).status == 404
+    accepted = await _json(await client.post(f"/api/v1/me/offers/{offer['id']}/accept",
+                                             headers=desk["ann"]))
+    again = await client.post(f"/api/v1/me/offers/{offer['id']}/accept", headers=desk["ann"])
+    assert again.status == 200 and (await again.json()) == accepted
+    assert (await client.post(f"/api/v1/me/offers/{offer['id']}/decline",
+                              headers=desk["ann"])).status == 409
+
+    stats = await _json(await client.get("/api/v1/stats", headers=desk["sup"]))
+    assert stats["experts"]["busy"] == 1 and stats["today"]["answered"] == 1
+
+    done = await client.post(f"/api/v1/me/sessions/{accepted['session_id']}/complete",
+                             headers=desk["ann"])
+    assert (await _json(done))["state"] == "wrapup"
+    early = await client.post(f"/api/v1/me/sessions/{accepted['session_id']}/complete",
+                              headers=desk["ann"])
+    assert (await _json(early))["wrapup_ended"] is True
+
+    detail = await _json(await client.get(f"/api/v1/contacts/{contact['id']}",
+                                          headers=desk["sup"]))
+    assert [e["state"] for e in detail["events"]] == ["queued", "offered", "connected",
+                                                      "wrapup", "completed"]
+    assert detail["decisions"][-1]["chosen"] == "e-ann"
+    assert detail["offers"][0]["status"] == "accepted"
+    listed = await _json(await client.get("/api/v1/contacts?state=completed",
+                                          headers=desk["sup"]))
+    assert [c["id"] for c in listed["items"]] == [contact["id"]]
+
+
+@pytest.mark.parametrize(("who", "method", "path", "body", "status"), [
+    ("ann", "GET", "/api/v1/contacts", None, 403),
+    ("ann", "GET", "/api/v1/stats", None, 403),
+    ("sup", "PUT", "/api/v1/me/status", {"status": "available"}, 403),
+    (None, "GET", "/api/v1/me/offers", None, 401),
+    ("ann", "PUT", "/api/v1/me/status", {"status": "sleeping"}, 422),
+    ("ann", "PUT", "/api/v1/me/status", {"state": "available"}, 422),
+    ("ann", "PUT", "/api/v1/me/status", "not json", 400),
+    ("ann", "POST", "/api/v1/me/offers/offer-nope/accept", None, 404),
+    ("ann", "POST", "/api/v1/me/sessions/session-nope/complete", None, 404),
+    ("sup", "GET", "/api/v1/contacts/ct-nope", None, 404),
+    ("sup", "GET", "/api/v1/contacts?state=lost", None, 400),
+    ("sup", "POST", "/api/v1/contacts", {"skill": "astrology"}, 422),
+    ("sup", "POST", "/api/v1/contacts", {"skill": "dementia", "priority": "high"}, 422),
+])
+async def test_bad_requests_get_a_clear_4xx_and_change_nothing(
+        client: TestClient, desk: dict[str, Any], who: str | None, method: str, path: str,
+        body: Any, status: int) -> None:
+    headers = dict(desk[who]) if who else {}
+    kwargs: dict[str, Any] = {"headers": headers}
+    if isinstance(body, str):
+        headers["Content-Type"] = "application/json"
+        kwargs["data"] = body
+    elif body is not None:
+        kwargs["json"] = body
+    resp = await client.request(method, path, **kwargs)
+    assert resp.status == status, await resp.text()
+    assert "error" in await resp.json()
+    listed = await (await client.get("/api/v1/contacts", headers=desk["admin"])).json()
+    assert listed["total"] == 0
+
+
+async def test_the_desk_websocket_pushes_offers_and_takes_actions(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    token = desk["ann"]["Authorization"].split()[1]
+    async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:
+        hello = await ws.receive_json()
+        assert (hello["type"], hello["state"]) == ("hello", "offline")
+        await ws.send_json({"action": "status", "status": "available"})
+        assert (await ws.receive_json())["type"] == "state"
+        result = await ws.receive_json()
+        assert result["type"] == "result" and result["result"]["state"] == "available"
+        await client.post("/api/v1/contacts", json={"skill": "dementia"}, headers=desk["sup"])
+        offer = await ws.receive_json()
+        assert offer["type"] == "offer" and offer["contact"]["skill"] == "dementia"
+        assert "address" not in offer["contact"]
+        assert (await ws.receive_json()) == {"type": "state", "state": "offered",
+                                             "reason": ""}
+        await ws.send_str("{not json")
+        assert (await ws.receive_json())["code"] == "malformed_json"
+        await ws.send_json({"action": "accept", "id": offer["offer_id"]})
+        kinds = [(await ws.receive_json())["type"] for _ in range(3)]
+        assert kinds == ["session", "state", "result"]
+        await ws.send_json({"action": "decline", "id": offer["offer_id"]})
+        refused = await ws.receive_json()
+        assert (refused["type"], refused["code"]) == ("error", "conflict")
+    resp = await client.get("/ws/expert")
+    assert resp.status == 401
