@@ -1,0 +1,126 @@
+"""kill -9 and restart: the real server as a subprocess keeps every contact, in order, and
+makes no offer twice (issue 3, "Done when")."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT_S = 60
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.env = {**os.environ, "EXPERTLINE_DATA_DIR": str(data_dir),
+                    "EXPERTLINE_HOST": "127.0.0.1", "EXPERTLINE_PORT": str(self.port)}
+        self.env.pop("EXPERTLINE_DATABASE_URL", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "server.log"
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "expertline", *args], env=self.env,
+                              cwd=ROOT, capture_output=True, text=True, check=True)
+        return done.stdout.strip()
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "expertline", "serve"],
+                                         env=self.env, cwd=ROOT, stdout=log, stderr=log)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while time.monotonic() < deadline:  # readiness, not the passing of time
+            if self.proc.poll() is not None:
+                raise AssertionError(f"server exited: {self.log.read_text()[-2000:]}")
+            try:
+                if self.call("GET", "/healthz")[0] == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("server did not become ready")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def call(self, method: str, path: str, token: str | None = None,
+             body: Any = None) -> tuple[int, Any]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data,
+                                         method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    found = Server(tmp_path)
+    found.cli("seed", "--demo")
+    yield found
+    if found.proc is not None and found.proc.poll() is None:
+        found.proc.kill()
+        found.proc.wait(10)
+
+
+def test_sigkill_loses_no_contact_and_duplicates_no_offer(server: Server) -> None:
+    admin = server.cli("token", "create", "--role", "admin")
+    server.start()
+    query = "skill=dementia&exact=true&min_level=4&language=en&limit=1"
+    status, experts = server.call("GET", f"/api/v1/experts?{query}", admin)
+    assert status == 200 and experts["items"]
+    expert_id = experts["items"][0]["id"]
+    expert = server.cli("token", "create", "--role", "expert", "--expert", expert_id)
+
+    made = []
+    for n in range(5):
+        status, contact = server.call("POST", "/api/v1/contacts", admin,
+                                      {"skill": "dementia", "external_ref": f"kill-{n}"})
+        assert status == 201, contact
+        made.append(contact["id"])
+    status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
+    assert status == 200 and desk["state"] == "offered", desk
+    [offer] = desk["offers"]
+    before = server.call("GET", "/api/v1/contacts?limit=10", admin)[1]["items"]
+
+    server.kill()
+    server.start()
+
+    after = server.call("GET", "/api/v1/contacts?limit=10", admin)[1]["items"]
+    assert [(c["id"], c["seq"], c["state"]) for c in after] == [
+        (c["id"], c["seq"], c["state"]) for c in before]
+    assert sorted(c["id"] for c in after) == sorted(made)
+    status, desk = server.call("GET", "/api/v1/me", expert)
+    assert desk["presence"] == "offline"  # experts reconnect before they get offers
+    assert [o["id"] for o in desk["offers"]] == [offer["id"]]
+    status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
+    assert [o["id"] for o in desk["offers"]] == [offer["id"]]  # the same offer, not a new one
+    detail = server.call("GET", f"/api/v1/contacts/{offer['contact']['id']}", admin)[1]
+    assert [o["id"] for o in detail["offers"]] == [offer["id"]]
+    status, accepted = server.call("POST", f"/api/v1/me/offers/{offer['id']}/accept", expert)
+    assert status == 200 and accepted["status"] == "accepted"
