@@ -48,6 +48,10 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     router_api.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
     telephony.setup(app, config=config, routing=lambda: engine_of(app),
                     triage=lambda text: engine_of(app).triage(text))
+    if demo and not config.twilio.enabled:
+        from expertline.demo_desk import demo_desks_ctx
+
+        app.cleanup_ctx.append(demo_desks_ctx)
     app.router.add_get("/healthz", _healthz)
     return app
 
