@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -132,3 +133,28 @@ async def test_the_desk_websocket_pushes_offers_and_takes_actions(
         assert (refused["type"], refused["code"]) == ("error", "conflict")
     resp = await client.get("/ws/expert")
     assert resp.status == 401
+
+
+async def test_a_pool_change_reaches_the_engine(client: TestClient,
+                                                desk: dict[str, Any]) -> None:
+    cat = await _auth_expert(client, "e-cat")
+    await client.put("/api/v1/me/status", json={"status": "available"}, headers=cat)
+    await client.post("/api/v1/contacts", json={"skill": "dementia"}, headers=desk["sup"])
+    assert (await (await client.get("/api/v1/me/offers", headers=cat)).json())["items"] == []
+    resp = await client.put("/api/v1/experts/e-cat/skills/dementia", json={"level": 5},
+                            headers=desk["admin"])
+    assert resp.status in (200, 201), await resp.text()
+    engine = engine_of(client.app)
+    while engine._tasks:  # the reload the change started
+        await asyncio.gather(*engine._tasks)
+    [offer] = (await (await client.get("/api/v1/me/offers", headers=cat)).json())["items"]
+    assert offer["contact"]["skill"] == "dementia"
+
+
+async def _auth_expert(client: TestClient, expert_id: str) -> dict[str, str]:
+    from expertline.auth import issue_token
+    from skills.access import Role
+
+    async with client.app[DATABASE].transaction() as session:
+        token, _ = await issue_token(session, role=Role.EXPERT, expert_id=expert_id)
+    return {"Authorization": f"Bearer {token}"}
