@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import scheduler
 import skills
 import telephony
 from expertline import audit
@@ -19,7 +20,7 @@ from expertline.auth import bearer, resolve_token
 from expertline.config import Config
 from expertline.db import Database
 from router import api as router_api
-from router.api import engine_of
+from router.api import ENGINE, engine_of
 from router.engine import Engine
 from skills import pool_watch
 from skills.errors import DomainError, NotFound, PayloadTooLarge
@@ -48,6 +49,8 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     router_api.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
     telephony.setup(app, config=config, routing=lambda: engine_of(app),
                     triage=lambda text: engine_of(app).triage(text))
+    scheduler.setup(app, sessions=sessions_of(app), config=config,
+                    availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
     if demo and not config.twilio.enabled:
         from expertline.demo_desk import demo_desks_ctx
 

@@ -17,7 +17,8 @@ from typing import NoReturn
 from expertline.config import Config, ConfigError, load_config
 from skills.errors import BadRequest, DomainError
 
-PACKAGE_CLIS = ("scheduler.cli", "bench.cli", "simulator.cli", "telephony.cli", "skills.cli")
+PACKAGE_CLIS = ("scheduler.cli", "scheduler.coverage_cli", "bench.cli", "simulator.cli",
+                "telephony.cli", "skills.cli")
 
 
 class Parser(argparse.ArgumentParser):

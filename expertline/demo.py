@@ -43,6 +43,7 @@ from expertline.demo_data import (
     OrgSeed,
     SkillSeed,
 )
+from expertline.demo_shifts import seed_shifts
 from skills import transfer
 from skills.models import Expert, Organisation, Skill
 
@@ -288,6 +289,7 @@ async def _seed(db: Database, config: Config) -> dict[str, Any] | None:
             if not plan.valid:
                 raise RuntimeError(f"the demo pool is invalid: {plan.problems[:3]}")
             await transfer.apply_import(session, plan, actor=ACTOR, audit=None)
+            await seed_shifts(session, pool, config.demo.seed)
             audit.record(
                 session,
                 actor=ACTOR,

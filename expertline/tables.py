@@ -15,6 +15,7 @@ TABLE_MODULES = (
     "expertline.auth",
     "expertline.audit",
     "router.tables",
+    "scheduler.tables",
 )
 
 
