@@ -68,6 +68,7 @@ class Scheduler:
                           misfire_grace_time=None)
         self._aps.start()
         await self.rebuild_jobs()
+        await self.reconcile_now()  # availability follows the rota from the first minute
 
     async def close(self) -> None:
         """Stop the APScheduler instance; safe to call twice."""
