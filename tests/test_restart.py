@@ -91,11 +91,15 @@ def server(tmp_path: Path) -> Iterator[Server]:
 def test_sigkill_loses_no_contact_and_duplicates_no_offer(server: Server) -> None:
     admin = server.cli("token", "create", "--role", "admin")
     server.start()
-    query = "skill=dementia&exact=true&min_level=4&language=en&limit=1"
-    status, experts = server.call("GET", f"/api/v1/experts?{query}", admin)
-    assert status == 200 and experts["items"]
-    expert_id = experts["items"][0]["id"]
-    expert = server.cli("token", "create", "--role", "expert", "--expert", expert_id)
+    # A new expert with no shift pattern: the demo rota must not decide, by the time of day the
+    # suite runs, whether they may take offers.
+    status, org = server.call("GET", "/api/v1/organisations?limit=1", admin)
+    assert status == 200 and org["items"], org
+    status, created = server.call("POST", "/api/v1/experts", admin, {
+        "id": "kill-desk", "name": "Night Desk", "organisation": org["items"][0]["id"],
+        "skills": {"dementia": 5}, "languages": ["en"]})
+    assert status == 201, created
+    expert = server.cli("token", "create", "--role", "expert", "--expert", "kill-desk")
 
     made = []
     for n in range(5):
