@@ -65,6 +65,18 @@ class Policy:
         """The step a contact is at after waiting ``wait_s``."""
         return max(bisect_right(self._after, wait_s) - 1, 0)
 
+    def step_for(self, arrived_at: float, now: float) -> int:
+        """The step of a contact that arrived at ``arrived_at``, at ``now``: exactly the steps
+        whose wake-up time ``arrived_at + after`` (as scheduled) has come. ``step_at(now -
+        arrived_at)`` alone can round below a step that is due, and the step would be
+        rescheduled for the same instant forever."""
+        step, after = self.step_at(now - arrived_at), self._after
+        while step + 1 < len(after) and arrived_at + after[step + 1] <= now:
+            step += 1
+        while step > 0 and arrived_at + after[step] > now:
+            step -= 1
+        return step
+
     def next_step_after(self, step: int) -> float | None:
         """Wait at which the contact reaches the step after ``step`` (None at the last)."""
         return self._after[step + 1] if step + 1 < len(self._after) else None

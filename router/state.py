@@ -165,7 +165,7 @@ class CoreState:
         spec = contact.spec
         contact.state = ContactState.QUEUED
         contact.offer_id = contact.expert_id = None
-        contact.step = self.policy.step_at(now - spec.arrived_at)
+        contact.step = self.policy.step_for(spec.arrived_at, now)
         self._queues.add(spec.channel, spec.skill, contact.key)
         self._place(contact)
         self._schedule_step(contact)
@@ -199,7 +199,7 @@ class CoreState:
 
     def _restep(self, contact: ContactRec, now: float) -> None:
         """Move a waiting contact to the step its wait has reached."""
-        step = self.policy.step_at(now - contact.spec.arrived_at)
+        step = self.policy.step_for(contact.spec.arrived_at, now)
         if step != contact.step:
             self._queues.unplace(contact.key, contact.placed)
             contact.step = step
