@@ -306,17 +306,21 @@ class RoutingCore(CoreState):
         self._greedy(now)
 
     def _greedy(self, now: float) -> None:
+        """Freed experts first, each taking the first contact in queue order it may serve; then
+        the contacts that arrived or escalated look among the experts still available. The
+        other way round, a contact escalating at the instant an expert frees up would jump the
+        queue ahead of an older one."""
+        if self._freed:
+            freed = list(self._freed)
+            self._freed.clear()
+            for expert_id in freed:
+                self._match_expert(self._experts[expert_id], now)
         if self._dirty:
             dirty = [self._contacts[c] for c in self._dirty]
             self._dirty.clear()
             for contact in sorted(dirty, key=lambda c: c.key):
                 if contact.state is ContactState.QUEUED:
                     self._match_contact(contact, now)
-        if self._freed:
-            freed = list(self._freed)
-            self._freed.clear()
-            for expert_id in freed:
-                self._match_expert(self._experts[expert_id], now)
 
     def _match_contact(self, contact: ContactRec, now: float) -> None:
         """Contact side: offer to the best-scoring eligible expert, or record why nobody."""
