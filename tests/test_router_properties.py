@@ -203,7 +203,10 @@ def test_restore_keeps_every_contact_in_order_and_every_pending_offer(scenario: 
     player.play(script)
     snapshot = player.core.snapshot()
     restored = RoutingCore(config, pool)
-    commands = restored.restore(snapshot, player.now)
+    # Restore at the instant of the snapshot: the core's clock, which lags the player's when the
+    # last event was refused (a late accept) and an offer has expired since (restoring later
+    # would rightly expire it and put the contact back in the queue).
+    commands = restored.restore(snapshot, player.core.now)
     again = restored.snapshot()
     # A wrap-up is the expert's private time after the conversation: a restart completes it
     # (router/snapshot.py) and says so; every other live contact comes back as it was.
