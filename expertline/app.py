@@ -51,6 +51,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
                     triage=lambda text: engine_of(app).triage(text))
     scheduler.setup(app, sessions=sessions_of(app), config=config,
                     availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
+    app.cleanup_ctx.append(_voice_skills_ctx)
     if demo and not config.twilio.enabled:
         from expertline.demo_desk import demo_desks_ctx
 
@@ -71,6 +72,24 @@ async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     log.info("database ready: %r", db)
     yield
     await db.close()
+
+
+def missing_voice_skills(config: Config, known: Callable[[str], bool]) -> list[str]:
+    """``voice.general_skill`` and menu skills that the skills graph does not hold: a caller
+    sent there would wait for nobody."""
+    voice = config.voice
+    wanted = [voice.general_skill, *voice.menu.values()]
+    return sorted({skill for skill in wanted if not known(skill)})
+
+
+async def _voice_skills_ctx(app: web.Application) -> AsyncIterator[None]:
+    graph = engine_of(app).graph
+    if graph is not None:
+        for skill in missing_voice_skills(app[CONFIG], graph.__contains__):
+            log.warning("voice routes callers to skill %r, which the skills graph does not "
+                        "hold: add it to the pool or change voice.general_skill/voice.menu",
+                        skill)
+    yield
 
 
 def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp.test_utils import TestClient
 
+from expertline.app import create_app, missing_voice_skills
+from expertline.config import load_config
 from expertline.logs import mask_phone, mask_secrets
+from tests.conftest import make_config
 
 
 async def test_healthz(client: TestClient) -> None:
@@ -34,3 +39,22 @@ def test_phone_numbers_are_masked() -> None:
     assert mask_phone("contact 42 waited 180 s") == "contact 42 waited 180 s"
     assert "xl_" in mask_secrets("token xl_abcDEF123") and "abcDEF" not in mask_secrets(
         "token xl_abcDEF123")
+
+
+async def test_start_up_warns_when_voice_routes_to_a_skill_nobody_holds(
+        aiohttp_client, sqlite_url: str, tmp_path, caplog) -> None:
+    config = make_config(sqlite_url, tmp_path, voice={"general_skill": "no-such-skill",
+                                                      "menu": {"1": "dementia"}})
+    with caplog.at_level(logging.WARNING, logger="expertline"):
+        await aiohttp_client(create_app(config))
+    warned = [r.getMessage() for r in caplog.records if "skills graph does not hold" in
+              r.getMessage()]
+    assert len(warned) == 2  # the empty pool holds neither
+    assert any("'no-such-skill'" in m for m in warned) and any("'dementia'" in m for m in warned)
+
+
+def test_missing_voice_skills_names_only_the_missing() -> None:
+    config = load_config(None, {}).replace(voice={"general_skill": "general-advice",
+                                                  "menu": {"1": "dementia", "2": "carers"}})
+    assert missing_voice_skills(config, {"general-advice", "dementia"}.__contains__) == [
+        "carers"]
