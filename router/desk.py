@@ -75,11 +75,15 @@ class DeskActions:
                 "desk_connected": bool(self._desks.get(expert_id))}
 
     def offer_json(self, offer: OfferView, now: float) -> dict[str, Any]:
+        """An offer as the desk shows it. ``contact.waited_s`` is the citizen's wait when the
+        offer was made (add ``now - made_at`` for the wait so far), so a repeated accept answers
+        exactly what the first one did."""
         contact = self._live.get(offer.contact_id)
         return {"id": offer.offer_id, "status": offer.status.value,
                 "channel": offer.channel.value, "made_at": offer.made_at,
                 "expires_at": offer.expires_at, "session_id": offer.session_id,
-                "contact": contact.summary(now) if contact else {"id": offer.contact_id}}
+                "contact": contact.summary(min(now, offer.made_at)) if contact
+                else {"id": offer.contact_id}}
 
     def offers(self, expert_id: str) -> list[dict[str, Any]]:
         self._expert(expert_id)

@@ -68,6 +68,7 @@ async def test_a_contact_waits_then_is_offered_accepted_and_completed(harness: H
     state = await engine.set_status("e-ann", "available")
     assert state["state"] == "offered"
     [offer] = engine.offers("e-ann")
+    assert offer["contact"]["waited_s"] == 5.0
     assert [e["type"] for e in harness.desk["e-ann"]][-2:] == ["offer", "state"]
     [row] = await harness.rows(OfferRow, contact_id=ticket.contact_id)
     assert (row.id, row.status, row.expert_id) == (offer["id"], "pending", "e-ann")
@@ -75,7 +76,9 @@ async def test_a_contact_waits_then_is_offered_accepted_and_completed(harness: H
     harness.clock.advance(3)
     accepted = await engine.accept("e-ann", offer["id"])
     assert accepted["status"] == "accepted" and accepted["session_id"]
-    assert await engine.accept("e-ann", offer["id"]) == accepted  # idempotent
+    assert accepted["contact"]["waited_s"] == 5.0  # the wait when the offer was made
+    harness.clock.advance(2)
+    assert await engine.accept("e-ann", offer["id"]) == accepted  # idempotent, even later
     [assigned] = [a for a in harness.heard if isinstance(a, Assigned)]
     assert assigned.expert.phone == "+447700900001" and assigned.waited_s == pytest.approx(8)
     [contact] = await harness.rows(ContactRow, id=ticket.contact_id)
