@@ -215,31 +215,24 @@ class Matcher:
         if not group:
             return []
         floor_step = self.policy.floor_step
-        worst: QueueKey | None = None  # the last of ``found`` once it is full
         for held, level in expert.profile.skills.items():
             lists = group.get(held)
             k0 = floor_step[level]
             if lists is None or k0 is None:
                 continue
             for entries in lists[k0:]:
-                if entries and (worst is None or entries[0] < worst):
+                if entries:
                     self._scan_queue(expert, entries, now, found, limit)
-                    if len(found) >= limit:
-                        worst = found[-1][0]
         return [contact for _, contact in found]
 
     def _scan_queue(self, expert: ExpertRec, entries: list[QueueKey], now: float,
                     found: list[tuple[QueueKey, ContactRec]], limit: int) -> None:
         profile, pool, contacts = expert.profile, self.pool, self.contacts
-        languages = profile.languages
         for key in entries:
             if len(found) >= limit and key >= found[-1][0]:
                 return
             contact = contacts[key[3]]
-            spec = contact.spec
-            if spec.language is not None and spec.language not in languages:
-                continue  # the commonest block, checked before the call
-            if hard_block(spec, profile, now, pool) is not None:
+            if hard_block(contact.spec, profile, now, pool) is not None:
                 continue
             if contact.excluded and contact.excluded.get(expert.id, NEG_INF) > now:
                 continue
