@@ -61,16 +61,13 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, steps={len(self.steps)}, batch={self.batch})"
 
-    def step_at(self, wait_s: float) -> int:
-        """The step a contact is at after waiting ``wait_s``."""
-        return max(bisect_right(self._after, wait_s) - 1, 0)
-
     def step_for(self, arrived_at: float, now: float) -> int:
         """The step of a contact that arrived at ``arrived_at``, at ``now``: exactly the steps
-        whose wake-up time ``arrived_at + after`` (as scheduled) has come. ``step_at(now -
-        arrived_at)`` alone can round below a step that is due, and the step would be
+        whose wake-up time ``arrived_at + after`` (as scheduled) has come. Bisecting the wait
+        ``now - arrived_at`` alone can round below a step that is due, and the step would be
         rescheduled for the same instant forever."""
-        step, after = self.step_at(now - arrived_at), self._after
+        after = self._after
+        step = max(bisect_right(after, now - arrived_at) - 1, 0)
         while step + 1 < len(after) and arrived_at + after[step + 1] <= now:
             step += 1
         while step > 0 and arrived_at + after[step] > now:
