@@ -63,18 +63,17 @@ class DeskActions:
         self._expert(expert_id)
         view = self.core.expert(expert_id)
         assert view is not None
-        now = self.clock()
         return {"expert": expert_id, "state": view.state.value,
                 "presence": view.presence.value, "reason": view.reason,
                 "requested": self._desired.get(expert_id, Presence.OFFLINE).value,
                 "missed_offers": view.missed_offers,
                 "load": {"voice": view.voice_load, "chat": view.chat_load},
-                "offers": [self.offer_json(o, now) for o in self.core.pending_offers(expert_id)],
+                "offers": [self.offer_json(o) for o in self.core.pending_offers(expert_id)],
                 "sessions": self.sessions_of(expert_id),
                 "wrapups": self.core.wrapups(expert_id),
                 "desk_connected": bool(self._desks.get(expert_id))}
 
-    def offer_json(self, offer: OfferView, now: float) -> dict[str, Any]:
+    def offer_json(self, offer: OfferView) -> dict[str, Any]:
         """An offer as the desk shows it. ``contact.waited_s`` is the citizen's wait when the
         offer was made (add ``now - made_at`` for the wait so far), so a repeated accept answers
         exactly what the first one did."""
@@ -82,13 +81,12 @@ class DeskActions:
         return {"id": offer.offer_id, "status": offer.status.value,
                 "channel": offer.channel.value, "made_at": offer.made_at,
                 "expires_at": offer.expires_at, "session_id": offer.session_id,
-                "contact": contact.summary(min(now, offer.made_at)) if contact
+                "contact": contact.summary(offer.made_at) if contact
                 else {"id": offer.contact_id}}
 
     def offers(self, expert_id: str) -> list[dict[str, Any]]:
         self._expert(expert_id)
-        now = self.clock()
-        return [self.offer_json(o, now) for o in self.core.pending_offers(expert_id)]
+        return [self.offer_json(o) for o in self.core.pending_offers(expert_id)]
 
     def sessions_of(self, expert_id: str) -> list[dict[str, Any]]:
         now = self.clock()
@@ -112,7 +110,7 @@ class DeskActions:
         await self._step(ev.OfferAccepted(offer_id, expert_id))
         offer = self.core.offer(offer_id)
         assert offer is not None
-        return self.offer_json(offer, self.clock())
+        return self.offer_json(offer)
 
     async def decline(self, expert_id: str, offer_id: str) -> dict[str, Any]:
         offer = self._own_offer(expert_id, offer_id)
@@ -126,7 +124,7 @@ class DeskActions:
         await self._step(ev.OfferDeclined(offer_id, expert_id), prepare=prepare)
         closed = self.core.offer(offer_id)
         assert closed is not None
-        return self.offer_json(closed, self.clock())
+        return self.offer_json(closed)
 
     async def complete(self, expert_id: str, session_id: str, *,
                        distressing: bool = False) -> dict[str, Any]:
