@@ -80,8 +80,8 @@ def line(policy: str, online: tuple[str, ...], **config: object) -> Line:
 
 def contact(cid: str = "c1", skill: str = "dementia", at: float = ARRIVE,
             **extra: object) -> ContactSpec:
-    return ContactSpec(id=cid, channel=Channel(extra.pop("channel", "voice")), skill=skill,
-                       arrived_at=at, **extra)  # type: ignore[arg-type]
+    return ContactSpec(id=cid, channel=Channel.VOICE, skill=skill, arrived_at=at,
+                       **extra)  # type: ignore[arg-type]
 
 
 def offered_after(policy: str, online: tuple[str, ...], spec: ContactSpec,
