@@ -344,16 +344,11 @@ class RoutingCore(CoreState):
     def _match_expert(self, expert: ExpertRec, now: float) -> None:
         """Expert side: give each free slot the highest-priority contact it may take."""
         while True:
-            best: ContactRec | None = None
-            for channel in CHANNELS:
-                if expert.open_load(channel) is None:
-                    continue
-                found = self._matcher.contacts_for(expert, channel, now)
-                if found and (best is None or found[0].key < best.key):
-                    best = found[0]
-            if best is None:
+            channels = expert.open_channels()
+            found = self._matcher.contacts_for(expert, channels, now) if channels else None
+            if not found:
                 return
-            self._offer_freed(best, expert, now)
+            self._offer_freed(found[0], expert, now)
 
     def _offer_freed(self, contact: ContactRec, expert: ExpertRec, now: float) -> None:
         match = self._matcher.best_match(contact.spec, expert.profile, contact.step)
@@ -381,7 +376,8 @@ class RoutingCore(CoreState):
             expert = self._experts[expert_id]
             for channel in CHANNELS:
                 if expert.open_load(channel) is not None:
-                    for contact in self._matcher.contacts_for(expert, channel, now, limit=4):
+                    for contact in self._matcher.contacts_for(expert, (channel,), now,
+                                                              limit=4):
                         rows[contact.spec.id] = contact
         queued = [c for c in rows.values() if c.state is ContactState.QUEUED]
         queued.sort(key=lambda c: c.key)

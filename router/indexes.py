@@ -23,16 +23,18 @@ from router.records import ExpertRec, QueueKey
 
 Bucket = dict[str, ExpertRec]
 Membership = list[tuple["Slot", Bucket, int]]
+Probe = tuple[str, str | None]  # (held skill, language key) of a servable queue list
 
 
 class PoolIndex:
     """Substitutes and sharing agreements normalised for lookups."""
 
-    __slots__ = ("_serves", "_sharing", "_subs", "pool")
+    __slots__ = ("_costs", "_serves", "_sharing", "_subs", "pool")
 
     def __init__(self, pool: Pool, policy: Policy) -> None:
         self.pool = pool
         self._subs: dict[str, tuple[tuple[str, float], ...]] = {}
+        self._costs: dict[str, dict[str, float]] = {}
         self._serves: dict[str, tuple[tuple[str, float], ...]] = {}
         if policy.substitutes:
             self._build(pool, policy.max_cost + COST_EPSILON)
@@ -47,6 +49,7 @@ class PoolIndex:
                     best[other] = float(cost)
             ordered = tuple(sorted(best.items(), key=lambda kv: (kv[1], kv[0] != skill, kv[0])))
             self._subs[skill] = ordered
+            self._costs[skill] = best
             for other, cost in ordered:
                 serves.setdefault(other, []).append((skill, cost))
         for held, pairs in serves.items():
@@ -56,6 +59,10 @@ class PoolIndex:
     def substitutes(self, skill: str) -> tuple[tuple[str, float], ...]:
         """Skills acceptable for a contact asking for ``skill``, cheapest first (itself first)."""
         return self._subs.get(skill) or ((skill, 0.0),)
+
+    def costs(self, skill: str) -> dict[str, float]:
+        """Substitute skill -> cost for a contact asking for ``skill`` (itself at 0)."""
+        return self._costs.get(skill) or {skill: 0.0}
 
     def serves(self, held: str) -> tuple[tuple[str, float], ...]:
         """Requested skills an expert holding ``held`` can serve, with the cost of doing so."""
@@ -110,26 +117,43 @@ class ExpertIndex:
         """The slot for ``mode`` (FREE or a channel), a language key and a skill."""
         return self._slots.get((mode, language, skill))
 
+    def language_keys(self, languages: frozenset[str]) -> tuple[str | None, ...]:
+        """The language keys an expert speaking ``languages`` is filed (and searches) under."""
+        common = self.common_language
+        return (None, *sorted(lang for lang in languages if lang != common))
+
     def add(self, mode: str, expert: ExpertRec, load: int) -> Membership:
         """File ``expert`` (at ``load``) at the back of its buckets; returns the membership."""
+        members = self._membership(mode, expert, load)
+        expert_id = expert.id
+        for slot, bucket, level in members:
+            bucket[expert_id] = expert
+            slot.count += 1
+            slot.by_level[level] += 1
+        return members
+
+    def _membership(self, mode: str, expert: ExpertRec, load: int) -> Membership:
+        """The buckets ``expert`` belongs in at (mode, load): found once per profile and kept
+        on the record, so re-filing an expert is a few dict writes, not a tuple hash per skill
+        and language (slots and buckets are never dropped, so the references stay valid)."""
+        derived = expert.derived()
+        members: Membership | None = derived.get((mode, load))
+        if members is not None:
+            return members
         profile: ExpertProfile = expert.profile
         for channel in CHANNELS:
             self.max_capacity[channel] = max(self.max_capacity[channel],
                                              profile.capacity(channel))
-        members: Membership = []
+        members = []
         slots = self._slots
-        common = self.common_language
-        for language in (None, *(lang for lang in profile.languages if lang != common)):
+        for language in self.language_keys(profile.languages):
             for skill, level in profile.skills.items():
                 key = (mode, language, skill)
                 slot = slots.get(key)
                 if slot is None:
                     slot = slots[key] = Slot()
-                bucket = slot.bucket(level, load)
-                bucket[expert.id] = expert
-                slot.count += 1
-                slot.by_level[level] += 1
-                members.append((slot, bucket, level))
+                members.append((slot, slot.bucket(level, load), level))
+        derived[(mode, load)] = members
         return members
 
     @staticmethod
@@ -144,10 +168,13 @@ class ContactQueues:
     """Waiting contacts, kept two ways (both sorted by the static queue key):
 
     * by requested skill — (channel, skill) -> keys: positions and live queue figures;
-    * by servable skill — (channel, held skill) -> step -> keys of the contacts at that step
-      that an expert holding the skill may serve (its substitution cost is within the step).
-      A newly free expert reads only the lists of the skills it holds, from the first step its
-      proficiency qualifies for: a handful of list heads, whatever the size of the queue.
+    * by servable skill — (channel, (held skill, language key)) -> step -> keys of the contacts
+      at that step that an expert holding the skill may serve (its substitution cost is within
+      the step) and that ask for that language (None: no language, or the common one).
+      A newly free expert reads only the lists of the skills it holds in the languages it
+      speaks, from the first step its proficiency qualifies for: a handful of list heads,
+      whatever the size of the queue. Without the language split, contacts waiting for a
+      rarer language gather at the heads and every other expert would step over them.
     """
 
     __slots__ = ("_requested", "_servable", "_steps", "count")
@@ -156,14 +183,25 @@ class ContactQueues:
         self._steps = steps
         self.count = 0
         self._requested: dict[Channel, dict[str, list[QueueKey]]] = {ch: {} for ch in CHANNELS}
-        self._servable: dict[Channel, dict[str, list[list[QueueKey]]]] = {
+        self._servable: dict[Channel, dict[Probe, list[list[QueueKey]]]] = {
             ch: {} for ch in CHANNELS}
 
     def __len__(self) -> int:
         return self.count
 
-    def servable(self, channel: Channel) -> dict[str, list[list[QueueKey]]]:
-        return self._servable[channel]
+    def lanes(self, channel: Channel, probes: list[tuple[Probe, int]]
+              ) -> tuple[list[QueueKey], ...]:
+        """The step lists an expert reading ``probes`` ((held skill, language key), first
+        step) scans on ``channel``, as one flat tuple. Missing lists are created empty; lists
+        are never replaced or dropped, so the tuple stays valid while the probes do."""
+        group = self._servable[channel]
+        lanes: list[list[QueueKey]] = []
+        for probe, k0 in probes:
+            lists = group.get(probe)
+            if lists is None:
+                lists = group[probe] = [[] for _ in range(self._steps)]
+            lanes.extend(lists[k0:])
+        return tuple(lanes)
 
     def add(self, channel: Channel, skill: str, key: QueueKey) -> None:
         insort(self._requested[channel].setdefault(skill, []), key)
@@ -177,15 +215,17 @@ class ContactQueues:
         if not keys:
             del group[skill]
 
-    def place(self, channel: Channel, key: QueueKey, step: int,
-              servers: list[str]) -> list[list[QueueKey]]:
-        """File ``key`` under each servable skill at ``step``; returns the lists it joined."""
+    def place(self, channel: Channel, key: QueueKey, step: int, servers: list[str],
+              language: str | None) -> list[list[QueueKey]]:
+        """File ``key`` under each servable skill at ``step`` for its language key; returns the
+        lists it joined."""
         group = self._servable[channel]
         placed = []
         for server in servers:
-            lists = group.get(server)
+            probe = (server, language)
+            lists = group.get(probe)
             if lists is None:
-                lists = group[server] = [[] for _ in range(self._steps)]
+                lists = group[probe] = [[] for _ in range(self._steps)]
             insort(lists[step], key)
             placed.append(lists[step])
         return placed

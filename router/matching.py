@@ -6,9 +6,9 @@
   and within a bucket experts come longest idle first, so most decisions look at a handful of
   experts. Once one eligible expert is found at most ``scan_limit`` are examined.
 * ``contacts_for(expert)`` — the highest-priority waiting contacts a newly free expert can
-  serve: for every skill the expert holds, the requested skills it substitutes for, and for
-  each the steps at which that cost and proficiency are acceptable; each queue is sorted, so
-  the first eligible entry of each is its best and the rest is cut by the best key so far.
+  serve: for every skill the expert holds and language it speaks, the lists of contacts it
+  may serve from the first step its proficiency qualifies for; each list is sorted, so the
+  first eligible entry of each is its best and the rest is cut by the best key so far.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from router.indexes import ContactQueues, ExpertIndex, PoolIndex, Slot
-from router.model import MAX_PROFICIENCY, Channel, ContactSpec, ExpertProfile
+from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ContactSpec, ExpertProfile
 from router.policies import COST_EPSILON, Policy
 from router.records import FREE, VOICE, ContactRec, ExpertRec, QueueKey
 
@@ -207,56 +207,73 @@ class Matcher:
         return {"below": below, "language": lacking}
 
     # -- expert side -------------------------------------------------------------------------
-    def contacts_for(self, expert: ExpertRec, channel: Channel, now: float,
+    def contacts_for(self, expert: ExpertRec, channels: tuple[Channel, ...], now: float,
                      limit: int = 1) -> list[ContactRec]:
-        """The highest-priority waiting contacts ``expert`` may take on ``channel``, best first."""
-        group = self.queues.servable(channel)
+        """The highest-priority waiting contacts ``expert`` may take on any of ``channels``,
+        best first. One bar for every list: a list whose head cannot beat what was already
+        found costs one comparison."""
         found: list[tuple[QueueKey, ContactRec]] = []
-        if not group:
-            return []
-        floor_step = self.policy.floor_step
-        for held, level in expert.profile.skills.items():
-            lists = group.get(held)
-            k0 = floor_step[level]
-            if lists is None or k0 is None:
-                continue
-            for entries in lists[k0:]:
-                if entries:
-                    self._scan_queue(expert, entries, now, found, limit)
+        bar: QueueKey | None = None
+        lanes = self._lanes(expert)
+        for channel in channels:
+            for entries in lanes[channel]:
+                if entries and (bar is None or entries[0] < bar):
+                    bar = self._scan_queue(expert, entries, now, found, limit)
         return [contact for _, contact in found]
 
+    def _lanes(self, expert: ExpertRec) -> dict[Channel, tuple[list[QueueKey], ...]]:
+        """Per channel, the queue lists the expert reads: for each skill it holds and language
+        it speaks, the steps from the first its proficiency qualifies for. Kept with the
+        profile, so a free expert's search is a walk over list heads, with no lookups."""
+        derived = expert.derived()
+        lanes = derived.get("lanes")
+        if lanes is None:
+            profile, floor_step = expert.profile, self.policy.floor_step
+            languages = self.index.language_keys(profile.languages)
+            probes = [((held, language), k0) for held, level in profile.skills.items()
+                      if (k0 := floor_step[level]) is not None for language in languages]
+            lanes = derived["lanes"] = {ch: self.queues.lanes(ch, probes) for ch in CHANNELS}
+        return lanes
+
     def _scan_queue(self, expert: ExpertRec, entries: list[QueueKey], now: float,
-                    found: list[tuple[QueueKey, ContactRec]], limit: int) -> None:
+                    found: list[tuple[QueueKey, ContactRec]], limit: int) -> QueueKey | None:
+        """Add the list's best entries the expert may serve to ``found``; returns the new bar
+        (the worst key kept once ``limit`` are found, else None)."""
         profile, pool, contacts = expert.profile, self.pool, self.contacts
+        bar = found[-1][0] if len(found) >= limit else None
         for key in entries:
-            if len(found) >= limit and key >= found[-1][0]:
-                return
+            if bar is not None and key >= bar:
+                break
             contact = contacts[key[3]]
             if hard_block(contact.spec, profile, now, pool) is not None:
                 continue
             if contact.excluded and contact.excluded.get(expert.id, NEG_INF) > now:
                 continue
-            if any(k == key for k, _ in found):
-                continue
+            if limit > 1 and any(k == key for k, _ in found):
+                continue  # the same contact through another of the expert's skills
             found.append((key, contact))
             found.sort(key=lambda pair: pair[0])
             del found[limit:]
+            if len(found) >= limit:
+                bar = found[-1][0]
+        return bar
 
     def best_match(self, spec: ContactSpec, profile: ExpertProfile,
                    step_no: int) -> tuple[str, float, int] | None:
         """The best (skill, cost, proficiency) through which ``profile`` may serve ``spec`` at
-        step ``step_no``, or None."""
+        step ``step_no``, or None. Ties go to the cheaper skill, then the exact skill, then
+        the first by name."""
         step = self.policy.steps[step_no]
         w = self.policy.weights
-        best: tuple[str, float, int] | None = None
-        best_quality = NEG_INF
-        for skill, cost in self.pool.substitutes(spec.skill):
-            if cost > step.max_cost + COST_EPSILON:
-                break
-            level = profile.skills.get(skill)
-            if level is None or level < step.min_proficiency:
+        costs = self.pool.costs(spec.skill)
+        max_cost = step.max_cost + COST_EPSILON
+        best: tuple[float, float, bool, str, int] | None = None
+        for skill, level in profile.skills.items():
+            cost = costs.get(skill)
+            if cost is None or cost > max_cost or level < step.min_proficiency:
                 continue
-            quality = w.proficiency * level / 5 - w.cost * cost
-            if quality > best_quality:
-                best, best_quality = (skill, cost, level), quality
-        return best
+            rank = (-(w.proficiency * level / 5 - w.cost * cost), cost, skill != spec.skill,
+                    skill, level)
+            if best is None or rank < best:
+                best = rank
+        return None if best is None else (best[3], best[1], best[4])

@@ -59,8 +59,9 @@ class ExpertRec:
     availability index (None = not there), ``member`` the buckets holding it and ``since``
     when it was filed there (its idle clock)."""
 
-    __slots__ = ("exclusive", "id", "indexed", "member", "missed", "offers", "presence",
-                 "profile", "reason", "sessions", "since", "state", "used", "wrapups")
+    __slots__ = ("_derived", "_derived_for", "exclusive", "id", "indexed", "member", "missed",
+                 "offers", "presence", "profile", "reason", "sessions", "since", "state", "used",
+                 "wrapups")
 
     def __init__(self, profile: ExpertProfile, presence: Presence) -> None:
         self.id = profile.id
@@ -77,9 +78,18 @@ class ExpertRec:
         self.indexed: tuple[str, int] | None = None
         self.member: list = []
         self.since = 0.0
+        self._derived: dict = {}
+        self._derived_for: ExpertProfile | None = None
 
     def __repr__(self) -> str:
         return f"<Expert {self.id} {self.state} used={dict(self.used)}>"
+
+    def derived(self) -> dict:
+        """A cache of what the hot path computes from the profile (index memberships, search
+        probes): kept until the profile is replaced, then started afresh."""
+        if self._derived_for is not self.profile:
+            self._derived_for, self._derived = self.profile, {}
+        return self._derived
 
     def open_load(self, channel: Channel) -> int | None:
         """The current load if the expert can take one more contact on ``channel``, else None."""
@@ -89,6 +99,21 @@ class ExpertRec:
             return None
         load = self.used[channel]
         return load if load < self.profile.capacity(channel) else None
+
+    def open_channels(self) -> tuple[Channel, ...]:
+        """The channels on which the expert would take one more contact right now (the same
+        answer as ``open_load`` per channel, in one pass)."""
+        if self.presence is not Presence.AVAILABLE or self.exclusive:
+            return ()
+        voice, chat = self.used[VOICE], self.used[CHAT]
+        profile = self.profile
+        if voice:
+            return (VOICE,) if voice < profile.voice_capacity else ()
+        if chat:
+            return (CHAT,) if chat < profile.chat_capacity else ()
+        if profile.voice_capacity:
+            return (VOICE, CHAT) if profile.chat_capacity else (VOICE,)
+        return (CHAT,) if profile.chat_capacity else ()
 
     def placement(self) -> tuple[str, int] | None:
         """Where the expert belongs in the availability index: (FREE, 0) with nothing in
@@ -115,9 +140,8 @@ class ExpertRec:
         return ExpertState(self.presence.value)
 
     def view(self) -> ExpertView:
-        open_channels = tuple(ch for ch in (VOICE, CHAT) if self.open_load(ch) is not None)
         return ExpertView(self.id, self.state, self.presence, self.used[VOICE], self.used[CHAT],
-                          self.missed, self.reason, open_channels)
+                          self.missed, self.reason, self.open_channels())
 
 
 class ContactRec:

@@ -118,6 +118,14 @@ class CoreState:
                 counts = holders[skill] = dict.fromkeys(ExpertState, 0)
             counts[state] += delta
 
+    def _holder_counts(self, expert: ExpertRec) -> list[dict[ExpertState, int]]:
+        """The per-skill state counters the expert counts in (kept with the profile)."""
+        derived = expert.derived()
+        counts = derived.get("holders")
+        if counts is None:
+            counts = derived["holders"] = [self._holders[s] for s in expert.profile.skills]
+        return counts
+
     def _reindex(self, expert: ExpertRec, now: float, *, force: bool = False,
                  reason: str = "") -> None:
         """Re-file ``expert`` in the availability index after its capacity or profile changed;
@@ -140,9 +148,7 @@ class CoreState:
         old = expert.state
         if state is old:
             return
-        holders = self._holders
-        for skill in expert.profile.skills:
-            counts = holders[skill]
+        for counts in self._holder_counts(expert):
             counts[old] -= 1
             counts[state] += 1
         expert.state = state
@@ -180,7 +186,8 @@ class CoreState:
             if cost > max_cost:
                 break
             servers.append(server)
-        contact.placed = self._queues.place(spec.channel, contact.key, contact.step, servers)
+        contact.placed = self._queues.place(spec.channel, contact.key, contact.step, servers,
+                                            self._index.language_key(spec.language))
 
     def _dequeue(self, contact: ContactRec) -> None:
         spec = contact.spec
