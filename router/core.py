@@ -80,6 +80,7 @@ class RoutingCore(CoreState):
         self._advance(now)
         handler(event, now)
         self._settle(now)
+        self._file_pending()
         self._arm_tick()
         return out
 
@@ -324,6 +325,7 @@ class RoutingCore(CoreState):
 
     def _match_contact(self, contact: ContactRec, now: float) -> None:
         """Contact side: offer to the best-scoring eligible expert, or record why nobody."""
+        self._file_pending()
         tally: dict[str, set[str]] = {}
         top = self._matcher.experts_for(contact, now, self.config.candidate_limit, tally)
         step = self.policy.steps[contact.step]
@@ -386,6 +388,7 @@ class RoutingCore(CoreState):
     def _solve_batch(self, now: float) -> None:
         """Offer a maximum-weight assignment of the batch's contacts to their candidate
         experts (one new offer per expert per batch); ``_greedy`` then settles the rest."""
+        self._file_pending()
         rows = self._batch_rows(now)
         if len(rows) < 2:
             return
@@ -440,6 +443,7 @@ class RoutingCore(CoreState):
         self._dirty.clear()
         self._freed.clear()
         self._advance(now)
+        self._file_pending()
         self._arm_tick()
         return out
 

@@ -86,6 +86,7 @@ class CoreState:
         self._out: list[cmd.Command] = []
         self._dirty: dict[str, None] = {}  # contacts to match, contact side
         self._freed: dict[str, None] = {}  # experts with new capacity, expert side
+        self._pending: dict[str, ExpertRec] = {}  # experts to file in the index (_reindex)
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} policy={self.policy.name} experts={len(self._experts)} "
@@ -129,19 +130,35 @@ class CoreState:
     def _reindex(self, expert: ExpertRec, now: float, *, force: bool = False,
                  reason: str = "") -> None:
         """Re-file ``expert`` in the availability index after its capacity or profile changed;
-        an expert who gained capacity is marked for an expert-side search."""
+        an expert who gained capacity is marked for an expert-side search.
+
+        The filing itself waits for ``_file_pending``: a freed expert is usually offered a
+        contact by its own search at once, and would leave the buckets it just joined."""
         place, old = expert.placement(), expert.indexed
         if place != old or force:
-            if old is not None:
+            if expert.member:
                 self._index.remove(expert.id, expert.member)
                 expert.member = []
             if place is not None:
-                expert.member = self._index.add(place[0], expert, place[1])
+                self._pending[expert.id] = expert
                 expert.since = now
                 if old is None or place[1] < old[1] or force:
                     self._freed[expert.id] = None
+            else:
+                self._pending.pop(expert.id, None)
             expert.indexed = place
         self._restate(expert, reason)
+
+    def _file_pending(self) -> None:
+        """File the experts re-filed since the last call where ``indexed`` says: before any
+        contact-side search and at the end of every event."""
+        if self._pending:
+            index = self._index
+            for expert in self._pending.values():
+                place = expert.indexed
+                assert place is not None, "a pending expert has somewhere to go"
+                expert.member = index.add(place[0], expert, place[1])
+            self._pending.clear()
 
     def _restate(self, expert: ExpertRec, reason: str = "") -> None:
         state = expert.derived_state()
