@@ -177,7 +177,9 @@ class RoutingConfig:
     ``candidate_limit`` caps the candidates kept in a decision, ``scan_limit`` the experts examined
     per decision once one eligible expert is found, ``batch_limit`` the contacts per batch.
     ``common_language``: the language nearly every expert speaks; it only saves index work
-    (any value routes the same).
+    (any value routes the same). ``closed_offers_kept``: how many closed offers the core
+    remembers, so that a repeated accept answers as the first did and a late one gets 409
+    "was expired" rather than "unknown".
     """
 
     policy: str = "graph"
@@ -194,13 +196,15 @@ class RoutingConfig:
     candidate_limit: int = 5
     scan_limit: int = 32
     common_language: str | None = "en"
+    closed_offers_kept: int = 100_000
 
     def __post_init__(self) -> None:
         if self.policy not in POLICIES:
             raise InvalidInput(f"routing policy must be one of {', '.join(POLICIES)}")
         object.__setattr__(self, "steps", tuple(self.steps))
         _check_steps(self.steps)
-        for name in ("offer_timeout_s", "batch_limit", "candidate_limit", "scan_limit"):
+        for name in ("offer_timeout_s", "batch_limit", "candidate_limit", "scan_limit",
+                     "closed_offers_kept"):
             if getattr(self, name) <= 0:
                 raise InvalidInput(f"routing.{name} must be > 0")
         for name in ("wrapup_s", "recovery_s", "reoffer_cooldown_s", "batch_window_s",

@@ -9,6 +9,7 @@ buffer of the event being handled.
 from __future__ import annotations
 
 import heapq
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +30,6 @@ from router.model import (
 from router.policies import make_policy
 from router.records import ContactRec, ExpertRec, OfferRec, SessionRec, WrapUp
 
-CLOSED_OFFERS_KEPT = 100_000  # closed offers remembered for idempotent accepts and 409s
 INF = float("inf")
 
 
@@ -71,7 +71,10 @@ class CoreState:
         self._contacts: dict[str, ContactRec] = {}
         self._offers: dict[str, OfferRec] = {}
         self._sessions: dict[str, SessionRec] = {}
-        self._closed: dict[str, OfferView] = {}
+        # closed offers, oldest first, for idempotent accepts and 409s; an OrderedDict, since
+        # dropping the oldest from a plain dict leaves a dead slot that every later
+        # next(iter()) walks past (23 us per release measured at 100,000 kept)
+        self._closed: OrderedDict[str, OfferView] = OrderedDict()
         self._holders: dict[str, dict[ExpertState, int]] = {}
         self._index = ExpertIndex(self.config.common_language)
         self._queues = ContactQueues(len(self.policy.steps))
@@ -267,8 +270,8 @@ class CoreState:
         self._closed[offer.offer_id] = OfferView(
             offer.offer_id, offer.contact_id, offer.expert_id, offer.channel, offer.made_at,
             offer.expires_at, status, session_id)
-        if len(self._closed) > CLOSED_OFFERS_KEPT:
-            del self._closed[next(iter(self._closed))]
+        if len(self._closed) > self.config.closed_offers_kept:
+            self._closed.popitem(last=False)
         if status is not OfferStatus.EXPIRED:
             self._out.append(cmd.CancelTimer(f"offer:{offer.offer_id}"))
         return expert

@@ -16,8 +16,17 @@ import pytest
 from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
-from router.model import Channel, ContactSpec, ExpertProfile, Pool, RoutingConfig, Step
+from router.model import (
+    Channel,
+    ContactSpec,
+    ExpertProfile,
+    OfferStatus,
+    Pool,
+    RoutingConfig,
+    Step,
+)
 from router.policies import make_policy
+from skills.errors import Conflict
 
 POOL = Pool(
     substitutes={
@@ -225,3 +234,51 @@ def test_escalation_at_an_awkward_time_moves_on(arrived_at: float) -> None:
     assert view is not None and view.step == 1 and not shell.offers
     shell.run_until(arrived_at + 90)
     assert shell.offered("c1") == ["cai"]
+
+
+# The expert side reads queue lists split by language: a freed expert must still take the
+# first contact in queue order among those whose language it speaks, and never one it does not.
+# Ann speaks English; cai English and Welsh; gwen Welsh only.
+GWEN = ExpertProfile(id="gwen", org="nhs", skills={"dementia": 5}, languages={"cy"})
+
+
+@pytest.mark.parametrize(("policy", "freed", "queue", "taken"), [
+    ("graph", "ann", ("welsh", "none", "english"), "none"),
+    ("graph", "cai", ("welsh", "none", "english"), "welsh"),
+    ("graph", "cai", ("english", "welsh"), "english"),
+    ("graph", "gwen", ("english", "none", "welsh"), "none"),    # no language asked: anyone
+    ("graph", "gwen", ("english", "welsh"), "welsh"),
+    ("exact", "cai", ("none", "welsh"), "none"),
+    ("optimal", "gwen", ("english", "welsh", "none"), "welsh"),
+])
+def test_a_freed_expert_takes_the_first_contact_in_a_language_it_speaks(
+        policy: str, freed: str, queue: tuple[str, ...], taken: str) -> None:
+    profiles = {"ann": EXPERTS["ann"], "cai": EXPERTS["cai"], "gwen": GWEN}
+    languages = {"welsh": "cy", "none": None, "english": "en"}
+    shell = line(policy, ())
+    for n, name in enumerate(queue):
+        shell.send(ev.ContactArrived(contact(name, at=float(n), language=languages[name])),
+                   float(n))
+    shell.run_until(200.0)  # every step reached, so cai's level 2 qualifies too
+    shell.send(ev.ExpertOnline(profiles[freed]), 201.0)
+    assert [o.contact_id for o in shell.offers] == [taken]
+
+
+def test_closed_offers_are_remembered_up_to_the_limit_oldest_forgotten_first() -> None:
+    core = RoutingCore(RoutingConfig(wrapup_s=0, closed_offers_kept=2), POOL)
+    core.handle(ev.ExpertOnline(EXPERTS["ann"]), 0.0)
+    offers = []
+    for n in range(3):
+        commands = core.handle(ev.ContactArrived(contact(f"c{n}", at=10.0 * n)), 10.0 * n)
+        [offer] = [c for c in commands if isinstance(c, cmd.MakeOffer)]
+        offers.append(offer.offer_id)
+        [connected] = [c for c in core.handle(ev.OfferAccepted(offer.offer_id), 10.0 * n)
+                       if isinstance(c, cmd.Connected)]
+        core.handle(ev.SessionEnded(connected.session_id), 10.0 * n + 5)
+    with pytest.raises(Conflict, match="unknown"):
+        core.handle(ev.OfferAccepted(offers[0]), 40.0)
+    for offer_id in offers[1:]:  # a repeated accept of a remembered offer changes nothing
+        again = core.handle(ev.OfferAccepted(offer_id), 40.0)
+        assert not [c for c in again if isinstance(c, cmd.Connected | cmd.MakeOffer)]
+        view = core.offer(offer_id)
+        assert view is not None and view.status is OfferStatus.ACCEPTED
