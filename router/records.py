@@ -91,6 +91,9 @@ class ExpertRec:
             self._derived_for, self._derived = self.profile, {}
         return self._derived
 
+    def forget_derived(self) -> None:
+        self._derived_for, self._derived = None, {}
+
     def open_load(self, channel: Channel) -> int | None:
         """The current load if the expert can take one more contact on ``channel``, else None."""
         if self.presence is not Presence.AVAILABLE or self.exclusive:

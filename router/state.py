@@ -184,6 +184,8 @@ class CoreState:
             for offer_id in list(expert.offers):
                 self._rescind(self._offers[offer_id], presence.value, now)
         self._reindex(expert, now, reason=reason)
+        if presence is Presence.OFFLINE:
+            expert.forget_derived()  # memory for the hot path is kept for experts online
 
     # -- contacts ----------------------------------------------------------------------------
     def _enqueue(self, contact: ContactRec, now: float) -> None:
