@@ -20,6 +20,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     rt.add_argument("--skills", type=_positive, default=500)
     rt.add_argument("--waiting", type=_count, default=1_000)
     rt.add_argument("--decisions", type=_positive, default=20_000)
+    rt.add_argument("--rounds", type=_positive, default=1,
+                    help="timed rounds over one pool and queue; figures are the median round's")
     rt.add_argument("--policy", choices=POLICIES, default="graph")
     rt.add_argument("--seed", type=int, default=1)
     rt.add_argument("--json", action="store_true", help="print JSON (CONTRACT.md's keys first)")
@@ -52,7 +54,7 @@ def _count(text: str) -> int:
 
 def _routing(args: argparse.Namespace) -> int:
     figures = routing.run(args.experts, args.skills, args.waiting, seed=args.seed,
-                          policy=args.policy, decisions=args.decisions)
+                          policy=args.policy, decisions=args.decisions, rounds=args.rounds)
     return _print(figures, as_json=args.json)
 
 

@@ -21,9 +21,21 @@ def test_bench_routing_prints_the_contract_figures(capsys: pytest.CaptureFixture
     assert 0 < figures["p50_us"] <= figures["p99_us"]
 
 
+def test_bench_routing_rounds_report_the_median_round(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["bench", "routing", "--experts", "300", "--skills", "40", "--waiting", "30",
+                 "--decisions", "400", "--rounds", "3", "--json"])
+    figures = json.loads(capsys.readouterr().out)
+    assert code == 0 and figures.keys() >= CONTRACT_KEYS
+    assert figures["decisions"] == 1200 and figures["rounds"] == 3
+    by_round = figures["p99_us_by_round"]
+    assert len(by_round) == 3 and figures["p99_us"] == sorted(by_round)[1]
+
+
 @pytest.mark.parametrize("argv", [
     ["bench", "routing", "--experts", "many"],
     ["bench", "routing", "--experts", "0"],
+    ["bench", "routing", "--rounds", "0"],
     ["bench", "pool-load", "--skills", "2", "--skills-per-expert", "5"],
 ])
 def test_bad_bench_arguments_exit_2_in_one_line(argv: list[str],
