@@ -145,7 +145,14 @@ class SimulatedCall:
             return (await resp.json()).get("redirect")
 
     async def post(self, url: str, **extra: str) -> ET.Element:
-        path = url[len(self.public_url):] if url.startswith(self.public_url) else url
+        if url.startswith(self.public_url):
+            path = url[len(self.public_url):]
+        elif "://" in url:
+            raise RuntimeError(f"the server names {url}, outside the public URL "
+                               f"{self.public_url} this command was given: run it with the "
+                               f"server's EXPERTLINE_PUBLIC_URL (and --config)")
+        else:
+            path = url
         params = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": self.script.caller,
                   "To": "+443000000000", "CallStatus": "in-progress", "Direction": "inbound",
                   **extra}

@@ -92,6 +92,19 @@ async def test_simulated_caller_gives_up_after_the_timeout(tclient: TestClient,
     assert sum("hears: Chi sydd nesaf yn y ciw." in line for line in lines) == 6
 
 
+async def test_simulated_caller_with_another_public_url_says_which_to_use(
+        tclient: TestClient) -> None:
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    call = SimulatedCall(tclient.session, base_url=str(tclient.make_url("")),
+                         public_url="http://127.0.0.1:1", auth_token="",
+                         script=CallScript(say="my mum has dementia"), timeout_s=30, poll_s=5,
+                         report=[].append, sleep=no_wait, clock=Clock())
+    with pytest.raises(RuntimeError, match=r"outside the public URL .*EXPERTLINE_PUBLIC_URL"):
+        await call.run()
+
+
 async def test_loopback_accepts_unsigned_webhooks(tclient: TestClient) -> None:
     resp = await tclient.post("/twilio/voice", data={"CallSid": "CA" + "1" * 32})
     assert resp.status == 200 and "<Gather" in await resp.text()
