@@ -14,8 +14,8 @@ No structure here is ever scanned whole on a decision:
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
-from collections.abc import Iterator
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Iterable, Iterator
 
 from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ExpertProfile, Pool
 from router.policies import COST_EPSILON, Policy
@@ -29,12 +29,13 @@ Probe = tuple[str, str | None]  # (held skill, language key) of a servable queue
 class PoolIndex:
     """Substitutes and sharing agreements normalised for lookups."""
 
-    __slots__ = ("_costs", "_serves", "_sharing", "_subs", "pool")
+    __slots__ = ("_cost_steps", "_costs", "_serves", "_sharing", "_subs", "pool")
 
     def __init__(self, pool: Pool, policy: Policy) -> None:
         self.pool = pool
         self._subs: dict[str, tuple[tuple[str, float], ...]] = {}
         self._costs: dict[str, dict[str, float]] = {}
+        self._cost_steps: dict[str, tuple[float, ...]] = {}
         self._serves: dict[str, tuple[tuple[str, float], ...]] = {}
         if policy.substitutes:
             self._build(pool, policy.max_cost + COST_EPSILON)
@@ -50,6 +51,7 @@ class PoolIndex:
             ordered = tuple(sorted(best.items(), key=lambda kv: (kv[1], kv[0] != skill, kv[0])))
             self._subs[skill] = ordered
             self._costs[skill] = best
+            self._cost_steps[skill] = tuple(cost for _, cost in ordered)
             for other, cost in ordered:
                 serves.setdefault(other, []).append((skill, cost))
         for held, pairs in serves.items():
@@ -59,6 +61,11 @@ class PoolIndex:
     def substitutes(self, skill: str) -> tuple[tuple[str, float], ...]:
         """Skills acceptable for a contact asking for ``skill``, cheapest first (itself first)."""
         return self._subs.get(skill) or ((skill, 0.0),)
+
+    def within(self, skill: str, max_cost: float) -> int:
+        """How many of ``substitutes(skill)`` cost at most ``max_cost``."""
+        costs = self._cost_steps.get(skill)
+        return bisect_right(costs, max_cost) if costs is not None else int(max_cost >= 0)
 
     def costs(self, skill: str) -> dict[str, float]:
         """Substitute skill -> cost for a contact asking for ``skill`` (itself at 0)."""
@@ -189,19 +196,26 @@ class ContactQueues:
     def __len__(self) -> int:
         return self.count
 
-    def lanes(self, channel: Channel, probes: list[tuple[Probe, int]]
-              ) -> tuple[list[QueueKey], ...]:
-        """The step lists an expert reading ``probes`` ((held skill, language key), first
-        step) scans on ``channel``, as one flat tuple. Missing lists are created empty; lists
-        are never replaced or dropped, so the tuple stays valid while the probes do."""
+    def lists_for(self, channel: Channel, probes: Iterable[Probe]
+                  ) -> tuple[list[list[QueueKey]], ...]:
+        """Each probe's step lists on ``channel``, created empty if need be. Lists are never
+        replaced or dropped, so the references stay valid for as long as the caller likes."""
         group = self._servable[channel]
-        lanes: list[list[QueueKey]] = []
-        for probe, k0 in probes:
+        found = []
+        for probe in probes:
             lists = group.get(probe)
             if lists is None:
                 lists = group[probe] = [[] for _ in range(self._steps)]
-            lanes.extend(lists[k0:])
-        return tuple(lanes)
+            found.append(lists)
+        return tuple(found)
+
+    def lanes(self, channel: Channel, probes: list[tuple[Probe, int]]
+              ) -> tuple[list[QueueKey], ...]:
+        """The step lists an expert reading ``probes`` ((held skill, language key), first
+        step) scans on ``channel``, as one flat tuple."""
+        found = self.lists_for(channel, (probe for probe, _ in probes))
+        return tuple(keys for lists, (_, k0) in zip(found, probes, strict=True)
+                     for keys in lists[k0:])
 
     def add(self, channel: Channel, skill: str, key: QueueKey) -> None:
         insort(self._requested[channel].setdefault(skill, []), key)
@@ -215,19 +229,16 @@ class ContactQueues:
         if not keys:
             del group[skill]
 
-    def place(self, channel: Channel, key: QueueKey, step: int, servers: list[str],
-              language: str | None) -> list[list[QueueKey]]:
-        """File ``key`` under each servable skill at ``step`` for its language key; returns the
-        lists it joined."""
-        group = self._servable[channel]
+    @staticmethod
+    def place(key: QueueKey, step: int, servers: tuple[list[list[QueueKey]], ...],
+              count: int) -> list[list[QueueKey]]:
+        """File ``key`` at ``step`` in the step lists of the first ``count`` servable skills
+        (``servers``, from ``lists_for``); returns the lists it joined."""
         placed = []
-        for server in servers:
-            probe = (server, language)
-            lists = group.get(probe)
-            if lists is None:
-                lists = group[probe] = [[] for _ in range(self._steps)]
-            insort(lists[step], key)
-            placed.append(lists[step])
+        for lists in servers[:count]:
+            keys = lists[step]
+            insort(keys, key)
+            placed.append(keys)
         return placed
 
     @staticmethod

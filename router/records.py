@@ -151,8 +151,8 @@ class ContactRec:
     """A contact's live state: its static queue ``key`` (its place), current ``step``, cooldown
     ``excluded`` experts (id -> until) and the escalation wake-up it is waiting for."""
 
-    __slots__ = ("excluded", "expert_id", "key", "offer_id", "placed", "seq", "session_id",
-                 "spec", "state", "step", "wake_at")
+    __slots__ = ("excluded", "expert_id", "key", "offer_id", "placed", "seq", "servers",
+                 "servers_for", "session_id", "spec", "state", "step", "wake_at")
 
     def __init__(self, spec: ContactSpec, seq: int, key: QueueKey) -> None:
         self.spec = spec
@@ -166,6 +166,9 @@ class ContactRec:
         self.excluded: dict[str, float] = {}
         self.wake_at: float | None = None
         self.placed: list[list[QueueKey]] = []  # servable lists holding the key (when queued)
+        # the step lists of every skill that may serve it, cheapest first (see CoreState._place)
+        self.servers: tuple[list[list[QueueKey]], ...] = ()
+        self.servers_for: object = None  # the pool index ``servers`` was found for
 
     def __repr__(self) -> str:
         return f"<Contact {self.spec.id} {self.state} step={self.step}>"

@@ -202,14 +202,14 @@ class CoreState:
     def _place(self, contact: ContactRec) -> None:
         """File a waiting contact under every skill that may serve it at its step."""
         spec = contact.spec
-        max_cost = self.policy.max_cost_at(contact.step)
-        servers = []
-        for server, cost in self._pool.substitutes(spec.skill):
-            if cost > max_cost:
-                break
-            servers.append(server)
-        contact.placed = self._queues.place(spec.channel, contact.key, contact.step, servers,
-                                            self._index.language_key(spec.language))
+        pool = self._pool
+        if contact.servers_for is not pool:  # found once per contact (and pool)
+            language = self._index.language_key(spec.language)
+            contact.servers = self._queues.lists_for(
+                spec.channel, ((server, language) for server, _ in pool.substitutes(spec.skill)))
+            contact.servers_for = pool
+        count = pool.within(spec.skill, self.policy.max_cost_at(contact.step))
+        contact.placed = self._queues.place(contact.key, contact.step, contact.servers, count)
 
     def _dequeue(self, contact: ContactRec) -> None:
         spec = contact.spec
