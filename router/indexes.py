@@ -143,8 +143,8 @@ class ExpertIndex:
         """The buckets ``expert`` belongs in at (mode, load): found once per profile and kept
         on the record, so re-filing an expert is a few dict writes, not a tuple hash per skill
         and language (slots and buckets are never dropped, so the references stay valid)."""
-        derived = expert.derived()
-        members: Membership | None = derived.get((mode, load))
+        memberships = expert.hot().memberships
+        members: Membership | None = memberships.get((mode, load))
         if members is not None:
             return members
         profile: ExpertProfile = expert.profile
@@ -160,7 +160,7 @@ class ExpertIndex:
                 if slot is None:
                     slot = slots[key] = Slot()
                 members.append((slot, slot.bucket(level, load), level))
-        derived[(mode, load)] = members
+        memberships[(mode, load)] = members
         return members
 
     @staticmethod

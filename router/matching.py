@@ -225,14 +225,14 @@ class Matcher:
         """Per channel, the queue lists the expert reads: for each skill it holds and language
         it speaks, the steps from the first its proficiency qualifies for. Kept with the
         profile, so a free expert's search is a walk over list heads, with no lookups."""
-        derived = expert.derived()
-        lanes = derived.get("lanes")
+        hot = expert.hot()
+        lanes = hot.lanes
         if lanes is None:
             profile, floor_step = expert.profile, self.policy.floor_step
             languages = self.index.language_keys(profile.languages)
             probes = [((held, language), k0) for held, level in profile.skills.items()
                       if (k0 := floor_step[level]) is not None for language in languages]
-            lanes = derived["lanes"] = {ch: self.queues.lanes(ch, probes) for ch in CHANNELS}
+            lanes = hot.lanes = {ch: self.queues.lanes(ch, probes) for ch in CHANNELS}
         return lanes
 
     def _scan_queue(self, expert: ExpertRec, entries: list[QueueKey], now: float,

@@ -53,14 +53,29 @@ class SessionRec:
     started_at: float
 
 
+class HotPath:
+    """Per-expert references the hot path finds once per profile (router/state.py,
+    indexes.py, matching.py): the index buckets per (mode, load), the queue lists the
+    expert-side search reads per channel, and the per-skill state counters. The structures
+    they point into are never replaced or dropped, so the references stay valid."""
+
+    __slots__ = ("holders", "lanes", "memberships", "profile")
+
+    def __init__(self, profile: ExpertProfile) -> None:
+        self.profile = profile
+        self.memberships: dict[tuple[str, int], list] = {}
+        self.lanes: dict[Channel, tuple[list, ...]] | None = None
+        self.holders: list[dict[ExpertState, int]] | None = None
+
+
 class ExpertRec:
     """An expert's live state. ``used`` counts the slots taken per channel by offers, sessions
     and wrap-ups; ``indexed`` is the (mode, load) under which the expert sits in the
     availability index (None = not there), ``member`` the buckets holding it and ``since``
     when it was filed there (its idle clock)."""
 
-    __slots__ = ("_derived", "_derived_for", "exclusive", "id", "indexed", "member", "missed",
-                 "offers", "presence", "profile", "reason", "sessions", "since", "state", "used",
+    __slots__ = ("_cache", "exclusive", "id", "indexed", "member", "missed", "offers",
+                 "presence", "profile", "reason", "sessions", "since", "state", "used",
                  "wrapups")
 
     def __init__(self, profile: ExpertProfile, presence: Presence) -> None:
@@ -78,21 +93,21 @@ class ExpertRec:
         self.indexed: tuple[str, int] | None = None
         self.member: list = []
         self.since = 0.0
-        self._derived: dict = {}
-        self._derived_for: ExpertProfile | None = None
+        self._cache: HotPath | None = None
 
     def __repr__(self) -> str:
         return f"<Expert {self.id} {self.state} used={dict(self.used)}>"
 
-    def derived(self) -> dict:
-        """A cache of what the hot path computes from the profile (index memberships, search
-        probes): kept until the profile is replaced, then started afresh."""
-        if self._derived_for is not self.profile:
-            self._derived_for, self._derived = self.profile, {}
-        return self._derived
+    def hot(self) -> HotPath:
+        """What the hot path works out from the profile, kept until the profile is replaced."""
+        cache = self._cache
+        if cache is None or cache.profile is not self.profile:
+            cache = self._cache = HotPath(self.profile)
+        return cache
 
-    def forget_derived(self) -> None:
-        self._derived_for, self._derived = None, {}
+    def forget_hot(self) -> None:
+        """Drop the cache (an expert going offline), so its memory follows the experts online."""
+        self._cache = None
 
     def open_load(self, channel: Channel) -> int | None:
         """The current load if the expert can take one more contact on ``channel``, else None."""

@@ -124,10 +124,10 @@ class CoreState:
 
     def _holder_counts(self, expert: ExpertRec) -> list[dict[ExpertState, int]]:
         """The per-skill state counters the expert counts in (kept with the profile)."""
-        derived = expert.derived()
-        counts = derived.get("holders")
+        hot = expert.hot()
+        counts = hot.holders
         if counts is None:
-            counts = derived["holders"] = [self._holders[s] for s in expert.profile.skills]
+            counts = hot.holders = [self._holders[s] for s in expert.profile.skills]
         return counts
 
     def _reindex(self, expert: ExpertRec, now: float, *, force: bool = False,
@@ -185,7 +185,7 @@ class CoreState:
                 self._rescind(self._offers[offer_id], presence.value, now)
         self._reindex(expert, now, reason=reason)
         if presence is Presence.OFFLINE:
-            expert.forget_derived()  # memory for the hot path is kept for experts online
+            expert.forget_hot()
 
     # -- contacts ----------------------------------------------------------------------------
     def _enqueue(self, contact: ContactRec, now: float) -> None:
