@@ -41,7 +41,7 @@ from router.model import (
     RoutingConfig,
 )
 from router.policies import assign
-from router.records import ContactRec, ExpertRec, SessionRec
+from router.records import FREE, ContactRec, ExpertRec, SessionRec
 from router.snapshot import Snapshot, restore_into, take_snapshot
 from router.state import CoreState
 from skills.errors import Conflict, InvalidInput, NotFound
@@ -535,13 +535,15 @@ class RoutingCore(CoreState):
         return counts
 
     def queue_stats(self, now: float | None = None) -> list[QueueStats]:
-        """Per (channel, skill) queue: waiting, longest wait, holders and available experts."""
+        """Per (channel, skill) queue: waiting, longest wait, holders and the holders who would
+        take one more contact on that channel now (free, or on it with room to spare)."""
         at = self._now if now is None else now
         stats = []
         for channel, skill, keys in self._queues.queues():
             oldest = min(key[1] for key in keys)
-            slot = self._index.slot(channel, None, skill)
+            available = sum(slot.count for mode in (FREE, channel)
+                            if (slot := self._index.slot(mode, None, skill)) is not None)
             holders = sum(self._holders.get(skill, {}).values())
             stats.append(QueueStats(channel, skill, len(keys), max(at - oldest, 0.0),
-                                    holders, slot.count if slot else 0))
+                                    holders, available))
         return sorted(stats, key=lambda s: (s.channel, s.skill))

@@ -282,3 +282,12 @@ def test_closed_offers_are_remembered_up_to_the_limit_oldest_forgotten_first() -
         assert not [c for c in again if isinstance(c, cmd.Connected | cmd.MakeOffer)]
         view = core.offer(offer_id)
         assert view is not None and view.status is OfferStatus.ACCEPTED
+
+
+@pytest.mark.parametrize("online", [("ann",), ("ann", "bea")])
+def test_live_queue_figures_count_free_experts_as_available(online: tuple[str, ...]) -> None:
+    shell = line("graph", online)
+    shell.send(ev.ContactArrived(contact(language="cy")), ARRIVE)  # nobody speaks Welsh
+    [queue] = shell.core.queue_stats(ARRIVE + 5)
+    assert (queue.skill, queue.waiting, queue.longest_wait_s) == ("dementia", 1, 5.0)
+    assert queue.holders == queue.available == len(online)  # free, but none of them eligible
