@@ -230,7 +230,7 @@ class ContactQueues:
             del group[skill]
 
     @staticmethod
-    def place(key: QueueKey, step: int, servers: tuple[list[list[QueueKey]], ...],
+    def place(key: QueueKey, step: int, servers: list[list[list[QueueKey]]],
               count: int) -> list[list[QueueKey]]:
         """File ``key`` at ``step`` in the step lists of the first ``count`` servable skills
         (``servers``, from ``lists_for``); returns the lists it joined."""

@@ -182,7 +182,7 @@ class ContactRec:
         self.wake_at: float | None = None
         self.placed: list[list[QueueKey]] = []  # servable lists holding the key (when queued)
         # the step lists of every skill that may serve it, cheapest first (see CoreState._place)
-        self.servers: tuple[list[list[QueueKey]], ...] = ()
+        self.servers: list[list[list[QueueKey]]] = []
         self.servers_for: object = None  # the pool index ``servers`` was found for
 
     def __repr__(self) -> str:

@@ -200,16 +200,21 @@ class CoreState:
         self._dirty[spec.id] = None
 
     def _place(self, contact: ContactRec) -> None:
-        """File a waiting contact under every skill that may serve it at its step."""
+        """File a waiting contact under every skill that may serve it at its step. The step
+        lists of those skills are looked up once per contact (and pool), as far as its steps
+        have reached so far: most contacts are served at the first step, through one skill."""
         spec = contact.spec
         pool = self._pool
-        if contact.servers_for is not pool:  # found once per contact (and pool)
-            language = self._index.language_key(spec.language)
-            contact.servers = self._queues.lists_for(
-                spec.channel, ((server, language) for server, _ in pool.substitutes(spec.skill)))
-            contact.servers_for = pool
+        if contact.servers_for is not pool:
+            contact.servers, contact.servers_for = [], pool
         count = pool.within(spec.skill, self.policy.max_cost_at(contact.step))
-        contact.placed = self._queues.place(contact.key, contact.step, contact.servers, count)
+        servers = contact.servers
+        if len(servers) < count:
+            language = self._index.language_key(spec.language)
+            wanted = pool.substitutes(spec.skill)[len(servers):count]
+            servers.extend(self._queues.lists_for(spec.channel, ((server, language)
+                                                                 for server, _ in wanted)))
+        contact.placed = self._queues.place(contact.key, contact.step, servers, count)
 
     def _dequeue(self, contact: ContactRec) -> None:
         spec = contact.spec
