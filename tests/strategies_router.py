@@ -85,7 +85,10 @@ def configs(policies: tuple[str, ...] = ("exact", "graph", "optimal")) -> st.Sea
         offer_timeout_s=st.sampled_from((10.0, 30.0)), max_missed_offers=st.integers(0, 3),
         wrapup_s=st.sampled_from((0.0, 15.0)), recovery_s=st.sampled_from((0.0, 40.0)),
         reoffer_cooldown_s=st.sampled_from((0.0, 25.0)),
-        batch_window_s=st.sampled_from((0.0, 0.0, 3.0)))
+        batch_window_s=st.sampled_from((0.0, 0.0, 3.0)),
+        # which language the indexes treat as everyone's changes where experts and contacts
+        # are filed, never who is eligible
+        common_language=st.sampled_from(("en", "en", "cy", None)))
 
 
 @st.composite
