@@ -7,6 +7,8 @@ sharing agreements, experts with ``skills_per_expert`` skills at realistic level
 languages and some accreditations (a few expired). It then times, in a fresh session:
 
 * ``load_s``: ``skills.pool.load_snapshot`` (bulk selects, the SkillGraph, the frozen records);
+* ``expert_reload_ms``: the median of reloading one expert alone (``load_experts``), what an
+  edit to one expert costs the running engine;
 * ``graph_s``: the substitutes table at the widest escalation radius (``substitutes_s``), and
   the skill -> experts index ordered by level (``index_s``), as the routing engine builds them
   after a load; ``total_s`` is both steps.
@@ -23,6 +25,7 @@ import gc
 import json
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -47,6 +50,7 @@ from skills.models import (
     SkillTerm,
 )
 from skills.pool import load_snapshot
+from skills.snapshot import load_experts
 
 ORGS = 60
 AGREEMENTS = 150
@@ -55,6 +59,7 @@ LANGUAGES = ("cy", "pl", "ur", "pa", "ar", "bsl", "so")
 RADIUS = 3.0  # the widest escalation step's max_cost in config.toml
 CHUNK = 5_000
 TODAY = date(2026, 6, 1)
+EXPERT_RELOADS = 20  # single-expert reloads timed after the whole load
 
 
 def _skill_rows(skills: int, rng: random.Random) -> tuple[list[dict], list[dict], list[dict]]:
@@ -207,6 +212,8 @@ async def measure(db: Database) -> dict[str, Any]:
     tabled = time.perf_counter()
     index = snapshot.by_skill()
     done = time.perf_counter()
+    reload_ms = await _expert_reloads(db, sorted(snapshot.experts)[::max(1, len(snapshot.experts)
+                                                                       // EXPERT_RELOADS)])
     return {
         "experts": len(snapshot.experts),
         "skills": len(snapshot.graph),
@@ -219,7 +226,20 @@ async def measure(db: Database) -> dict[str, Any]:
         "substitutes": sum(len(s) for s in table.values()),
         "indexed_skills": len(index),
         "peak_rss_mib": round(_peak_rss_mib(), 1),
+        "expert_reload_ms": reload_ms,
     }
+
+
+async def _expert_reloads(db: Database, expert_ids: list[str]) -> float:
+    """Median milliseconds to reload one expert (``load_experts``), what the routing engine
+    does after an edit that touched only that expert, against ``load_s`` for the whole pool."""
+    times = []
+    for expert_id in expert_ids[:EXPERT_RELOADS]:
+        started = time.perf_counter()
+        async with db.session() as session:
+            await load_experts(session, [expert_id], today=TODAY)
+        times.append(time.perf_counter() - started)
+    return round(statistics.median(times) * 1000, 2) if times else 0.0
 
 
 async def _run(experts: int, skills_per_expert: int, skills: int, url: str) -> dict[str, Any]:

@@ -39,7 +39,7 @@ from router.tables import ContactRow
 from scheduler.ports import OnShift
 from skills.errors import Unavailable
 from skills.graph import SkillGraph
-from skills.snapshot import ExpertRecord, load_snapshot
+from skills.snapshot import ExpertRecord, load_experts, load_snapshot
 from skills.watch import PoolChange, PoolWatch
 from telephony.ports import Channel, ExpertEndpoint, Listener, Medium
 
@@ -316,23 +316,40 @@ class Engine(ChannelPort, DeskActions):
         self._spawn(self._reload_pool(change))
 
     async def _reload_pool(self, change: PoolChange) -> None:
-        old = self._records
-        now = self.clock()
-        today = datetime.fromtimestamp(now, UTC).date()
+        """Bring the engine up to date with a committed pool change: the whole pool when the
+        taxonomy or sharing agreements changed, otherwise only the experts the change names
+        (one expert's edit must not stall routing while a national pool reloads)."""
+        today = datetime.fromtimestamp(self.clock(), UTC).date()
         async with self.store.db.session() as session:
-            pool = await load_snapshot(session, today=today,
-                                       taxonomy_cost=self.config.routing.taxonomy_cost)
-        self._records = dict(pool.experts)
-        self._skills = frozenset(pool.graph)
-        self.graph = pool.graph
-        if change.graph or change.sharing or change.everything:
+            if change.graph or change.sharing or change.everything:
+                pool = await load_snapshot(session, today=today,
+                                           taxonomy_cost=self.config.routing.taxonomy_cost)
+                fresh, whole = dict(pool.experts), True
+            else:
+                fresh, whole = await load_experts(session, change.experts, today=today), False
+        if whole:
+            before = self._records
+            self._records, self._skills, self.graph = fresh, frozenset(pool.graph), pool.graph
             await self._step(ev.PoolChanged(pool_of(pool, self.routing_config)))
-        for expert_id in sorted(set(old) | set(self._records)):
+            named = set(before) | set(fresh)
+        else:
+            before = {i: self._records.pop(i) for i in change.experts if i in self._records}
+            self._records.update(fresh)  # one named but not found was deleted
+            named = set(change.experts)
+        await self._refresh_changed(before, sorted(named))
+
+    async def _refresh_changed(self, before: dict[str, ExpertRecord],
+                               expert_ids: list[str]) -> None:
+        """Tell the core about every expert whose record differs from ``before``; one no
+        longer in the database is kept as an inactive record with no skills."""
+        for expert_id in expert_ids:
             record = self._records.get(expert_id)
             if record is None:
-                record = replace(old[expert_id], active=False, skills={})
-                self._records[expert_id] = record
-            if old.get(expert_id) != record:
+                if expert_id not in before:
+                    continue  # named by the change, but never known and not in the database
+                record = self._records[expert_id] = replace(before[expert_id], active=False,
+                                                            skills={})
+            if before.get(expert_id) != record:
                 await self._refresh_expert(expert_id)
 
     def triage(self, text: str) -> list[Any]:

@@ -3,7 +3,8 @@
 ``load_snapshot(session, today=…)`` reads experts, proficiencies, languages, accreditations and
 sharing agreements with one Core select each (plain row tuples, no ORM layer, the cyclic GC paused
 meanwhile), and the taxonomy into a ``SkillGraph``. 100,000 experts with five skills each load in
-a few seconds (``python -m bench.pool_load``).
+a few seconds (``python -m bench.pool_load``). ``load_experts(session, ids, today=…)`` reads just
+a few experts the same way, for a change that touched only them.
 
 Accreditations in an ``ExpertRecord`` are only those valid on ``today`` (no expiry date, or
 expiring on or after it), mapped to their expiry date (None = never expires); when an expert holds
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -173,62 +174,94 @@ async def load_snapshot(
     if graph is None:
         graph = await load_graph(session, taxonomy_cost=taxonomy_cost)
     with _gc_paused():
-        skills = await _skill_levels(session, {sid: sid for sid in graph})
-        languages = await _languages(session)
-        accreditations = await _accreditations(session, today)
-        experts = {}
-        e = Expert.__table__.c  # type: ignore[attr-defined]
-        rows = await _core(
-            session, e.id, e.org_id, e.active, e.timezone, e.phone, e.client_identity, e.sip_address
-        )
-        for eid, org, active, tz, phone, client, sip in rows:
-            experts[eid] = ExpertRecord(
-                id=eid,
-                org=org,
-                skills=skills.get(eid, _EMPTY),
-                languages=languages.get(eid, frozenset()),
-                accreditations=accreditations.get(eid, _EMPTY),
-                active=active,
-                timezone=tz,
-                phone=phone,
-                client_identity=client,
-                sip_address=sip,
-            )
+        experts = await _experts(session, today, {sid: sid for sid in graph})
     sharing = await _sharing(session, today)
     return PoolSnapshot(
         today=today, graph=graph, experts=MappingProxyType(experts), sharing=sharing
     )
 
 
+async def load_experts(
+    session: AsyncSession, ids: Collection[str], *, today: date
+) -> dict[str, ExpertRecord]:
+    """Only the experts ``ids`` (those that exist), as ``load_snapshot`` reads them: what the
+    routing engine reloads when a change touched a few experts and not the taxonomy."""
+    return await _experts(session, today, {}, ids=tuple(ids)) if ids else {}
+
+
+async def _experts(
+    session: AsyncSession,
+    today: date,
+    skill_ids: Mapping[str, str],
+    ids: tuple[str, ...] | None = None,
+) -> dict[str, ExpertRecord]:
+    """Expert records, all of them or only ``ids``, in five selects."""
+    skills = await _skill_levels(session, skill_ids, ids)
+    languages = await _languages(session, ids)
+    accreditations = await _accreditations(session, today, ids)
+    e = Expert.__table__.c  # type: ignore[attr-defined]
+    rows = await _core(
+        session, e.id, e.org_id, e.active, e.timezone, e.phone, e.client_identity, e.sip_address,
+        where=None if ids is None else e.id.in_(ids),
+    )
+    return {
+        eid: ExpertRecord(
+            id=eid,
+            org=org,
+            skills=skills.get(eid, _EMPTY),
+            languages=languages.get(eid, frozenset()),
+            accreditations=accreditations.get(eid, _EMPTY),
+            active=active,
+            timezone=tz,
+            phone=phone,
+            client_identity=client,
+            sip_address=sip,
+        )
+        for eid, org, active, tz, phone, client, sip in rows
+    }
+
+
+def _among(column: Any, ids: tuple[str, ...] | None, where: Any = None) -> Any:
+    """``where`` limited to rows whose ``column`` is in ``ids`` (None = every row)."""
+    if ids is None:
+        return where
+    among = column.in_(ids)
+    return among if where is None else sa.and_(where, among)
+
+
 async def _skill_levels(
-    session: AsyncSession, skill_ids: Mapping[str, str]
+    session: AsyncSession, skill_ids: Mapping[str, str], ids: tuple[str, ...] | None = None
 ) -> dict[str, Mapping[str, int]]:
     """Expert -> {skill: level}; skill ids are the graph's own string objects (shared)."""
     p = Proficiency.__table__.c  # type: ignore[attr-defined]
-    rows = await _core(session, p.expert_id, p.skill_id, p.level, order_by=p.expert_id)
+    rows = await _core(session, p.expert_id, p.skill_id, p.level, order_by=p.expert_id,
+                       where=_among(p.expert_id, ids))
     return {
         expert_id: MappingProxyType({skill_ids.get(s, s): level for _, s, level in group})
         for expert_id, group in groupby(rows, key=itemgetter(0))
     }
 
 
-async def _languages(session: AsyncSession) -> dict[str, frozenset[str]]:
+async def _languages(
+    session: AsyncSession, ids: tuple[str, ...] | None = None
+) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     interned: dict[str, str] = {}
     c = ExpertLanguage.__table__.c  # type: ignore[attr-defined]
-    for expert_id, language in await _core(session, c.expert_id, c.language):
+    for expert_id, language in await _core(session, c.expert_id, c.language,
+                                           where=_among(c.expert_id, ids)):
         found[expert_id].add(interned.setdefault(language, language))
     return {eid: frozenset(langs) for eid, langs in found.items()}
 
 
 async def _accreditations(
-    session: AsyncSession, today: date
+    session: AsyncSession, today: date, ids: tuple[str, ...] | None = None
 ) -> dict[str, Mapping[str, date | None]]:
     found: dict[str, dict[str, date | None]] = defaultdict(dict)
     a = Accreditation.__table__.c  # type: ignore[attr-defined]
     valid = or_(a.expires_on.is_(None), a.expires_on >= today)
     for expert_id, name, expires_on in await _core(
-        session, a.expert_id, a.name, a.expires_on, where=valid
+        session, a.expert_id, a.name, a.expires_on, where=_among(a.expert_id, ids, valid)
     ):
         held = found[expert_id]
         if name not in held or _later(expires_on, held[name]):

@@ -151,6 +151,44 @@ async def test_a_pool_change_reaches_the_engine(client: TestClient,
     assert offer["contact"]["skill"] == "dementia"
 
 
+async def _settled(client: TestClient) -> None:
+    engine = engine_of(client.app)
+    while engine._tasks:  # the reloads the changes started
+        await asyncio.gather(*engine._tasks)
+
+
+async def test_an_expert_edit_reloads_that_expert_alone(client: TestClient,
+                                                        desk: dict[str, Any]) -> None:
+    engine = engine_of(client.app)
+    graph, bob = engine.graph, engine._records["e-bob"]
+    resp = await client.put("/api/v1/experts/e-ann/skills/carers-support", json={"level": 4},
+                            headers=desk["admin"])
+    assert resp.status in (200, 201), await resp.text()
+    await _settled(client)
+    assert engine.core.profile("e-ann").skills == {"dementia": 5, "carers-support": 4}
+    assert engine.graph is graph and engine._records["e-bob"] is bob  # nothing else reloaded
+    resp = await client.patch("/api/v1/skills/dementia", json={"name": "Dementia care"},
+                              headers=desk["admin"])
+    assert resp.status == 200, await resp.text()
+    await _settled(client)
+    assert engine.graph is not graph  # a taxonomy change reloads the whole pool
+
+
+async def test_a_deleted_expert_loses_their_offer_and_gets_no_more(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    await client.put("/api/v1/me/status", json={"status": "available"}, headers=desk["ann"])
+    await client.post("/api/v1/contacts", json={"skill": "dementia"}, headers=desk["sup"])
+    [offer] = (await (await client.get("/api/v1/me/offers", headers=desk["ann"])).json())["items"]
+    resp = await client.delete("/api/v1/experts/e-ann", headers=desk["admin"])
+    assert resp.status == 204, await resp.text()
+    await _settled(client)
+    engine = engine_of(client.app)
+    assert engine.core.profile("e-ann").skills == {}
+    contact = await _json(await client.get(f"/api/v1/contacts/{offer['contact']['id']}",
+                                           headers=desk["admin"]))
+    assert contact["state"] == "queued"  # back in its place, for someone else
+
+
 async def _auth_expert(client: TestClient, expert_id: str) -> dict[str, str]:
     from expertline.auth import issue_token
     from skills.access import Role

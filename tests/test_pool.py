@@ -25,6 +25,7 @@ from skills import (
     PoolWatch,
     SkillGraph,
     SkillSpec,
+    load_experts,
     load_snapshot,
 )
 from skills.api_experts import FIELDS as EXPERT_FIELDS
@@ -174,6 +175,16 @@ async def test_the_snapshot_is_the_pool_as_frozen_plain_data(db_url: str) -> Non
         snap.experts["x"].skills["care"] = 1  # type: ignore[index]
 
 
+async def test_load_experts_reads_the_named_experts_as_the_snapshot_does(db_url: str) -> None:
+    async with Database(db_url) as db:
+        await _seed(db)
+        async with db.session() as session:
+            snap = await load_snapshot(session, today=T)
+            some = await load_experts(session, ["x", "y", "gone"], today=T)
+            none = await load_experts(session, [], today=T)
+    assert some == {"x": snap.experts["x"], "y": snap.experts["y"]} and none == {}
+
+
 @functools.cache
 def _three_skills() -> SkillGraph:
     return SkillGraph.build([SkillSpec(s, s.upper()) for s in ("s1", "s2", "s3")])
@@ -266,3 +277,4 @@ def test_the_pool_load_benchmark_prints_its_figures(capsys: pytest.CaptureFixtur
     figures = json.loads(capsys.readouterr().out)
     assert (figures["experts"], figures["skills"], figures["proficiencies"]) == (300, 40, 900)
     assert figures["load_s"] > 0 and figures["peak_rss_mib"] > 0
+    assert figures["expert_reload_ms"] > 0
