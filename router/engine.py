@@ -85,6 +85,9 @@ class Engine(ChannelPort, DeskActions):
         self._relay_refs: dict[str, None] = {}
         self._handle_times: deque[float] = deque(maxlen=200)
         self._unsubscribe: Callable[[], None] | None = None
+        # pool reloads run one at a time, in the order the changes came: a quick one-expert
+        # reload must not apply before a slower whole reload that read the database earlier
+        self._reloading = asyncio.Lock()
         self._translator = Translator(self._live, presence=self._desired,
                                       endpoint=self.endpoint, forget=self._forget)
         self.started = False
@@ -319,6 +322,10 @@ class Engine(ChannelPort, DeskActions):
         """Bring the engine up to date with a committed pool change: the whole pool when the
         taxonomy or sharing agreements changed, otherwise only the experts the change names
         (one expert's edit must not stall routing while a national pool reloads)."""
+        async with self._reloading:
+            await self._reload(change)
+
+    async def _reload(self, change: PoolChange) -> None:
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         async with self.store.db.session() as session:
             if change.graph or change.sharing or change.everything:
