@@ -242,6 +242,40 @@ async def _expert_reloads(db: Database, expert_ids: list[str]) -> float:
     return round(statistics.median(times) * 1000, 2) if times else 0.0
 
 
+async def swap_stall(db: Database, url: str) -> dict[str, float]:
+    """A running engine reloads the whole pool (as after a taxonomy change) while a probe
+    sleeps 1 ms at a time: ``swap_s`` the reload, ``swap_stall_ms`` the longest the event loop
+    was held (what webhooks and desks would wait)."""
+    from expertline.config import load_config
+    from router.engine import Engine
+    from skills.watch import EVERYTHING
+
+    with tempfile.TemporaryDirectory(prefix="pool-swap-") as tmp:
+        config = load_config(None, {}).replace(database={"url": url}, server={"data_dir": tmp},
+                                               scheduler={"enabled": False})
+        engine = Engine(db, config, autotimers=False)
+        await engine.start()
+        try:
+            lags: list[float] = []
+            done = asyncio.Event()
+
+            async def probe() -> None:
+                while not done.is_set():
+                    before = time.perf_counter()
+                    await asyncio.sleep(0.001)
+                    lags.append(time.perf_counter() - before - 0.001)
+
+            watcher = asyncio.ensure_future(probe())
+            started = time.perf_counter()
+            await engine._reload_pool(EVERYTHING)
+            swap_s = time.perf_counter() - started
+            done.set()
+            await watcher
+        finally:
+            await engine.close()
+    return {"swap_s": round(swap_s, 3), "swap_stall_ms": round(max(lags) * 1000, 1)}
+
+
 async def _run(experts: int, skills_per_expert: int, skills: int, url: str) -> dict[str, Any]:
     async with Database(url) as db:
         started = time.perf_counter()
@@ -249,6 +283,7 @@ async def _run(experts: int, skills_per_expert: int, skills: int, url: str) -> d
         fill_s = time.perf_counter() - started
         rss_before = _peak_rss_mib()
         figures = await measure(db)
+        figures.update(await swap_stall(db, url))
     return {
         **figures,
         "fill_s": round(fill_s, 1),

@@ -31,7 +31,14 @@ from router.channels import ChannelPort
 from router.core import RoutingCore
 from router.desk import DeskActions
 from router.live import Later, LiveContact, News, Translator
-from router.model import ContactSpec, ContactState, ExpertProfile, Presence, RoutingConfig
+from router.model import (
+    ContactSpec,
+    ContactState,
+    ExpertProfile,
+    Pool,
+    Presence,
+    RoutingConfig,
+)
 from router.pool_view import Capacity, pool_of, profile_of
 from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Snapshot
 from router.store import Batch, Store
@@ -39,7 +46,13 @@ from router.tables import ContactRow
 from scheduler.ports import OnShift
 from skills.errors import Unavailable
 from skills.graph import SkillGraph
-from skills.snapshot import ExpertRecord, load_experts, load_snapshot
+from skills.snapshot import (
+    ExpertRecord,
+    PoolSnapshot,
+    load_experts,
+    load_snapshot,
+    load_specs,
+)
 from skills.watch import PoolChange, PoolWatch
 from telephony.ports import Channel, ExpertEndpoint, Listener, Medium
 
@@ -137,14 +150,23 @@ class Engine(ChannelPort, DeskActions):
         self.started = False
 
     async def _load_pool(self, now: float) -> None:
-        today = datetime.fromtimestamp(now, UTC).date()
-        async with self.store.db.session() as session:
-            pool = await load_snapshot(session, today=today,
-                                       taxonomy_cost=self.config.routing.taxonomy_cost)
+        pool, routing_pool = await self._read_pool(now)
         self._records = dict(pool.experts)
         self._skills = frozenset(pool.graph)
         self.graph = pool.graph
-        self.core.handle(ev.PoolChanged(pool_of(pool, self.routing_config)), now)
+        self.core.handle(ev.PoolChanged(routing_pool), now)
+
+    async def _read_pool(self, now: float) -> tuple[PoolSnapshot, Pool]:
+        """The whole pool and what the core needs of it. Building the skills graph and its
+        substitutes table is CPU work of seconds at national scale: it runs in a worker
+        thread, so webhooks and desks are served meanwhile."""
+        today = datetime.fromtimestamp(now, UTC).date()
+        async with self.store.db.session() as session:
+            specs = await load_specs(session)
+            graph = await asyncio.to_thread(SkillGraph.build, specs,
+                                            taxonomy_cost=self.config.routing.taxonomy_cost)
+            pool = await load_snapshot(session, today=today, graph=graph)
+        return pool, await asyncio.to_thread(pool_of, pool, self.routing_config)
 
     # -- the one write path -------------------------------------------------------------------
     async def _step(self, event: ev.Event, *,
@@ -326,20 +348,17 @@ class Engine(ChannelPort, DeskActions):
             await self._reload(change)
 
     async def _reload(self, change: PoolChange) -> None:
-        today = datetime.fromtimestamp(self.clock(), UTC).date()
-        async with self.store.db.session() as session:
-            if change.graph or change.sharing or change.everything:
-                pool = await load_snapshot(session, today=today,
-                                           taxonomy_cost=self.config.routing.taxonomy_cost)
-                fresh, whole = dict(pool.experts), True
-            else:
-                fresh, whole = await load_experts(session, change.experts, today=today), False
-        if whole:
+        if change.graph or change.sharing or change.everything:
+            pool, routing_pool = await self._read_pool(self.clock())
             before = self._records
-            self._records, self._skills, self.graph = fresh, frozenset(pool.graph), pool.graph
-            await self._step(ev.PoolChanged(pool_of(pool, self.routing_config)))
-            named = set(before) | set(fresh)
+            self._records = dict(pool.experts)
+            self._skills, self.graph = frozenset(pool.graph), pool.graph
+            await self._step(ev.PoolChanged(routing_pool))
+            named = set(before) | set(self._records)
         else:
+            today = datetime.fromtimestamp(self.clock(), UTC).date()
+            async with self.store.db.session() as session:
+                fresh = await load_experts(session, change.experts, today=today)
             before = {i: self._records.pop(i) for i in change.experts if i in self._records}
             self._records.update(fresh)  # one named but not found was deleted
             named = set(change.experts)

@@ -278,3 +278,4 @@ def test_the_pool_load_benchmark_prints_its_figures(capsys: pytest.CaptureFixtur
     assert (figures["experts"], figures["skills"], figures["proficiencies"]) == (300, 40, 900)
     assert figures["load_s"] > 0 and figures["peak_rss_mib"] > 0
     assert figures["expert_reload_ms"] > 0
+    assert figures["swap_s"] > 0 and figures["swap_stall_ms"] >= 0
