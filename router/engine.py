@@ -151,10 +151,14 @@ class Engine(ChannelPort, DeskActions):
 
     async def _load_pool(self, now: float) -> None:
         pool, routing_pool = await self._read_pool(now)
+        self._adopt(pool)
+        self.core.handle(ev.PoolChanged(routing_pool), now)
+
+    def _adopt(self, pool: PoolSnapshot) -> None:
+        """Take a whole pool's records and graph as the engine's own."""
         self._records = dict(pool.experts)
         self._skills = frozenset(pool.graph)
         self.graph = pool.graph
-        self.core.handle(ev.PoolChanged(routing_pool), now)
 
     async def _read_pool(self, now: float) -> tuple[PoolSnapshot, Pool]:
         """The whole pool and what the core needs of it. Building the skills graph and its
@@ -351,8 +355,7 @@ class Engine(ChannelPort, DeskActions):
         if change.graph or change.sharing or change.everything:
             pool, routing_pool = await self._read_pool(self.clock())
             before = self._records
-            self._records = dict(pool.experts)
-            self._skills, self.graph = frozenset(pool.graph), pool.graph
+            self._adopt(pool)
             await self._step(ev.PoolChanged(routing_pool))
             named = set(before) | set(self._records)
         else:

@@ -119,19 +119,8 @@ class ExpertRec:
         return load if load < self.profile.capacity(channel) else None
 
     def open_channels(self) -> tuple[Channel, ...]:
-        """The channels on which the expert would take one more contact right now (the same
-        answer as ``open_load`` per channel, in one pass)."""
-        if self.presence is not Presence.AVAILABLE or self.exclusive:
-            return ()
-        voice, chat = self.used[VOICE], self.used[CHAT]
-        profile = self.profile
-        if voice:
-            return (VOICE,) if voice < profile.voice_capacity else ()
-        if chat:
-            return (CHAT,) if chat < profile.chat_capacity else ()
-        if profile.voice_capacity:
-            return (VOICE, CHAT) if profile.chat_capacity else (VOICE,)
-        return (CHAT,) if profile.chat_capacity else ()
+        """The channels on which the expert would take one more contact right now."""
+        return tuple(ch for ch in (VOICE, CHAT) if self.open_load(ch) is not None)
 
     def placement(self) -> tuple[str, int] | None:
         """Where the expert belongs in the availability index: (FREE, 0) with nothing in
