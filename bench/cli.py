@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from base.cli import CliContext, Subparsers
+from base.errors import BadRequest
 from bench import pool_load, routing
-from skills.errors import BadRequest
 
 POLICIES = ("exact", "graph", "optimal")
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     """Add ``bench routing`` and ``bench pool-load`` to the ``expertline`` parser."""
     bench = sub.add_parser("bench", help="benchmarks that print figures")
     kinds = bench.add_subparsers(dest="kind", required=True, parser_class=type(bench))
@@ -52,13 +53,13 @@ def _count(text: str) -> int:
     return value
 
 
-def _routing(args: argparse.Namespace) -> int:
+def _routing(args: argparse.Namespace, ctx: CliContext) -> int:
     figures = routing.run(args.experts, args.skills, args.waiting, seed=args.seed,
                           policy=args.policy, decisions=args.decisions, rounds=args.rounds)
     return _print(figures, as_json=args.json)
 
 
-def _pool_load(args: argparse.Namespace) -> int:
+def _pool_load(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.skills_per_expert > args.skills:
         raise BadRequest("--skills-per-expert cannot exceed --skills")
     figures = pool_load.run(args.experts, args.skills_per_expert, args.skills, args.url)

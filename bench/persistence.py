@@ -21,8 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from expertline.config import load_config
-from expertline.db import Database
+from base.config import load_config
+from base.db import Database
+from bench.schema import migrated
 from router.engine import Engine
 from skills.models import Organisation, Skill
 from telephony.ports import Channel, ContactRequest, Medium
@@ -39,7 +40,7 @@ async def _seed(db: Database) -> None:
 async def measure(url: str, contacts: int) -> dict[str, Any]:
     config = load_config(None, {}).replace(database={"url": url},
                                            scheduler={"enabled": False})
-    async with Database(url) as db:
+    async with migrated(url) as db:
         await _seed(db)
         engine = Engine(db, config, autotimers=False)
         await engine.start()

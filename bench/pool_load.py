@@ -37,7 +37,8 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from expertline.db import Database
+from base.db import Database
+from bench.schema import migrated
 from skills.models import (
     Accreditation,
     Expert,
@@ -246,7 +247,7 @@ async def swap_stall(db: Database, url: str) -> dict[str, float]:
     """A running engine reloads the whole pool (as after a taxonomy change) while a probe
     sleeps 1 ms at a time: ``swap_s`` the reload, ``swap_stall_ms`` the longest the event loop
     was held (what webhooks and desks would wait)."""
-    from expertline.config import load_config
+    from base.config import load_config
     from router.engine import Engine
     from skills.watch import EVERYTHING
 
@@ -277,7 +278,7 @@ async def swap_stall(db: Database, url: str) -> dict[str, float]:
 
 
 async def _run(experts: int, skills_per_expert: int, skills: int, url: str) -> dict[str, Any]:
-    async with Database(url) as db:
+    async with migrated(url) as db:
         started = time.perf_counter()
         await fill(db, experts=experts, skills_per_expert=skills_per_expert, skills=skills)
         fill_s = time.perf_counter() - started

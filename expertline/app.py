@@ -7,7 +7,7 @@ this module only opens the database, adds the middlewares and calls those setups
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,16 +15,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 import scheduler
 import skills
 import telephony
-from expertline import audit
+from base.config import Config
+from base.db import Database
+from base.http import PRINCIPAL, Handler, error_middleware, json_response
+from expertline import schema
 from expertline.auth import bearer, resolve_token
-from expertline.config import Config
-from expertline.db import Database
 from router import api as router_api
 from router.api import ENGINE, engine_of
 from router.engine import Engine
 from skills import pool_watch
-from skills.errors import DomainError, NotFound, PayloadTooLarge
-from skills.http import PRINCIPAL, json_response
 
 log = logging.getLogger("expertline")
 
@@ -32,7 +31,6 @@ CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
 DEMO = web.AppKey("demo", bool)
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
 
 
@@ -44,8 +42,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app[CONFIG] = config
     app[DEMO] = demo
     app.cleanup_ctx.append(_database_ctx)
-    skills.setup(app, sessions=sessions_of(app), audit=audit.record,
-                 taxonomy_cost=config.routing.taxonomy_cost)
+    skills.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router_api.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
     telephony.setup(app, config=config, routing=lambda: engine_of(app),
                     triage=lambda text: engine_of(app).triage(text))
@@ -62,7 +59,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = Database(config.database_url, echo=config.database.echo)
+    db = schema.database(config.database_url, echo=config.database.echo)
     await db.open()
     app[DATABASE] = db
     if app[DEMO]:
@@ -122,24 +119,3 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-@web.middleware
-async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Domain errors and aiohttp's own 4xx become ``{"error": {"code", "message"}}``."""
-    try:
-        return await handler(request)
-    except DomainError as exc:
-        return json_response(exc.to_json(), status=exc.status)
-    except web.HTTPRequestEntityTooLarge:
-        exc2 = PayloadTooLarge(f"request body larger than {request.app._client_max_size} bytes")
-        return json_response(exc2.to_json(), status=413)
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type != "text/plain":
-            raise
-        code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
-        error = NotFound(exc.reason, code=code) if exc.status == 404 else DomainError(exc.reason)
-        return json_response({"error": {"code": error.code, "message": exc.reason}},
-                             status=exc.status)
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        body = {"error": {"code": "internal", "message": "internal error; it has been logged"}}
-        return json_response(body, status=500)

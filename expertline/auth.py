@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from skills.access import Principal, Role
-from skills.errors import InvalidInput, Unauthorized
-from skills.models import now_utc
+from base.access import Principal, Role
+from base.clock import now_utc
+from base.errors import InvalidInput, Unauthorized
 
 TOKEN_PREFIX = "xl_"
 

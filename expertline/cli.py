@@ -1,31 +1,31 @@
 """The ``expertline`` command line (also ``python -m expertline``).
 
 Each package contributes its sub-commands through ``register_cli(subparsers)``; a handler takes
-the parsed arguments and returns the exit code. Bad arguments or input exit 2 with one line on
-stderr, never a traceback.
+the parsed arguments and the ``CliContext`` made here (configuration, migrated database) and
+returns the exit code. Bad arguments or input exit 2 with one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
+import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from expertline.config import Config, ConfigError, load_config
-from skills.errors import BadRequest, DomainError
+import bench.cli
+import scheduler.cli
+import scheduler.coverage_cli
+import simulator.cli
+import skills.cli
+import telephony.cli
+from base.cli import CliContext, Parser, Subparsers
+from base.config import ConfigError
+from base.errors import DomainError
+from expertline import schema
 
-PACKAGE_CLIS = ("scheduler.cli", "scheduler.coverage_cli", "bench.cli", "simulator.cli",
-                "telephony.cli", "skills.cli")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error as one line and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
+PACKAGE_CLIS = (scheduler.cli, scheduler.coverage_cli, bench.cli, simulator.cli, telephony.cli,
+                skills.cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,18 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _register_core(sub)
-    for name in PACKAGE_CLIS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for module in PACKAGE_CLIS:
         module.register_cli(sub)
     return parser
 
 
-def _register_core(sub: argparse._SubParsersAction) -> None:
+def _register_core(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--demo", action="store_true", help="seed the demo pool if the db is empty")
     serve.add_argument("--host")
@@ -67,22 +61,19 @@ def _register_core(sub: argparse._SubParsersAction) -> None:
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
 
 
-def config_of(args: argparse.Namespace) -> Config:
-    """The configuration named by ``--config`` and the environment (cached on ``args``)."""
-    import os
-
-    if getattr(args, "_config", None) is None:
-        args._config = load_config(args.config, os.environ)
-    return args._config
+def context_of(args: argparse.Namespace, environ: dict[str, str] | None = None) -> CliContext:
+    """The context every command gets: ``--config`` and the environment, loaded when used."""
+    return CliContext(config_path=args.config, environ=os.environ if environ is None else environ,
+                      open_database=schema.database)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     from aiohttp import web
 
+    from base.logs import setup_logging
     from expertline.app import create_app
-    from expertline.logs import setup_logging
 
-    config = config_of(args)
+    config = ctx.config
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     config = config.replace(server=server) if server else config
     setup_logging(config.server.log_level)
@@ -92,26 +83,25 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _seed(args: argparse.Namespace) -> int:
+def _seed(_args: argparse.Namespace, ctx: CliContext) -> int:
     from expertline.demo import seed_demo
 
-    summary = asyncio.run(seed_demo(config_of(args)))
+    summary = asyncio.run(seed_demo(ctx.config))
     print(summary)
     return 0
 
 
-def _token_create(args: argparse.Namespace) -> int:
-    print(asyncio.run(_issue(config_of(args), args)))
+def _token_create(args: argparse.Namespace, ctx: CliContext) -> int:
+    print(asyncio.run(_issue(ctx, args)))
     return 0
 
 
-async def _issue(config: Config, args: argparse.Namespace) -> str:
-    from expertline import audit
+async def _issue(ctx: CliContext, args: argparse.Namespace) -> str:
+    from base import audit
+    from base.access import Role
     from expertline.auth import issue_token
-    from expertline.db import Database
-    from skills.access import Role
 
-    async with Database(config.database_url) as db, db.transaction() as session:
+    async with ctx.database() as db, db.transaction() as session:
         token, row = await issue_token(session, role=Role(args.role), orgs=frozenset(args.org),
                                        expert_id=args.expert, label=args.label)
         audit.record(session, actor="cli", action="create", entity="api_token",
@@ -120,11 +110,9 @@ async def _issue(config: Config, args: argparse.Namespace) -> str:
     return token
 
 
-def _db_upgrade(args: argparse.Namespace) -> int:
-    from expertline.db import Database
-
+def _db_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:
     async def run() -> None:
-        async with Database(config_of(args).database_url):
+        async with ctx.database():
             pass
 
     asyncio.run(run())
@@ -136,12 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        return int(args.func(args, context_of(args)))
     except (ConfigError, DomainError) as exc:
         message = exc.message if isinstance(exc, DomainError) else str(exc)
         print(f"expertline: error: {message}", file=sys.stderr)
         return 2
-    except (BadRequest, OSError) as exc:
+    except OSError as exc:
         print(f"expertline: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -27,9 +27,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from expertline import audit
-from expertline.config import Config
-from expertline.db import Database
+from base import audit
+from base.config import Config
+from base.db import Database
 from expertline.demo_data import (
     AGREEMENTS,
     COMMUNITY_LANGUAGE,
@@ -44,6 +44,7 @@ from expertline.demo_data import (
     SkillSeed,
 )
 from expertline.demo_shifts import seed_shifts
+from expertline.schema import database
 from skills import transfer
 from skills.models import Expert, Organisation, Skill
 
@@ -288,7 +289,7 @@ async def _seed(db: Database, config: Config) -> dict[str, Any] | None:
             plan = await transfer.plan_import(session, pool)
             if not plan.valid:
                 raise RuntimeError(f"the demo pool is invalid: {plan.problems[:3]}")
-            await transfer.apply_import(session, plan, actor=ACTOR, audit=None)
+            await transfer.apply_import(session, plan, actor=ACTOR, audited=False)
             await seed_shifts(session, pool, config.demo.seed)
             audit.record(
                 session,
@@ -319,7 +320,7 @@ async def seed_demo(config: Config) -> str:
     """Open the configured database, seed it if empty, and say what happened."""
     where = make_url(config.database_url).render_as_string(hide_password=True)
     started = time.perf_counter()
-    async with Database(config.database_url, echo=config.database.echo) as db:
+    async with database(config.database_url, echo=config.database.echo) as db:
         pool = await _seed(db, config)
         if pool is None:
             async with db.session() as session:

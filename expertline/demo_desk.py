@@ -16,9 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from base.errors import DomainError
 from router.api import engine_of
 from router.engine import Engine
-from skills.errors import DomainError
 
 log = logging.getLogger("expertline.demo")
 ACCEPT_AFTER_S = 3.0

@@ -13,7 +13,7 @@ from sqlmodel import SQLModel
 TABLE_MODULES = (
     "skills.models",
     "expertline.auth",
-    "expertline.audit",
+    "base.audit",
     "router.tables",
     "scheduler.tables",
 )

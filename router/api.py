@@ -16,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from expertline.logs import mask_phone
+from base.access import Principal, Role, require_role
+from base.errors import BadRequest, InvalidInput, NotFound
+from base.http import Fields, json_response, page_of, paging, principal, read_json
+from base.logs import mask_phone
 from router.engine import Engine
 from router.store import decision_row
 from router.tables import ContactRow
-from skills.access import Principal, Role, require_role
-from skills.errors import BadRequest, InvalidInput, NotFound
-from skills.http import Fields, json_response, page_of, paging, principal, read_json
 from telephony.ports import Channel, ContactRequest, Medium
 
 log = logging.getLogger("router.api")

@@ -12,12 +12,12 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.live import LiveContact, News
 from router.model import ContactSpec, ExpertState
 from router.store import Batch, StateChange
 from router.tables import ContactRow
-from skills.errors import Conflict, InvalidInput, NotFound
 from telephony.ports import (
     ContactRequest,
     ContactTicket,

@@ -3,7 +3,7 @@
     core = RoutingCore(RoutingConfig(policy="graph"), Pool(substitutes=..., sharing=...))
     commands = core.handle(ContactArrived(spec), now)
 
-``handle(event, now)`` first validates the event (raising a ``skills.errors`` error without
+``handle(event, now)`` first validates the event (raising a ``base.errors`` error without
 changing anything), then processes whatever fell due by ``now`` (offer expiries, wrap-up ends,
 escalations, batches), applies the event and finally matches: contacts that became routable
 are searched contact side (best expert by score), experts that gained capacity expert side
@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
+from base.errors import Conflict, InvalidInput, NotFound
 from router import commands as cmd
 from router import events as ev
 from router import explain
@@ -44,7 +45,6 @@ from router.policies import assign
 from router.records import FREE, ContactRec, ExpertRec, SessionRec
 from router.snapshot import Snapshot, restore_into, take_snapshot
 from router.state import CoreState
-from skills.errors import Conflict, InvalidInput, NotFound
 
 
 class RoutingCore(CoreState):

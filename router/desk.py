@@ -10,16 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.live import LiveContact, News
 from router.model import OfferStatus, OfferView, Presence
 from router.store import Batch
-from skills.errors import Conflict, InvalidInput, NotFound
 from telephony.ports import ContactState as Public
 from telephony.ports import ExpertMessage
 
 if TYPE_CHECKING:
-    from expertline.config import Config
+    from base.config import Config
     from router.core import RoutingCore
     from skills.snapshot import ExpertRecord
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from base.errors import DomainError
 from router.api import engine_of, me
-from skills.errors import DomainError
 
 log = logging.getLogger("router.desk")
 QUEUE_LIMIT = 1000
@@ -95,7 +95,7 @@ async def _dispatch(engine: Any, expert_id: str, action: str, body: dict[str, An
 
 
 def _raise(action: str) -> Any:
-    from skills.errors import BadRequest
+    from base.errors import BadRequest
 
     raise BadRequest(f"unknown action {action!r}: status, accept, decline, complete, message")
 

@@ -23,8 +23,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from expertline.config import Config
-from expertline.db import Database
+from base.config import Config
+from base.db import Database
+from base.errors import Unavailable
 from router import commands as cmd
 from router import events as ev
 from router.channels import ChannelPort
@@ -44,7 +45,6 @@ from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Sna
 from router.store import Batch, Store
 from router.tables import ContactRow
 from scheduler.ports import OnShift
-from skills.errors import Unavailable
 from skills.graph import SkillGraph
 from skills.snapshot import (
     ExpertRecord,

@@ -2,7 +2,7 @@
 
 Everything here is a frozen dataclass or a string enum, so the shell can persist it, the
 simulator can build it and tests can compare it. Validation happens at construction and raises
-``skills.errors.InvalidInput`` (422) naming the field.
+``base.errors.InvalidInput`` (422) naming the field.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from skills.errors import InvalidInput
+from base.errors import InvalidInput
 
 MIN_PROFICIENCY = 1
 MAX_PROFICIENCY = 5
@@ -215,7 +215,7 @@ class RoutingConfig:
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> RoutingConfig:
         """Build from any object with the same attribute names (e.g. the ``[routing]`` section
-        of ``expertline.config``); steps only need ``after_s``, ``max_cost``, ``min_proficiency``.
+        of ``base.config``); steps only need ``after_s``, ``max_cost``, ``min_proficiency``.
         Unknown attributes are ignored, missing ones keep their defaults."""
         values: dict[str, Any] = {}
         for name in cls.__dataclass_fields__:

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from expertline import audit
-from expertline.db import Database
+from base import audit
+from base.db import Database
 from router import commands as cmd
 from router.model import Decision
 from router.tables import (

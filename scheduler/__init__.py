@@ -12,9 +12,10 @@ from typing import Any
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import now_utc
 from scheduler import api
 from scheduler.ports import AvailabilityPort, OnShift
-from scheduler.service import Scheduler, now_utc
+from scheduler.service import Scheduler
 
 SCHEDULER = web.AppKey("scheduler.scheduler", Scheduler)
 
@@ -23,17 +24,14 @@ __all__ = ["SCHEDULER", "AvailabilityPort", "OnShift", "Scheduler", "scheduler_o
 
 def setup(app: web.Application, *, sessions: Callable[[], AsyncSession], config: Any,
           availability: Callable[[], AvailabilityPort | None],
-          routing: Callable[[], Any], clock: Callable[[], datetime] = now_utc,
-          audit: Callable[..., Any] | None = None) -> None:
+          routing: Callable[[], Any], clock: Callable[[], datetime] = now_utc) -> None:
     """Store a ``Scheduler`` under ``SCHEDULER``; it starts (when ``scheduler.enabled``) and
     stops with the app. ``availability`` and ``routing`` are called when needed, so they may
     return None until the routing engine is up."""
-    if audit is None:
-        from expertline.audit import record as audit
     sched = Scheduler(sessions=sessions, config=config, availability=availability,
                       routing=routing, clock=clock)
     app[SCHEDULER] = sched
-    app[api.SCHEDULER_API] = api.SchedulerApi(sessions=sessions, audit=audit, scheduler=sched)
+    app[api.SCHEDULER_API] = api.SchedulerApi(sessions=sessions, scheduler=sched)
     app.router.add_routes(api.routes())
     app.cleanup_ctx.append(_lifecycle)
 

@@ -11,30 +11,31 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from scheduler import coverage_data, reconcile, rota, store, wtr
-from scheduler.service import Scheduler
-from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
-from skills.access import (
+from base import audit
+from base.access import (
     Principal,
     Role,
     require_expert_reader,
     require_org_editor,
     require_role,
 )
-from skills.errors import BadRequest, Conflict, InvalidInput, NotFound
-from skills.http import Fields, json_response, principal, read_json
-from skills.models import Expert, Skill, now_utc
+from base.clock import now_utc
+from base.db import Sessions, writing
+from base.errors import BadRequest, Conflict, InvalidInput, NotFound
+from base.http import Fields, json_response, principal, read_json
+from scheduler import coverage_data, reconcile, rota, store, wtr
+from scheduler.service import Scheduler
+from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
+from skills.models import Expert, Skill
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 OVERRIDE = frozenset({"override", "override_reason"})
@@ -50,18 +51,12 @@ MAX_ROTA_DAYS = 62
 
 @dataclass(frozen=True, slots=True)
 class SchedulerApi:
-    sessions: Any
-    audit: Any
+    sessions: Sessions
     scheduler: Scheduler
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
-        try:
-            async with self.sessions() as session, session.begin():
-                yield session
-        except sa.exc.IntegrityError:
-            raise Conflict("the database refused the change: it clashes with stored data") \
-                from None
+    def writing(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """One transaction (``base.db.writing``): a refused change is a 4xx, never a 500."""
+        return writing(self.sessions)
 
 
 SCHEDULER_API = web.AppKey("scheduler.api", SchedulerApi)
@@ -191,7 +186,7 @@ async def _save(request: web.Request, *, row: ShiftPatternRow | None,
 
 def _record(api: SchedulerApi, session: AsyncSession, who: Principal, action: str,
             entity_id: str, before: Any, after: Any, entity: str = "shift_pattern") -> None:
-    api.audit(session, actor=who, action=action, entity=entity, entity_id=entity_id,
+    audit.record(session, actor=who, action=action, entity=entity, entity_id=entity_id,
               before=before, after=after)
 
 

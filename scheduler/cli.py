@@ -8,8 +8,9 @@ import math
 from collections.abc import Callable
 from typing import TypeVar
 
+from base.cli import CliContext, Subparsers
+from base.errors import BadRequest, InvalidInput
 from scheduler import erlang
-from skills.errors import BadRequest, InvalidInput
 
 T = TypeVar("T")
 _FLAGS = {"per_hour": "--per-hour", "aht_s": "--aht", "agents": "--agents", "target_s": "--target",
@@ -26,7 +27,7 @@ _LABELS = (
 )
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     """Add ``erlang c``, ``erlang a`` and ``erlang staff`` to the ``expertline`` parser."""
     parser = sub.add_parser("erlang", help="Erlang C/A staffing maths")
     kinds = parser.add_subparsers(dest="erlang", required=True, parser_class=type(parser))
@@ -70,18 +71,18 @@ def _number(text: str) -> float:
     return value
 
 
-def _erlang_c(args: argparse.Namespace) -> int:
+def _erlang_c(args: argparse.Namespace, ctx: CliContext) -> int:
     result = _call(erlang.erlang_c, args.per_hour, args.aht, args.agents, args.target)
     return _print(result.to_json(), args.json, agents=args.agents)
 
 
-def _erlang_a(args: argparse.Namespace) -> int:
+def _erlang_a(args: argparse.Namespace, ctx: CliContext) -> int:
     result = _call(erlang.erlang_a, args.per_hour, args.aht, args.agents, args.target,
                    args.patience)
     return _print(result.to_json(), args.json, agents=args.agents)
 
 
-def _staff(args: argparse.Namespace) -> int:
+def _staff(args: argparse.Namespace, ctx: CliContext) -> int:
     result = _call(erlang.staff, args.per_hour, args.aht, args.target, args.service_level,
                    args.patience)
     return _print(result.to_json(), args.json)

@@ -7,16 +7,16 @@ import asyncio
 import json
 from collections import defaultdict
 from datetime import UTC, date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from base.cli import CliContext, Subparsers
 from scheduler.coverage import Cell
 from scheduler.coverage_data import load_coverage, summary
 
 LONDON = ZoneInfo("Europe/London")
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     parser = sub.add_parser("coverage", help="rota coverage against forecast demand")
     parser.add_argument("--date", type=_date, required=True, help="first day, YYYY-MM-DD")
     parser.add_argument("--days", type=int, default=1, help="how many days (1..14)")
@@ -32,10 +32,8 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {text!r}") from None
 
 
-def _coverage(args: argparse.Namespace) -> int:
-    from expertline.cli import config_of
-
-    cells = asyncio.run(_load(config_of(args), args))
+def _coverage(args: argparse.Namespace, ctx: CliContext) -> int:
+    cells = asyncio.run(_load(ctx, args))
     if args.json:
         print(json.dumps({"cells": [c.to_json() for c in cells], "by_skill": summary(cells)}))
     else:
@@ -43,10 +41,9 @@ def _coverage(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _load(config: Any, args: argparse.Namespace) -> list[Cell]:
-    from expertline.db import Database
-
-    async with Database(config.database_url) as db, db.session() as session:
+async def _load(ctx: CliContext, args: argparse.Namespace) -> list[Cell]:
+    config = ctx.config
+    async with ctx.database() as db, db.session() as session:
         return await load_coverage(session, first=args.date, days=args.days, skill=args.skill,
                                    config=config, now=datetime.now(UTC))
 

@@ -15,11 +15,11 @@ from typing import Any
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.errors import InvalidInput
 from router.tables import ContactRow
 from scheduler import reconcile, rota, store
 from scheduler.coverage import DEFAULT_AHT_S, Cell, Target, coverage
 from scheduler.forecast import build_history, forecast
-from skills.errors import InvalidInput
 from skills.models import Expert, Proficiency, Skill
 
 LONDON = "Europe/London"

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from skills.errors import InvalidInput
+from base.errors import InvalidInput
 
 _EPS = 1e-16
 _TINY = 1e-300

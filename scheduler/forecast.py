@@ -31,8 +31,8 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from base.errors import InvalidInput
 from scheduler.rota import to_utc, zone_of
-from skills.errors import InvalidInput
 
 WEIGHTS = (4.0, 3.0, 2.0, 1.0)
 _DAY = timedelta(days=1)

@@ -23,18 +23,15 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import now_utc
+from base.errors import DomainError
 from scheduler import reconcile, report, store
 from scheduler.ports import AvailabilityPort
-from skills.errors import DomainError
 from telephony.ports import Channel, ContactRequest, Medium, RoutingPort
 
 log = logging.getLogger("expertline.scheduler")
 HORIZON = timedelta(hours=24)
 LONDON = ZoneInfo("Europe/London")
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
 
 
 class Scheduler:

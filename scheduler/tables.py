@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
-from skills.models import now_utc
+from base.clock import now_utc
 
 PATTERN_KINDS = ("weekly", "cycle", "one_off", "absence")
 CALLBACK_STATES = ("pending", "submitted", "failed")

@@ -29,8 +29,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
+from base.errors import InvalidInput
 from scheduler.rota import Shift
-from skills.errors import InvalidInput
 
 _WEEK = timedelta(days=7)
 _HOUR = timedelta(hours=1)

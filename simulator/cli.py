@@ -6,15 +6,16 @@ from __future__ import annotations
 import argparse
 import json
 
+from base.cli import CliContext, Subparsers
+from base.errors import BadRequest
 from router.model import POLICIES
 from simulator.compare import compare
 from simulator.engine import simulate
 from simulator.report import format_comparison, format_metrics
 from simulator.scenario import load_scenario
-from skills.errors import BadRequest
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     """Add ``simulate`` to the ``expertline`` parser."""
     parser = sub.add_parser(
         "simulate", help="run a scenario through the routing core on a virtual clock",
@@ -32,7 +33,7 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_simulate)
 
 
-def _simulate(args: argparse.Namespace) -> int:
+def _simulate(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.compare and args.policy:
         raise BadRequest("--compare runs every policy: drop --policy")
     if args.scale is not None and not args.scale > 0:

@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from base.errors import InvalidInput
 from router.model import POLICIES
 from scheduler.erlang import erlang_a, erlang_c
 from simulator.engine import simulate
 from simulator.metrics import Metrics
 from simulator.scenario import Scenario, shift_window, stream_window
-from skills.errors import InvalidInput
 
 SAME = 1e-6  # SL_pooled this close to SL_exact: efficiency undefined
 

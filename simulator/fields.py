@@ -4,7 +4,7 @@
     duration = table.number("duration_h", above=0)
     table.done()    # refuses keys that were never read
 
-Errors are ``skills.errors.BadRequest`` with the message ``scenario.toml:14: demand[1].per_hour:
+Errors are ``base.errors.BadRequest`` with the message ``scenario.toml:14: demand[1].per_hour:
 must be > 0``.
 """
 
@@ -14,8 +14,8 @@ import math
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+from base.errors import BadRequest
 from simulator.locate import Locator, Path, format_path
-from skills.errors import BadRequest
 
 MISSING: Any = object()
 

@@ -4,7 +4,7 @@
     scenario.routing_config()     # the RoutingConfig the core runs with
     scenario.pool()               # substitutes from the scenario's skills graph
 
-Every problem is a ``skills.errors.BadRequest`` naming the file, line and key, e.g.
+Every problem is a ``base.errors.BadRequest`` naming the file, line and key, e.g.
 ``scenario.toml:14: demand[1].per_hour: must be > 0``; unknown keys are refused.
 
 Optional keys beyond CONTRACT.md (all documented in ``simulator/README.md``):
@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from base.errors import BadRequest, GraphCycle, InvalidInput
 from router.model import (
     DEFAULT_STEPS,
     MAX_PROFICIENCY,
@@ -35,7 +36,6 @@ from router.model import (
     Step,
 )
 from simulator.fields import Source, Table
-from skills.errors import BadRequest, GraphCycle, InvalidInput
 from skills.graph import SkillGraph, SkillSpec
 
 HANDLE_MODELS = ("exponential", "lognormal")

@@ -1,25 +1,24 @@
-"""The supervisor API for the skills pool: ``setup(app, sessions=…, audit=…)``.
+"""The supervisor API for the skills pool: ``setup(app, sessions=…)``.
 
 ``setup`` registers the routes under ``/api/v1`` (skills, experts with their proficiencies and
 accreditations, organisations, sharing agreements, the graph, coverage, triage and the audit log)
 and stores a ``PoolWatch`` under a typed key: ``pool_watch(app).subscribe(callback)`` hears about
-every committed pool change. Handlers check role and scope with ``skills.access``; the auth
+every committed pool change. Handlers check role and scope with ``base.access``; the auth
 middleware of the composition root has already resolved the bearer token.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 from aiohttp import web
 
-from skills import api_experts, api_orgs, api_skills, pool
-from skills.access import Role, require_pool_reader, require_role
-from skills.api_common import POOL_API, AuditFn, PoolApi, Sessions, api_of
-from skills.errors import BadRequest
-from skills.http import json_response, page_of, paging, principal, query_int
+from base.access import Role, require_pool_reader, require_role
+from base.db import Sessions
+from base.errors import BadRequest
+from base.http import json_response, page_of, paging, principal, query_int
+from skills import api_experts, api_orgs, api_skills, pool, transfer_api
+from skills.api_common import POOL_API, PoolApi, api_of
 from skills.serialise import audit_json
 from skills.watch import EVERYTHING, PoolWatch
 
@@ -27,20 +26,16 @@ POOL_WATCH = web.AppKey("skills.pool_watch", PoolWatch)
 MAX_TRIAGE_TEXT = 1000
 
 
-def setup(
-    app: web.Application, *, sessions: Sessions, audit: AuditFn, taxonomy_cost: float = 0.5
-) -> None:
+def setup(app: web.Application, *, sessions: Sessions, taxonomy_cost: float = 0.5) -> None:
     """Register the pool routes on ``app`` and its ``PoolWatch`` (see ``pool_watch``)."""
     watch = PoolWatch(taxonomy_cost=taxonomy_cost)
     app[POOL_WATCH] = watch
-    app[POOL_API] = PoolApi(sessions=sessions, audit=audit, watch=watch)
+    app[POOL_API] = PoolApi(sessions=sessions, watch=watch)
     app.cleanup_ctx.append(_watch_ctx)
     app.router.add_routes(
         [*api_skills.routes(), *api_experts.routes(), *api_orgs.routes(), *routes()]
     )
-    _add_transfer_routes(
-        app, sessions=sessions, audit=audit, on_change=lambda: watch.publish(EVERYTHING)
-    )
+    transfer_api.add_routes(app, sessions=sessions, on_change=lambda: watch.publish(EVERYTHING))
 
 
 def pool_watch(app: web.Application) -> PoolWatch:
@@ -49,26 +44,14 @@ def pool_watch(app: web.Application) -> PoolWatch:
         return app[POOL_WATCH]
     except KeyError:
         raise RuntimeError(
-            "no PoolWatch on this app: call skills.setup(app, sessions=…, "
-            "audit=…) in the app factory before using pool_watch(app)"
+            "no PoolWatch on this app: call skills.setup(app, sessions=…) "
+            "in the app factory before using pool_watch(app)"
         ) from None
 
 
 async def _watch_ctx(app: web.Application) -> AsyncIterator[None]:
     async with app[POOL_WATCH]:
         yield
-
-
-def _add_transfer_routes(app: web.Application, **deps: Any) -> None:
-    """Import/export routes, when ``skills.transfer_api`` is installed alongside; an import
-    announces ``EVERYTHING`` on the watch."""
-    try:
-        transfer_api = importlib.import_module("skills.transfer_api")
-    except ModuleNotFoundError as exc:
-        if exc.name != "skills.transfer_api":
-            raise
-        return
-    transfer_api.add_routes(app, **deps)
 
 
 def routes() -> list[web.RouteDef]:

@@ -1,28 +1,28 @@
 """What every pool route shares: the injected dependencies, transactions, ids in paths, audit.
 
-``PoolApi`` carries the session factory and the audit writer the composition root injected, and
-the ``PoolWatch``. ``writing()`` is one transaction: the change and its audit record commit
+``PoolApi`` carries the session factory the composition root injected and the ``PoolWatch``.
+``writing()`` is one transaction (``base.db.writing``): the change and its audit record commit
 together or not at all; a constraint the database refuses becomes a 409, never a 500.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base import audit
+from base.access import Principal
+from base.db import Sessions, writing
+from base.errors import NotFound
 from skills import pool
-from skills.access import Principal
-from skills.errors import Conflict, DomainError, InvalidInput, NotFound
 from skills.graph import SkillGraph
-from skills.models import now_utc
 from skills.watch import PoolChange, PoolWatch
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -30,16 +30,6 @@ EXPERT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # HR ids too (E1234, jo
 MAX_ID = 64
 SLUG_HINT = "a slug: lower-case letters, digits and single hyphens, at most 64 characters"
 TAXONOMY_LOCK_KEY = 0x5E11_5000  # pg_advisory_xact_lock key serialising taxonomy writes
-
-Sessions = Callable[[], AsyncSession]
-AuditFn = Callable[..., Any]
-
-
-class Busy(DomainError):
-    """The database could not take the change just now (locked, or unreachable): retry."""
-
-    status = 503
-    code = "busy"
 
 
 def is_slug(value: str) -> bool:
@@ -72,14 +62,9 @@ def path_int(request: web.Request, what: str, key: str) -> int:
     return int(value)
 
 
-def today() -> date:
-    return now_utc().date()
-
-
 @dataclass(frozen=True, slots=True)
 class PoolApi:
     sessions: Sessions
-    audit: AuditFn
     watch: PoolWatch
 
     @asynccontextmanager
@@ -87,21 +72,9 @@ class PoolApi:
         async with self.sessions() as session:
             yield session
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
+    def writing(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One transaction; integrity errors become 409, a locked database 503."""
-        try:
-            async with self.sessions() as session, session.begin():
-                yield session
-        except sa.exc.IntegrityError:
-            raise Conflict(
-                "the database refused the change: it clashes with stored data "
-                "(a duplicate, or something still in use)"
-            ) from None
-        except sa.exc.DataError as exc:
-            raise InvalidInput(f"the database refused a value: {exc.orig}") from None
-        except sa.exc.OperationalError:
-            raise Busy("the database is busy or unavailable; retry shortly") from None
+        return writing(self.sessions)
 
     async def lock_taxonomy(self, session: AsyncSession) -> None:
         """On PostgreSQL, hold a transaction lock so taxonomy writes of all processes queue up.
@@ -128,7 +101,7 @@ class PoolApi:
         after: Any = None,
     ) -> None:
         """Add the audit entry to ``session``: it commits with the change it describes."""
-        self.audit(
+        audit.record(
             session,
             actor=who,
             action=action,

@@ -15,8 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from skills import pool
-from skills.access import (
+from base.access import (
     Principal,
     Role,
     require_expert_reader,
@@ -24,18 +23,9 @@ from skills.access import (
     require_pool_reader,
     require_role,
 )
-from skills.api_common import (
-    PoolApi,
-    api_of,
-    is_expert_id,
-    is_slug,
-    path_expert,
-    path_int,
-    path_slug,
-    today,
-)
-from skills.errors import BadRequest, Conflict, InvalidInput, NotFound
-from skills.http import (
+from base.clock import today_utc
+from base.errors import BadRequest, Conflict, InvalidInput, NotFound
+from base.http import (
     Fields,
     json_response,
     page_of,
@@ -44,6 +34,16 @@ from skills.http import (
     query_bool,
     query_int,
     read_json,
+)
+from skills import pool
+from skills.api_common import (
+    PoolApi,
+    api_of,
+    is_expert_id,
+    is_slug,
+    path_expert,
+    path_int,
+    path_slug,
 )
 from skills.models import PROFICIENCY_MAX, PROFICIENCY_MIN, Organisation, Skill
 from skills.pool import ExpertProfile
@@ -101,7 +101,7 @@ async def list_experts(request: web.Request) -> web.Response:
             limit=limit,
             offset=offset,
         )
-    day = today()
+    day = today_utc()
     items = [expert_json(e, today=day) for e in found]
     return json_response(page_of(items, total=total, limit=limit, offset=offset))
 
@@ -122,7 +122,7 @@ async def get_expert(request: web.Request) -> web.Response:
     require_expert_reader(principal(request), expert_id)
     async with api_of(request).reading() as session:
         found = await _existing(session, expert_id)
-    return json_response(expert_json(found, today=today()))
+    return json_response(expert_json(found, today=today_utc()))
 
 
 async def _existing(session: Any, expert_id: str) -> ExpertProfile:
@@ -262,7 +262,7 @@ async def _audited(
 ) -> dict[str, Any]:
     """Read the expert back, record the change (if any), and answer the expert's new JSON."""
     session.expire_all()
-    after = expert_json(await _existing(session, expert_id), today=today())
+    after = expert_json(await _existing(session, expert_id), today=today_utc())
     if after == before:
         return after
     api.record(
@@ -307,7 +307,7 @@ async def patch_expert(request: web.Request) -> web.Response:
         if columns:
             await pool.update_expert(session, expert_id=expert_id, values=columns)
         await _write_sets(session, expert_id, sets)
-        before = expert_json(current, today=today())
+        before = expert_json(current, today=today_utc())
         after = await _audited(
             api, session, who, action="update", expert_id=expert_id, before=before
         )
@@ -328,7 +328,7 @@ async def delete_expert(request: web.Request) -> web.Response:
             action="delete",
             entity="expert",
             entity_id=expert_id,
-            before=expert_json(current, today=today()),
+            before=expert_json(current, today=today_utc()),
         )
     await api.changed(PoolChange(experts=frozenset({expert_id})))
     return web.Response(status=204)
@@ -349,7 +349,7 @@ async def put_level(request: web.Request) -> web.Response:
         if not await pool.existing_ids(session, model=Skill, ids=[skill_id]):
             raise NotFound(f"no skill {skill_id!r}", skill=skill_id)
         await pool.set_level(session, expert_id=expert_id, skill_id=skill_id, level=level)
-        before = expert_json(current, today=today())
+        before = expert_json(current, today=today_utc())
         after = await _audited(
             api, session, who, action="set-skill", expert_id=expert_id, before=before
         )
@@ -366,7 +366,7 @@ async def delete_level(request: web.Request) -> web.Response:
         if skill_id not in current.skills:
             raise NotFound(f"expert {expert_id!r} does not hold skill {skill_id!r}")
         await pool.remove_level(session, expert_id=expert_id, skill_id=skill_id)
-        before = expert_json(current, today=today())
+        before = expert_json(current, today=today_utc())
         await _audited(api, session, who, action="remove-skill", expert_id=expert_id, before=before)
     await api.changed(PoolChange(experts=frozenset({expert_id})))
     return web.Response(status=204)
@@ -386,7 +386,7 @@ async def add_accreditation(request: web.Request) -> web.Response:
         row = await pool.add_accreditation(
             session, expert_id=expert_id, name=name, reference=reference, expires_on=expires_on
         )
-        before = expert_json(current, today=today())
+        before = expert_json(current, today=today_utc())
         after = await _audited(
             api, session, who, action="add-accreditation", expert_id=expert_id, before=before
         )
@@ -406,7 +406,7 @@ async def delete_accreditation(request: web.Request) -> web.Response:
         if row is None or row.expert_id != expert_id:
             raise NotFound(f"expert {expert_id!r} has no accreditation {acc_id}")
         await pool.delete_accreditation(session, accreditation_id=acc_id)
-        before = expert_json(current, today=today())
+        before = expert_json(current, today=today_utc())
         await _audited(
             api, session, who, action="remove-accreditation", expert_id=expert_id, before=before
         )

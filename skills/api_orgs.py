@@ -13,11 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from base.access import Principal, Role, require_pool_reader, require_role
+from base.clock import today_utc
+from base.errors import Conflict, InvalidInput, NotFound
+from base.http import Fields, json_response, page_of, paging, principal, read_json
 from skills import pool
-from skills.access import Principal, Role, require_pool_reader, require_role
-from skills.api_common import api_of, is_slug, path_int, path_slug, today
-from skills.errors import Conflict, InvalidInput, NotFound
-from skills.http import Fields, json_response, page_of, paging, principal, read_json
+from skills.api_common import api_of, is_slug, path_int, path_slug
 from skills.models import Organisation
 from skills.serialise import agreement_json, organisation_json
 from skills.watch import PoolChange
@@ -165,7 +166,7 @@ async def list_agreements(request: web.Request) -> web.Response:
         rows, total = await pool.list_agreements(
             session, org=request.query.get("org") or None, limit=limit, offset=offset
         )
-    day = today()
+    day = today_utc()
     items = [agreement_json(r, today=day) for r in rows]
     return json_response(page_of(items, total=total, limit=limit, offset=offset))
 
@@ -175,7 +176,7 @@ async def get_agreement(request: web.Request) -> web.Response:
     agreement_id = path_int(request, "sharing agreement", "id")
     async with api_of(request).reading() as session:
         row = await _agreement(session, agreement_id)
-    return json_response(agreement_json(row, today=today()))
+    return json_response(agreement_json(row, today=today_utc()))
 
 
 async def _agreement(session: Any, agreement_id: int) -> Any:
@@ -226,7 +227,7 @@ async def create_agreement(request: web.Request) -> web.Response:
             after=after,
         )
     await api.changed(PoolChange(sharing=True))
-    return json_response(agreement_json(row, today=today()), status=201)
+    return json_response(agreement_json(row, today=today_utc()), status=201)
 
 
 async def delete_agreement(request: web.Request) -> web.Response:

@@ -13,12 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from base.access import Role, require_pool_reader, require_role
+from base.errors import Conflict, InvalidInput, NotFound
+from base.http import Fields, json_response, page_of, paging, principal, query_bool, read_json
 from skills import pool
-from skills.access import Role, require_pool_reader, require_role
 from skills.api_common import SLUG_HINT, PoolApi, api_of, is_slug, path_slug
-from skills.errors import Conflict, InvalidInput, NotFound
 from skills.graph import SkillGraph, SkillSpec
-from skills.http import Fields, json_response, page_of, paging, principal, query_bool, read_json
 from skills.pool import SkillRecord
 from skills.serialise import skill_json
 from skills.watch import PoolChange

@@ -13,13 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from base.cli import CliContext, Subparsers
+from base.db import Database
+from base.errors import BadRequest
 from skills import transfer
-from skills.errors import BadRequest
 
 FORMATS = ("json", "csv")
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     export = sub.add_parser("export", help="export the pool as JSON, or its experts as CSV")
     export.add_argument("--format", choices=FORMATS, default="json", help="default: json")
     export.add_argument("--output", "-o", metavar="FILE", help="write here (default: stdout)")
@@ -41,14 +43,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     imp.set_defaults(func=_import)
 
 
-def _config(args: argparse.Namespace) -> Any:
-    from expertline.cli import config_of  # the CLI layer may reach the composition root
-
-    return config_of(args)
-
-
-def _export(args: argparse.Namespace) -> int:
-    text = asyncio.run(export_text(_config(args).database_url, args.format))
+def _export(args: argparse.Namespace, ctx: CliContext) -> int:
+    text = asyncio.run(export_text(ctx.database(), args.format))
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
     else:
@@ -56,22 +52,20 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-async def export_text(url: str, fmt: str) -> str:
-    from expertline.db import Database
-
-    async with Database(url) as db, db.session() as session:
+async def export_text(database: Database, fmt: str) -> str:
+    async with database as db, db.session() as session:
         if fmt == "csv":
             return await transfer.export_experts_csv(session)
         return json.dumps(await transfer.export_pool(session), indent=2, ensure_ascii=False) + "\n"
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import(args: argparse.Namespace, ctx: CliContext) -> int:
     fmt = args.format or ("csv" if args.file.lower().endswith(".csv") else "json")
     text = _read(args.file)
     data = text if fmt == "csv" else _parse_json(args.file, text)
     plan = asyncio.run(
         import_file(
-            _config(args).database_url, fmt, data, dry_run=args.dry_run, replace=args.replace
+            ctx.database(), fmt, data, dry_run=args.dry_run, replace=args.replace
         )
     )
     if not plan.valid:
@@ -104,17 +98,14 @@ def _parse_json(name: str, text: str) -> Any:
 
 
 async def import_file(
-    url: str, fmt: str, data: Any, *, dry_run: bool, replace: bool
+    database: Database, fmt: str, data: Any, *, dry_run: bool, replace: bool
 ) -> transfer.ImportPlan:
     """Plan (and unless ``dry_run`` apply) an import in one transaction."""
-    from expertline import audit
-    from expertline.db import Database
-
-    async with Database(url) as db, db.transaction() as session:
+    async with database as db, db.transaction() as session:
         if fmt == "csv":
             plan = await transfer.plan_experts_csv(session, data, replace=replace)
         else:
             plan = await transfer.plan_import(session, data, replace=replace)
         if plan.valid and not dry_run:
-            await transfer.apply_import(session, plan, actor="cli", audit=audit.record)
+            await transfer.apply_import(session, plan, actor="cli")
     return plan

@@ -25,7 +25,7 @@ from typing import Any
 
 import networkx as nx
 
-from skills.errors import GraphCycle, InvalidInput, NotFound
+from base.errors import GraphCycle, InvalidInput, NotFound
 from skills.triage import TriageIndex, TriageMatch
 
 __all__ = [

@@ -1,28 +1,19 @@
 """The skills pool as SQLModel tables: organisations, experts, skills and how they relate.
 
 Every time column is timezone-aware UTC when written; SQLite hands it back naive, so read it
-through ``utc()``. Schema changes go through Alembic migrations (expertline/migrations).
+through ``base.clock.utc()``. Schema changes go through Alembic migrations (expertline/migrations).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+from base.clock import now_utc
+
 PROFICIENCY_MIN, PROFICIENCY_MAX = 1, 5
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """Aware UTC whatever the database returned (SQLite drops the zone)."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _ts(**kw: object) -> object:

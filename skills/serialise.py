@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
-from skills.models import Organisation, SharingAgreement, utc
+from base.clock import utc
+from skills.models import Organisation, SharingAgreement
 from skills.pool import ExpertProfile, SkillRecord
 
 

@@ -11,7 +11,7 @@ Importing is planned first, applied second:
   levels 1..5, duplicate ids, unknown references, taxonomy cycles), reporting every problem with
   its JSON path, and works out what would change: per section, the ids to create, update and
   leave unchanged. Nothing is written; that is the dry run.
-- ``apply_import(session, plan, actor=…, audit=…)`` writes a valid plan inside the caller's
+- ``apply_import(session, plan, actor=…)`` writes a valid plan inside the caller's
   transaction, with one audit record (before/after) per changed entity.
 
 Records are upserted by id (a sharing agreement by its pair of organisations). A field a record
@@ -34,7 +34,9 @@ import sqlalchemy as sa
 from sqlmodel import col, delete, insert, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from skills.errors import InvalidInput
+from base import audit
+from base.access import Principal
+from base.errors import InvalidInput
 from skills.models import (
     Accreditation,
     Expert,
@@ -117,7 +119,6 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 CHUNK = 500
 
-AuditFn = Callable[..., Any]
 
 
 # -- canonical records --------------------------------------------------------------------------
@@ -449,13 +450,11 @@ def _line_of(problem: Problem) -> int:
 
 
 async def apply_import(
-    session: AsyncSession, plan: ImportPlan, *, actor: Any, audit: AuditFn | None
+    session: AsyncSession, plan: ImportPlan, *, actor: Principal | str, audited: bool = True
 ) -> None:
-    """Write a valid plan in the caller's transaction, auditing each changed entity.
-
-    ``audit`` is called like ``expertline.audit.record(session, actor=…, action="import",
-    entity=…, entity_id=…, before=…, after=…)``; None writes no per-entity records (the demo
-    seed records one summary instead). The plan should be made in the same transaction.
+    """Write a valid plan in the caller's transaction, with one audit record per changed
+    entity (``audited=False`` writes none: the demo seed records one summary instead). The
+    plan should be made in the same transaction.
     """
     if not plan.valid:
         raise InvalidInput(plan.headline(), problems=[str(p) for p in plan.problems])
@@ -467,9 +466,9 @@ async def apply_import(
     await _upsert_experts(session, groups)
     await _upsert_agreements(session, groups)
     await _delete_all(session, groups)
-    if audit is not None:
+    if audited:
         for change in plan.changes:
-            audit(
+            audit.record(
                 session,
                 actor=actor,
                 action="import",

@@ -17,10 +17,10 @@ from typing import Any
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.access import Principal, Role, require_role
+from base.errors import BadRequest, Forbidden, InvalidInput
+from base.http import json_response, principal, query_bool, read_json
 from skills import transfer
-from skills.access import Principal, Role, require_role
-from skills.errors import BadRequest, Forbidden, InvalidInput
-from skills.http import json_response, principal, query_bool, read_json
 
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 OnChange = Callable[[], Awaitable[None] | None]
@@ -28,10 +28,9 @@ OnChange = Callable[[], Awaitable[None] | None]
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """What the routes need: sessions, the audit writer, and who to tell after a change."""
+    """What the routes need: sessions, and who to tell after a change."""
 
     sessions: Callable[[], AsyncSession]
-    audit: Callable[..., Any]
     on_change: OnChange | None = None
 
 
@@ -42,11 +41,10 @@ def add_routes(
     app: web.Application,
     *,
     sessions: Callable[[], AsyncSession],
-    audit: Callable[..., Any],
     on_change: OnChange | None = None,
 ) -> None:
     """Register the routes; ``on_change`` (optional) is called after an import changed the pool."""
-    app[TRANSFER] = Transfer(sessions, audit, on_change)
+    app[TRANSFER] = Transfer(sessions, on_change)
     app.router.add_get("/api/v1/export", export)
     app.router.add_post("/api/v1/import", import_pool)
 
@@ -75,7 +73,7 @@ async def import_pool(request: web.Request) -> web.StreamResponse:
             problems = [str(p) for p in plan.problems]
             raise InvalidInput(plan.headline(), problems=problems, plan=plan.to_json())
         if not dry_run:
-            await transfer.apply_import(session, plan, actor=who, audit=deps.audit)
+            await transfer.apply_import(session, plan, actor=who)
     if plan.changes and not dry_run and deps.on_change is not None:
         result = deps.on_change()
         if result is not None:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from skills.errors import InvalidInput
+from base.errors import InvalidInput
 
 STRONG, WEAK = 0.6, 0.3
 STRONG_PER_WORD, WEAK_PER_WORD = 0.1, 0.05

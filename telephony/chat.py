@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from skills.errors import DomainError
+from base.errors import DomainError
 from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.ports import Announcement, Assigned, Ended, ExpertMessage, Medium, QueueInfo
 from telephony.prompts import CY, EN

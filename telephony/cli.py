@@ -13,11 +13,12 @@ import asyncio
 
 import aiohttp
 
-from skills.errors import BadRequest
+from base.cli import CliContext, Subparsers
+from base.errors import BadRequest
 from telephony.simcall import CallScript, Outcome, SimulatedCall
 
 
-def register_cli(sub: argparse._SubParsersAction) -> None:
+def register_cli(sub: Subparsers) -> None:
     call = sub.add_parser("call", help="simulate a citizen calling the number (loopback demo)")
     call.add_argument("--say", required=True, help="what the caller says when asked")
     call.add_argument("--digits", default="", help="keys to press first (e.g. 9 for Welsh)")
@@ -32,10 +33,8 @@ def register_cli(sub: argparse._SubParsersAction) -> None:
     call.set_defaults(func=_call)
 
 
-def _call(args: argparse.Namespace) -> int:
-    from expertline.cli import config_of
-
-    config = config_of(args)
+def _call(args: argparse.Namespace, ctx: CliContext) -> int:
+    config = ctx.config
     if args.timeout <= 0 or args.poll <= 0:
         raise BadRequest("--timeout and --poll must be positive")
     base = args.url or f"http://{config.server.host}:{config.server.port}"

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from skills.errors import DomainError
+from base.errors import DomainError
 from telephony import bridge as b
 from telephony.gateway import CallRequest, GatewayError
 from telephony.ports import Assigned, Ended, ExpertEndpoint

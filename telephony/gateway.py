@@ -23,7 +23,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 if TYPE_CHECKING:
-    from expertline.config import TwilioConfig
+    from base.config import TwilioConfig
 
 log = logging.getLogger("telephony.gateway")
 

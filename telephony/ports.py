@@ -11,7 +11,7 @@ Rules every implementation keeps (the channels rely on them):
   ``created=False`` and changes nothing.
 * ``abandon``, ``end_session``, ``requeue`` and ``fail`` on a contact that is already finished
   (completed, abandoned, failed) are no-ops; on an unknown id they raise ``NotFound``
-  (``skills.errors``). ``relay_to_expert`` is idempotent on ``ref``.
+  (``base.errors``). ``relay_to_expert`` is idempotent on ``ref``.
 * Every transition is committed before its announcement is delivered; listeners are awaited in
   order per contact and must return quickly (telephony hands the work to its own tasks).
 """

@@ -29,7 +29,7 @@ from telephony.twiml import Speech
 from telephony.urls import Urls
 
 if TYPE_CHECKING:
-    from expertline.config import Config
+    from base.config import Config
 
 log = logging.getLogger("telephony")
 

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
-from skills.errors import BadRequest, Forbidden
+from base.errors import BadRequest, Forbidden
 from telephony import twiml
 from telephony.prompts import CY, EN
 from telephony.service import TELEPHONY, Telephony

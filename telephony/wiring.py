@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from skills.errors import NotFound
+from base.errors import NotFound
 from telephony import chat, legs, messaging, urls, voice
 from telephony.gateway import Gateway, LoopbackGateway, make_gateway
 from telephony.ports import RoutingPort, Triage
@@ -22,7 +22,7 @@ from telephony.tasks import Schedule
 from telephony.webhooks import messaging_webhook, voice_webhook
 
 if TYPE_CHECKING:
-    from expertline.config import Config
+    from base.config import Config
 
 VOICE_ROUTES = {
     urls.VOICE: voice.incoming,

@@ -17,10 +17,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
+from base.access import Role
+from base.config import Config, load_config
 from expertline.app import DATABASE, create_app
 from expertline.auth import issue_token
-from expertline.config import Config, load_config
-from skills.access import Role
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_USER = os.environ.get("EXPERTLINE_TEST_PG_USER", "postgres")

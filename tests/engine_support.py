@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from expertline.db import Database
+from base.db import Database
 from skills.models import Expert, ExpertLanguage, Organisation, Proficiency, Skill, SkillEdge
 from telephony.ports import Channel, ContactRequest, Medium
 

@@ -22,9 +22,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 import telephony
+from base.config import Config, load_config
+from base.errors import Conflict, NotFound
 from expertline.app import error_middleware
-from expertline.config import Config, load_config
-from skills.errors import Conflict, NotFound
 from telephony.gateway import Gateway
 from telephony.ports import (
     Announcement,

@@ -6,9 +6,9 @@ import logging
 
 from aiohttp.test_utils import TestClient
 
+from base.config import load_config
+from base.logs import mask_phone, mask_secrets
 from expertline.app import create_app, missing_voice_skills
-from expertline.config import load_config
-from expertline.logs import mask_phone, mask_secrets
 from tests.conftest import make_config
 
 

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
+from base.config import Config
 from expertline.app import DATABASE
-from expertline.config import Config
 from router.api import engine_of
 from skills.watch import EVERYTHING
 from telephony.service import TELEPHONY, Telephony

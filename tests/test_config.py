@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from expertline.config import DEFAULT_CONFIG, Config, ConfigError, load_config
+from base.config import DEFAULT_CONFIG, Config, ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

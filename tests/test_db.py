@@ -7,12 +7,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from expertline import audit
+from base import audit
+from base.access import Role
+from base.errors import InvalidInput, Unauthorized
 from expertline.auth import ApiToken, issue_token, resolve_token
-from expertline.db import Database
+from expertline.schema import database
 from expertline.tables import metadata
-from skills.access import Role
-from skills.errors import InvalidInput, Unauthorized
 
 
 def _diff(connection: sa.Connection) -> list:
@@ -21,12 +21,12 @@ def _diff(connection: sa.Connection) -> list:
 
 
 async def test_migrations_match_models(db_url: str) -> None:
-    async with Database(db_url) as db, db.engine.connect() as conn:
+    async with database(db_url) as db, db.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
 
 
 async def test_migrating_twice_is_harmless(db_url: str) -> None:
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         await db.migrate()
         async with db.engine.connect() as conn:
             version = (await conn.execute(sa.text("select version_num from alembic_version"))).all()
@@ -34,13 +34,13 @@ async def test_migrating_twice_is_harmless(db_url: str) -> None:
 
 
 async def test_sqlite_runs_in_wal_mode(sqlite_url: str) -> None:
-    async with Database(sqlite_url) as db, db.engine.connect() as conn:
+    async with database(sqlite_url) as db, db.engine.connect() as conn:
         mode = (await conn.execute(sa.text("PRAGMA journal_mode"))).scalar()
     assert mode == "wal"
 
 
 async def test_audit_log_refuses_update_and_delete(db_url: str) -> None:
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         async with db.transaction() as session:
             audit.record(session, actor="tester", action="create", entity="skill",
                          entity_id="dementia", after={"name": "Dementia"})
@@ -55,7 +55,7 @@ async def test_audit_log_refuses_update_and_delete(db_url: str) -> None:
 
 
 async def test_tokens_are_stored_hashed_and_resolve(db_url: str) -> None:
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         async with db.transaction() as session:
             token, _row = await issue_token(session, role=Role.SUPERVISOR,
                                            orgs=frozenset({"nhs-a", "council-b"}))
@@ -75,6 +75,6 @@ async def test_tokens_are_stored_hashed_and_resolve(db_url: str) -> None:
 ])
 async def test_token_scope_is_checked(sqlite_url: str, role: Role, orgs: frozenset[str],
                                       expert: str | None) -> None:
-    async with Database(sqlite_url) as db, db.transaction() as session:
+    async with database(sqlite_url) as db, db.transaction() as session:
         with pytest.raises(InvalidInput):
             await issue_token(session, role=role, orgs=orgs, expert_id=expert)

@@ -14,12 +14,12 @@ import networkx as nx
 import pytest
 from aiohttp.test_utils import TestClient
 
-from expertline import audit
+from base import audit
+from base.config import Config, load_config
 from expertline.app import DATABASE, create_app
 from expertline.cli import main
-from expertline.config import Config, load_config
-from expertline.db import Database
 from expertline.demo import REFERENCE_DATE, build_demo_pool, seed_demo, seed_if_empty
+from expertline.schema import database
 from skills import transfer
 from skills.transfer_check import check_document
 from tests.conftest import make_config
@@ -189,7 +189,7 @@ async def test_seeding_writes_the_pool_once_with_one_audit_record(
     db_url: str, tmp_path: Path
 ) -> None:
     config = make_config(db_url, tmp_path, demo={"seed": 11, "experts": 120})
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         assert await seed_if_empty(db, config) is True
         assert await seed_if_empty(db, config) is False
         async with db.session() as session:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from expertline.db import Database
 from expertline.demo_desk import DemoDesks
+from expertline.schema import database
 from router.engine import Engine
 from telephony.ports import ContactState
 from tests.conftest import make_config
@@ -15,7 +15,7 @@ from tests.engine_support import Clock, call, seed_pool
 
 async def test_demo_desks_take_a_call_through_to_wrap_up(sqlite_url: str, tmp_path: Path) -> None:
     config = make_config(sqlite_url, tmp_path)
-    async with Database(config.database_url) as db:
+    async with database(config.database_url) as db:
         await seed_pool(db)
         engine = Engine(db, config, clock=Clock(), autotimers=False)
         await engine.start()

@@ -190,8 +190,8 @@ async def test_a_deleted_expert_loses_their_offer_and_gets_no_more(
 
 
 async def _auth_expert(client: TestClient, expert_id: str) -> dict[str, str]:
+    from base.access import Role
     from expertline.auth import issue_token
-    from skills.access import Role
 
     async with client.app[DATABASE].transaction() as session:
         token, _ = await issue_token(session, role=Role.EXPERT, expert_id=expert_id)

@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from expertline.audit import AuditEntry
-from expertline.db import Database
+from base.audit import AuditEntry
+from base.db import Database
+from base.errors import Conflict, InvalidInput, NotFound
+from expertline.schema import database
 from router.engine import Engine
 from router.tables import ContactEventRow, ContactRow, DecisionRow, OfferRow
 from scheduler.ports import OnShift
-from skills.errors import Conflict, InvalidInput, NotFound
 from telephony.ports import Announcement, Assigned, Channel, ContactState, Ended, Rescinded
 from tests.conftest import make_config
 from tests.engine_support import Clock, call, seed_pool
@@ -50,7 +51,7 @@ class Harness:
 @pytest.fixture
 async def harness(db_url: str, tmp_path: Path) -> AsyncIterator[Harness]:
     config = make_config(db_url, tmp_path, routing={"wrapup_s": 30, "offer_timeout_s": 20})
-    async with Database(config.database_url) as db:
+    async with database(config.database_url) as db:
         await seed_pool(db)
         yield Harness(db, config, Clock())
 

@@ -13,9 +13,9 @@ import pytest
 import scipy.linalg
 from hypothesis import given, settings
 
+from base.errors import InvalidInput
 from expertline.cli import main
 from scheduler.erlang import ErlangA, ErlangC, erlang_a, erlang_b, erlang_c, staff, traffic
-from skills.errors import InvalidInput
 from tests.strategies_rota import erlang_loads
 
 C_KEYS = {"traffic_erlangs", "pw", "service_level", "asa_s", "occupancy"}

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from base.errors import InvalidInput
 from scheduler.forecast import WEIGHTS, build_history, day_intervals, forecast
-from skills.errors import InvalidInput
 
 LONDON = ZoneInfo("Europe/London")
 DAY = timedelta(days=1)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from skills.errors import GraphCycle, InvalidInput, NotFound
+from base.errors import GraphCycle, InvalidInput, NotFound
 from skills.graph import (
     CoverageReport,
     Holder,

@@ -17,7 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expertline.db import Database
+from base.db import Database
+from base.errors import DomainError
+from expertline.schema import database
 from skills import (
     ExpertRecord,
     PoolChange,
@@ -33,7 +35,6 @@ from skills.api_experts import parse_expert
 from skills.api_orgs import AGREEMENT_FIELDS, ORG_FIELDS, parse_agreement, parse_organisation
 from skills.api_skills import FIELDS as SKILL_FIELDS
 from skills.api_skills import candidate, parse_skill
-from skills.errors import DomainError
 from skills.models import (
     Accreditation,
     Expert,
@@ -151,7 +152,7 @@ async def _seed(db: Database) -> None:
 
 
 async def test_the_snapshot_is_the_pool_as_frozen_plain_data(db_url: str) -> None:
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         await _seed(db)
         async with db.session() as session:
             snap = await load_snapshot(session, today=T)
@@ -176,7 +177,7 @@ async def test_the_snapshot_is_the_pool_as_frozen_plain_data(db_url: str) -> Non
 
 
 async def test_load_experts_reads_the_named_experts_as_the_snapshot_does(db_url: str) -> None:
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         await _seed(db)
         async with db.session() as session:
             snap = await load_snapshot(session, today=T)

@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
+from base.config import load_config
 from expertline.app import DATABASE, create_app
-from expertline.config import load_config
 from skills import PoolChange, pool_watch
 from skills.models import (
     Accreditation,

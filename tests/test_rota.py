@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from base.errors import InvalidInput
 from scheduler.rota import (
     PRESETS,
     Absence,
@@ -30,7 +31,6 @@ from scheduler.rota import (
     pattern_from_json,
     preset,
 )
-from skills.errors import InvalidInput
 from tests.strategies_rota import absences, patterns, windows
 
 H = timedelta(hours=1)

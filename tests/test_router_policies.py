@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from base.errors import Conflict
 from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
@@ -26,7 +27,6 @@ from router.model import (
     Step,
 )
 from router.policies import make_policy
-from skills.errors import Conflict
 
 POOL = Pool(
     substitutes={

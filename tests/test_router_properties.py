@@ -12,12 +12,12 @@ import dataclasses
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from base.errors import Conflict, NotFound
 from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
 from router.model import ContactSpec, ContactState, ExpertProfile, Pool, Presence, RoutingConfig
 from router.snapshot import Snapshot
-from skills.errors import Conflict, NotFound
 from tests.strategies_router import Op, scenarios
 
 FAST = settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,12 +11,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 import scheduler
+from base.access import Role
+from base.audit import list_entries
+from base.config import Config
 from expertline.app import DATABASE, create_app, sessions_of
-from expertline.audit import list_entries
 from expertline.auth import issue_token
-from expertline.config import Config
 from router.tables import ContactRow
-from skills.access import Role
 from skills.models import Expert, Organisation, Skill
 from tests.telephony_support import FakeRouting
 

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-from expertline.db import Database
+from base.db import Database
+from expertline.schema import database
 from scheduler import rota
 from scheduler.ports import OnShift
 from scheduler.service import Scheduler
@@ -54,7 +55,7 @@ async def test_reconciliation_is_the_same_after_a_restart_mid_shift(db_url: str,
                                                                     tmp_path: Path) -> None:
     clock = [datetime(2026, 12, 7, 10, 0, tzinfo=UTC)]
     port = RecordingAvailability()
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         await _pool(db)
         first = _scheduler(db, tmp_path, clock, availability=port)
         assert await first.reconcile_now()
@@ -70,7 +71,7 @@ async def test_reconciliation_is_the_same_after_a_restart_mid_shift(db_url: str,
 
 
 async def test_no_engine_yet_means_nothing_is_applied(sqlite_url: str, tmp_path: Path) -> None:
-    async with Database(sqlite_url) as db:
+    async with database(sqlite_url) as db:
         assert not await _scheduler(db, tmp_path, [NOW]).reconcile_now()
 
 
@@ -78,7 +79,7 @@ async def test_a_scheduled_callback_survives_a_restart_and_is_submitted_once(
         db_url: str, tmp_path: Path) -> None:
     routing = FakeRouting()
     clock = [NOW]
-    async with Database(db_url) as db:
+    async with database(db_url) as db:
         await _pool(db)
         async with db.transaction() as session:
             session.add(ScheduledCallbackRow(id="cb1", number="+447700900123", skill="dementia",
@@ -101,7 +102,7 @@ async def test_a_scheduled_callback_survives_a_restart_and_is_submitted_once(
 async def test_jobs_are_rebuilt_from_the_database_on_start(sqlite_url: str,
                                                            tmp_path: Path) -> None:
     clock = [datetime(2026, 12, 7, 8, 0, tzinfo=UTC)]
-    async with Database(sqlite_url) as db:
+    async with database(sqlite_url) as db:
         await _pool(db)
         async with db.transaction() as session:
             session.add(ScheduledCallbackRow(id="cb2", number="+447700900124", skill="dementia",

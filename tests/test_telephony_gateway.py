@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from expertline.config import TwilioConfig
+from base.config import TwilioConfig
 from telephony.gateway import CallRequest, GatewayError, LoopbackGateway, TwilioGateway
 from tests.twilio_fake import TwilioFake
 

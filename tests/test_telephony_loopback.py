@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from skills.errors import BadRequest
+from base.errors import BadRequest
+from expertline.cli import context_of
 from telephony.cli import register_cli
 from telephony.gateway import LoopbackGateway
 from telephony.ports import ContactState, ExpertEndpoint
@@ -138,7 +139,7 @@ def test_call_command_reports_an_unreachable_server_in_one_line() -> None:
     args = parse(["call", "--say", "my mum has dementia", "--url", "http://127.0.0.1:9",
                   "--timeout", "5"])
     with pytest.raises(BadRequest) as caught:
-        args.func(args)
+        args.func(args, context_of(args, {}))
     assert "cannot reach http://127.0.0.1:9" in caught.value.message
     assert "\n" not in caught.value.message
 
@@ -146,4 +147,4 @@ def test_call_command_reports_an_unreachable_server_in_one_line() -> None:
 def test_call_command_refuses_a_bad_timeout() -> None:
     args = parse(["call", "--say", "help", "--timeout", "0"])
     with pytest.raises(BadRequest):
-        args.func(args)
+        args.func(args, context_of(args, {}))

@@ -13,14 +13,15 @@ from aiohttp.test_utils import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from expertline import audit
+from base import audit
+from base.config import Config
+from base.db import Database
+from base.errors import InvalidInput
 from expertline.app import DATABASE, create_app, sessions_of
 from expertline.cli import main
-from expertline.config import Config
-from expertline.db import Database
 from expertline.demo import build_demo_pool
+from expertline.schema import database
 from skills import transfer, transfer_api
-from skills.errors import InvalidInput
 from skills.transfer_check import Existing, check_document
 from skills.transfer_csv import COLUMNS, experts_csv, parse_experts_csv
 from tests.conftest import make_config
@@ -34,20 +35,20 @@ def example_pool() -> dict[str, Any]:
 
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
-    async with Database(db_url) as database:
-        yield database
+    async with database(db_url) as db:
+        yield db
 
 
 @pytest.fixture
 async def sqlite_db(sqlite_url: str) -> AsyncIterator[Database]:
-    async with Database(sqlite_url) as database:
-        yield database
+    async with database(sqlite_url) as db:
+        yield db
 
 
 async def load(db: Database, data: Any, *, replace: bool = False) -> transfer.ImportPlan:
     async with db.transaction() as session:
         plan = await transfer.plan_import(session, data, replace=replace)
-        await transfer.apply_import(session, plan, actor="tester", audit=audit.record)
+        await transfer.apply_import(session, plan, actor="tester")
     return plan
 
 
@@ -105,7 +106,7 @@ async def test_a_plan_lists_creates_updates_and_unchanged_and_audits_each_change
         assert "experts: create 1 (pilot-0009); update 1 (pilot-0001); 3 unchanged" in (
             plan.summary()
         )
-        await transfer.apply_import(session, plan, actor="tester", audit=audit.record)
+        await transfer.apply_import(session, plan, actor="tester")
     entries = [e for e in await audit_entries(sqlite_db) if e.before is not None]
     assert {(e.entity, e.entity_id) for e in entries} == {
         ("expert", "pilot-0001"),
@@ -183,7 +184,7 @@ async def test_replace_refuses_to_strand_what_the_document_leaves_out(sqlite_db:
     ]
     with pytest.raises(InvalidInput):
         async with sqlite_db.transaction() as session:
-            await transfer.apply_import(session, plan, actor="tester", audit=audit.record)
+            await transfer.apply_import(session, plan, actor="tester")
     assert await exported(sqlite_db) == example_pool()
 
 
@@ -469,7 +470,7 @@ async def test_exported_csv_imports_as_unchanged(db: Database) -> None:
             "hr-1003",
             "hr-1004",
         ]
-        await transfer.apply_import(session, plan, actor="tester", audit=audit.record)
+        await transfer.apply_import(session, plan, actor="tester")
     before = await exported(db)
     async with db.session() as session:
         text = await transfer.export_experts_csv(session)
@@ -555,7 +556,7 @@ async def client(
     app = create_app(config)
     paths = {getattr(r.resource, "canonical", None) for r in app.router.routes()}
     if "/api/v1/import" not in paths:
-        transfer_api.add_routes(app, sessions=sessions_of(app), audit=audit.record)
+        transfer_api.add_routes(app, sessions=sessions_of(app))
     test_client = await aiohttp_client(app)
     await load(app[DATABASE], example_pool())
     return test_client

@@ -6,9 +6,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from base.errors import InvalidInput
 from scheduler.rota import Break, Interval, Shift, ShiftTime, Weekly, expand, preset
 from scheduler.wtr import UK, Limits, Violation, check, duty_periods, working_time
-from skills.errors import InvalidInput
 
 H = timedelta(hours=1)
 MONDAY = datetime(2026, 6, 1, tzinfo=UTC)  # a Monday

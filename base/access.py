@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from skills.errors import Forbidden
+from base.errors import Forbidden
 
 
 class Role(enum.StrEnum):

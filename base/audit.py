@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from skills.access import Principal
-from skills.models import now_utc, utc
+from base.access import Principal
+from base.clock import now_utc, utc
 
 
 class AuditEntry(SQLModel, table=True):

@@ -2,21 +2,31 @@
 
 Handlers read the principal the auth middleware put on the request, parse bodies with
 ``read_json`` and ``Fields`` (unknown keys and wrong types become a 4xx naming the field), and
-answer lists through ``page_of``. Errors are raised as ``skills.errors`` and mapped in one place.
+answer lists through ``page_of``. Errors are raised as ``base.errors`` and mapped to
+``{"error": {"code", "message"}}`` in one place, ``error_middleware``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date
 from typing import Any
 
 from aiohttp import web
 
-from skills.access import Principal
-from skills.errors import BadRequest, InvalidInput, PayloadTooLarge, Unauthorized
+from base.access import Principal
+from base.errors import (
+    BadRequest,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
 
+log = logging.getLogger("expertline.http")
 PRINCIPAL = web.RequestKey("principal", Principal)
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
@@ -196,3 +206,29 @@ def page_of(items: list[Any], *, total: int, limit: int, offset: int) -> dict[st
     """The shape every list answers with: items plus what is needed to fetch the next page."""
     nxt = offset + limit if offset + limit < total else None
     return {"items": items, "total": total, "limit": limit, "offset": offset, "next_offset": nxt}
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and aiohttp's own 4xx become ``{"error": {"code", "message"}}``."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return json_response(exc.to_json(), status=exc.status)
+    except web.HTTPRequestEntityTooLarge:
+        exc2 = PayloadTooLarge(f"request body larger than {request.app._client_max_size} bytes")
+        return json_response(exc2.to_json(), status=413)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type != "text/plain":
+            raise
+        code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
+        error = NotFound(exc.reason, code=code) if exc.status == 404 else DomainError(exc.reason)
+        return json_response({"error": {"code": error.code, "message": exc.reason}},
+                             status=exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        body = {"error": {"code": "internal", "message": "internal error; it has been logged"}}
+        return json_response(body, status=500)

@@ -1,25 +1,34 @@
-"""The database: an async engine (SQLite in WAL mode, or PostgreSQL), sessions, migrations.
+"""The database: an async engine (SQLite in WAL mode, or PostgreSQL), sessions, transactions.
 
-``Database`` is created from the config by the composition root and closed symmetrically; opening
-it applies every pending Alembic migration, so a new deployment and an upgraded one start alike.
+``Database(url, schema=…)`` is made by the composition root and closed symmetrically. ``schema``
+brings a connection's database to the current schema (the composition root passes its Alembic
+migrations, which know every package's tables); opening the database runs it, so a new
+deployment and an upgraded one start alike. ``writing(sessions)`` is the one transaction shape
+every API shares: the change commits whole or not at all, and a refusal by the database becomes
+a 4xx or 503 domain error, never a 500.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+from base.errors import Busy, Conflict, InvalidInput
+
+Schema = Callable[[Connection], None]
+"""Brings the database behind a (sync) connection to the current schema."""
+
+Sessions = Callable[[], AsyncSession]
+"""A session factory (``Database.session``)."""
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -41,23 +50,14 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     return engine
 
 
-def alembic_config(connection: Connection | None = None) -> AlembicConfig:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    return cfg
-
-
-def _upgrade(connection: Connection, revision: str) -> None:
-    command.upgrade(alembic_config(connection), revision)
-
-
 class Database:
-    """An engine plus a session factory. ``async with Database(url) as db:`` opens and migrates."""
+    """An engine plus a session factory. ``async with Database(url, schema=…) as db:`` opens
+    the engine and brings the schema up to date."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, schema: Schema | None = None) -> None:
         self.url = url
         self._echo = echo
+        self._schema = schema
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
@@ -84,9 +84,11 @@ class Database:
                 await self.migrate()
         return self
 
-    async def migrate(self, revision: str = "head") -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(_upgrade, revision)
+    async def migrate(self) -> None:
+        """Bring the schema up to date (nothing to do without a ``schema``); idempotent."""
+        if self._schema is not None:
+            async with self.engine.begin() as conn:
+                await conn.run_sync(self._schema)
 
     async def close(self) -> None:
         """Dispose of the engine; safe to call twice."""
@@ -112,3 +114,19 @@ class Database:
         """A session whose work commits on success and rolls back on any error."""
         async with self.session() as session, session.begin():
             yield session
+
+
+@asynccontextmanager
+async def writing(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """One transaction for an API change: integrity errors become 409, a value the database
+    refuses 422, a locked or unreachable database 503. Nothing is half written."""
+    try:
+        async with sessions() as session, session.begin():
+            yield session
+    except sa.exc.IntegrityError:
+        raise Conflict("the database refused the change: it clashes with stored data "
+                       "(a duplicate, or something still in use)") from None
+    except sa.exc.DataError as exc:
+        raise InvalidInput(f"the database refused a value: {exc.orig}") from None
+    except sa.exc.OperationalError:
+        raise Busy("the database is busy or unavailable; retry shortly") from None

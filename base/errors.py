@@ -1,8 +1,7 @@
 """Domain errors that carry their HTTP status.
 
-Every package raises these (never ``web.HTTP*``); one middleware in ``expertline.app`` turns them
-into a JSON error for the API or safe TwiML for webhooks. ``skills`` is the bottom layer, so the
-hierarchy lives here and the other packages import it from ``skills``.
+Every package raises these (never ``web.HTTP*``); one middleware (``base.http.error_middleware``)
+turns them into a JSON error for the API, and the Twilio webhooks turn them into safe TwiML.
 """
 
 from __future__ import annotations
@@ -76,3 +75,9 @@ class GraphCycle(InvalidInput):
     """A broader/narrower change would make the taxonomy cyclic."""
 
     code = "cycle"
+
+
+class Busy(Unavailable):
+    """The database could not take the change just now (locked, or unreachable): retry."""
+
+    code = "busy"

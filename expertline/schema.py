@@ -1,0 +1,35 @@
+"""The schema: Alembic migrations over every package's tables, applied on every start.
+
+The composition root owns them because they describe the tables of all packages together
+(``expertline.tables``). ``database(url)`` is a ``base.db.Database`` that migrates when opened;
+``upgrade`` is the ``schema`` hook it passes down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy.engine import Connection
+
+from base.db import Database
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Apply every pending migration on ``connection`` (idempotent)."""
+    command.upgrade(alembic_config(connection), revision)
+
+
+def database(url: str, *, echo: bool = False) -> Database:
+    """A database that is migrated to the latest schema when opened."""
+    return Database(url, echo=echo, schema=upgrade)
