@@ -25,8 +25,8 @@ from base.config import load_config
 from base.db import Database
 from bench.schema import migrated
 from router.engine import Engine
+from router.ports import Channel, ContactRequest, Medium
 from skills.models import Organisation, Skill
-from telephony.ports import Channel, ContactRequest, Medium
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -21,9 +21,9 @@ from base.errors import BadRequest, InvalidInput, NotFound
 from base.http import Fields, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
 from router.engine import Engine
+from router.ports import Channel, ContactRequest, Medium
 from router.store import decision_row
 from router.tables import ContactRow
-from telephony.ports import Channel, ContactRequest, Medium
 
 log = logging.getLogger("router.api")
 ENGINE = web.AppKey("router.engine", Engine)

@@ -1,4 +1,4 @@
-"""The engine as the channels use it: ``telephony.ports.RoutingPort`` (a mixin of ``Engine``).
+"""The engine as the channels use it: ``router.ports.RoutingPort`` (a mixin of ``Engine``).
 
 Each method is one engine step (or a plain read): validate, hand an event to the core, commit,
 announce. The port's rules hold: ``submit`` and ``relay_to_expert`` are idempotent on their
@@ -15,10 +15,8 @@ from typing import TYPE_CHECKING, Any
 from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.live import LiveContact, News
-from router.model import ContactSpec, ExpertState
-from router.store import Batch, StateChange
-from router.tables import ContactRow
-from telephony.ports import (
+from router.model import ContactSpec, ContactState, ExpertState
+from router.ports import (
     ContactRequest,
     ContactTicket,
     ContactView,
@@ -26,7 +24,8 @@ from telephony.ports import (
     Medium,
     QueueInfo,
 )
-from telephony.ports import ContactState as Public
+from router.store import Batch, StateChange
+from router.tables import ContactRow
 
 if TYPE_CHECKING:
     from router.core import RoutingCore
@@ -121,7 +120,7 @@ class ChannelPort:
     async def find_open(self, *, medium: Medium, address: str) -> ContactView | None:
         for contact in self._live.values():
             if (contact.medium is medium and contact.address == address
-                    and contact.state is not Public.WRAPUP):
+                    and contact.state is not ContactState.WRAPUP):
                 return contact.view()
         return None
 
@@ -131,8 +130,8 @@ class ChannelPort:
             row = await self.store.contact(contact_id)
             if row is None:
                 raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
-            return QueueInfo(Public(row.state))
-        if live.state not in (Public.QUEUED, Public.CALLBACK):
+            return QueueInfo(ContactState(row.state))
+        if live.state not in (ContactState.QUEUED, ContactState.CALLBACK):
             return QueueInfo(live.state)
         ahead = self.core.position(contact_id)
         place = None if ahead is None else ahead + 1
@@ -163,7 +162,7 @@ class ChannelPort:
     async def abandon(self, contact_id: str, *, reason: str,
                       waited_s: float | None = None) -> None:
         live = await self._require(contact_id)
-        if live is None or live.state in (Public.CONNECTED, Public.WRAPUP):
+        if live is None or live.state in (ContactState.CONNECTED, ContactState.WRAPUP):
             return
         waited = waited_s if waited_s is not None else self.clock() - live.arrived_at
 
@@ -191,7 +190,7 @@ class ChannelPort:
 
     async def end_session(self, contact_id: str, *, by: str) -> None:
         live = await self._require(contact_id)
-        if live is None or live.session_id is None or live.state is not Public.CONNECTED:
+        if live is None or live.session_id is None or live.state is not ContactState.CONNECTED:
             return
         await self._end(contact_id, live.session_id, by=by, reason=f"ended by {by}")
 
@@ -222,14 +221,15 @@ class ChannelPort:
 
     async def convert_to_callback(self, contact_id: str, *, number: str) -> QueueInfo:
         live = await self._require(contact_id)
-        if live is None or live.state not in (Public.QUEUED, Public.OFFERED, Public.CALLBACK):
+        if live is None or not live.state.waiting:
             state = "finished" if live is None else live.state.value
             raise Conflict(f"contact {contact_id} is {state}: no callback", contact=contact_id)
         if not number:
             raise InvalidInput("a callback needs a number", field="number")
         async with self._lock:
             live.callback_number = number
-            batch_state = Public.CALLBACK if live.state is Public.QUEUED else live.state
+            queued = live.state is ContactState.QUEUED
+            batch_state = ContactState.CALLBACK if queued else live.state
 
             def prepare(batch: Batch, _news: News) -> None:
                 batch.updates[contact_id] = {"callback_number": number}
@@ -243,10 +243,10 @@ class ChannelPort:
 
     async def fail(self, contact_id: str, *, reason: str) -> None:
         live = await self._require(contact_id)
-        if live is None or live.state is Public.WRAPUP:
+        if live is None or live.state is ContactState.WRAPUP:
             return
         live.failed = reason or "failed"
-        if live.session_id is not None and live.state is Public.CONNECTED:
+        if live.session_id is not None and live.state is ContactState.CONNECTED:
             await self._end(contact_id, live.session_id, by="system", reason=live.failed)
         else:
             await self._step(ev.ContactAbandoned(contact_id, live.failed))
@@ -258,7 +258,7 @@ class ChannelPort:
         self._relay_refs[ref] = None
         if len(self._relay_refs) > RELAY_REFS_KEPT:
             del self._relay_refs[next(iter(self._relay_refs))]
-        if live.expert_id is None or live.state is not Public.CONNECTED:
+        if live.expert_id is None or live.state is not ContactState.CONNECTED:
             live.messages = [*live.messages, text][-MAX_BUFFERED_MESSAGES:]
             return
         event = {"type": "message", "contact_id": contact_id, "session_id": live.session_id,
@@ -268,8 +268,8 @@ class ChannelPort:
 
 
 def _view_of(row: ContactRow) -> ContactView:
-    from telephony.ports import Channel
+    from router.ports import Channel
 
     return ContactView(row.id, Channel(row.channel), Medium(row.medium), row.skill,
-                       row.language, Public(row.state), row.external_ref, row.address,
+                       row.language, ContactState(row.state), row.external_ref, row.address,
                        row.callback_number)

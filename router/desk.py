@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.live import LiveContact, News
-from router.model import OfferStatus, OfferView, Presence
+from router.model import ContactState, OfferStatus, OfferView, Presence
+from router.ports import ExpertMessage
 from router.store import Batch
-from telephony.ports import ContactState as Public
-from telephony.ports import ExpertMessage
 
 if TYPE_CHECKING:
     from base.config import Config
@@ -152,7 +151,7 @@ class DeskActions:
         if found is None or found[1] != expert_id:
             raise NotFound(f"session {session_id} is not yours or is over", session=session_id)
         contact = self._live.get(found[0])
-        if contact is None or contact.state is not Public.CONNECTED:
+        if contact is None or contact.state is not ContactState.CONNECTED:
             raise Conflict(f"session {session_id} is not connected", session=session_id)
         news = News(announcements=[ExpertMessage(contact.view(), text.strip())])
         await self._announce(news)
@@ -160,7 +159,7 @@ class DeskActions:
     async def mark_distressing(self, contact_id: str) -> None:
         """A supervisor marks a live session distressing: recovery follows its wrap-up."""
         contact = self._live.get(contact_id)
-        if contact is None or contact.state is not Public.CONNECTED:
+        if contact is None or contact.state is not ContactState.CONNECTED:
             raise Conflict(f"contact {contact_id} is not in a session", contact=contact_id)
         contact.distressing = True
 

@@ -2,7 +2,7 @@
 
 It owns the clock and the timers, feeds events to ``RoutingCore`` one at a time (a lock), commits
 every transition to the database before it announces anything (``router.store``), and tells
-the channels (``telephony.ports.RoutingPort``, see ``router.channels``) and the expert desks
+the channels (``router.ports.RoutingPort``, see ``router.channels``) and the expert desks
 (``router.desk``) what happened. On ``start`` it rebuilds the core from the database: no
 contact is lost, no offer is made twice, and experts come back offline until they reconnect.
 
@@ -41,11 +41,11 @@ from router.model import (
     RoutingConfig,
 )
 from router.pool_view import Capacity, pool_of, profile_of
+from router.ports import Channel, ExpertEndpoint, Listener, Medium, OnShift
 from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Snapshot
 from router.store import Batch, Store
 from router.tables import ContactRow
-from scheduler.ports import OnShift
-from skills.graph import SkillGraph
+from skills.graph import SkillGraph, TriageMatch
 from skills.snapshot import (
     ExpertRecord,
     PoolSnapshot,
@@ -54,7 +54,6 @@ from skills.snapshot import (
     load_specs,
 )
 from skills.watch import PoolChange, PoolWatch
-from telephony.ports import Channel, ExpertEndpoint, Listener, Medium
 
 log = logging.getLogger("router.engine")
 WATCHDOG = "watchdog"
@@ -290,7 +289,7 @@ class Engine(ChannelPort, DeskActions):
                                 reason=f"session outlived its lease of "
                                        f"{routing.session_lease_s:g} s", watchdog=True)
 
-    # -- the rota (scheduler.ports.AvailabilityPort) ------------------------------------------
+    # -- the rota (router.ports.AvailabilityPort) ------------------------------------------
     async def apply_rota(self, on_shift: Mapping[str, OnShift], rostered: frozenset[str]
                          ) -> None:
         old = self._rota
@@ -381,7 +380,7 @@ class Engine(ChannelPort, DeskActions):
             if before.get(expert_id) != record:
                 await self._refresh_expert(expert_id)
 
-    def triage(self, text: str) -> list[Any]:
+    def triage(self, text: str) -> list[TriageMatch]:
         """The skills graph's triage of free text (what the IVR and chat use)."""
         return [] if self.graph is None else list(self.graph.triage(text))
 
@@ -436,11 +435,10 @@ def _spec_of(row: ContactRow) -> ContactSpec:
 
 
 def _live_of(row: ContactRow) -> LiveContact:
-    from telephony.ports import ContactState as Public
 
     return LiveContact(id=row.id, seq=row.seq, channel=Channel(row.channel),
                        medium=Medium(row.medium), skill=row.skill, language=row.language,
                        external_ref=row.external_ref, arrived_at=row.arrived_at,
                        priority=row.priority, address=row.address,
-                       callback_number=row.callback_number, state=Public(row.state),
+                       callback_number=row.callback_number, state=ContactState(row.state),
                        expert_id=row.expert_id)

@@ -2,7 +2,7 @@
 
 ``Translator.apply(commands)`` decides, without I/O, what one engine step must persist (a
 ``store.Batch``) and what it must announce afterwards: channel announcements
-(``telephony.ports``) and desk events for each expert's WebSocket. The engine commits the
+(``router.ports``) and desk events for each expert's WebSocket. The engine commits the
 batch first and announces second.
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 from router import commands as cmd
 from router.model import ContactState, Presence
-from router.store import Batch, StateChange
-from telephony.ports import (
+from router.ports import (
     Announcement,
     Assigned,
     Channel,
@@ -25,9 +24,9 @@ from telephony.ports import (
     Medium,
     Rescinded,
 )
-from telephony.ports import ContactState as Public
+from router.store import Batch, StateChange
 
-FINAL = (Public.COMPLETED, Public.ABANDONED, Public.FAILED)
+FINAL = (ContactState.COMPLETED, ContactState.ABANDONED, ContactState.FAILED)
 
 
 @dataclass
@@ -45,7 +44,7 @@ class LiveContact:
     priority: int = 0
     address: str = ""
     callback_number: str = ""
-    state: Public = Public.QUEUED
+    state: ContactState = ContactState.QUEUED
     expert_id: str | None = None
     session_id: str | None = None
     failed: str = ""  # why the contact failed, once it has
@@ -76,12 +75,12 @@ class News:
     timers: list[cmd.StartTimer | cmd.CancelTimer] = field(default_factory=list)
 
 
-def public_state(contact: LiveContact, state: ContactState) -> Public:
+def public_state(contact: LiveContact, state: ContactState) -> ContactState:
     if contact.failed:
-        return Public.FAILED
+        return ContactState.FAILED
     if state is ContactState.QUEUED and contact.callback_number:
-        return Public.CALLBACK
-    return Public(state.value)
+        return ContactState.CALLBACK
+    return state
 
 
 class Translator:
@@ -142,12 +141,12 @@ class Translator:
         if contact is None:
             return
         state = public_state(contact, c.state)
-        if state is contact.state and state is Public.FAILED:
+        if state is contact.state and state is ContactState.FAILED:
             return  # already recorded as failed
-        if state in (Public.QUEUED, Public.CALLBACK):
+        if state in (ContactState.QUEUED, ContactState.CALLBACK):
             contact.expert_id = contact.session_id = None
         contact.state = state
-        reason = contact.failed if state is Public.FAILED else c.reason
+        reason = contact.failed if state is ContactState.FAILED else c.reason
         batch.changes.append(StateChange(c.contact_id, state.value, reason, contact.expert_id))
         if state in FINAL:
             self.forget(contact)

@@ -54,7 +54,8 @@ class ExpertState(StrEnum):
 
 
 class ContactState(StrEnum):
-    """CONTRACT.md's contact states."""
+    """CONTRACT.md's contact states (the core keeps a callback contact ``queued``; the shell
+    tells the two apart)."""
 
     QUEUED = "queued"
     OFFERED = "offered"
@@ -64,6 +65,15 @@ class ContactState(StrEnum):
     ABANDONED = "abandoned"
     CALLBACK = "callback"
     FAILED = "failed"
+
+    @property
+    def waiting(self) -> bool:
+        """Still waiting for an expert (the citizen can abandon it)."""
+        return self in (ContactState.QUEUED, ContactState.OFFERED, ContactState.CALLBACK)
+
+    @property
+    def finished(self) -> bool:
+        return self in (ContactState.COMPLETED, ContactState.ABANDONED, ContactState.FAILED)
 
 
 class OfferStatus(StrEnum):

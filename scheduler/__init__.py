@@ -13,8 +13,8 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import now_utc
+from router.ports import AvailabilityPort, OnShift
 from scheduler import api
-from scheduler.ports import AvailabilityPort, OnShift
 from scheduler.service import Scheduler
 
 SCHEDULER = web.AppKey("scheduler.scheduler", Scheduler)

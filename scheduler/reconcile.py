@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from router.ports import OnShift
 from scheduler import rota
-from scheduler.ports import OnShift
 
 LOOK_BACK = timedelta(days=2)  # long enough for any night or one-off shift running into now
 

@@ -25,9 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import now_utc
 from base.errors import DomainError
+from router.ports import AvailabilityPort, Channel, ContactRequest, Medium, RoutingPort
 from scheduler import reconcile, report, store
-from scheduler.ports import AvailabilityPort
-from telephony.ports import Channel, ContactRequest, Medium, RoutingPort
 
 log = logging.getLogger("expertline.scheduler")
 HORIZON = timedelta(hours=24)

@@ -1,7 +1,7 @@
 """The channels: Twilio voice (IVR, queue, bridging, callbacks), SMS/WhatsApp and web chat.
 
 ``setup(app, config=…, routing=…, triage=…)`` registers everything; the routing engine is
-reached only through ``telephony.ports.RoutingPort``.
+reached only through ``router.ports.RoutingPort``.
 """
 
 from telephony.wiring import setup

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from router.ports import Announcement, Assigned, Ended, Listener, Medium
 from telephony import messaging
-from telephony.ports import Announcement, Assigned, Ended, Listener, Medium
 
 if TYPE_CHECKING:
     from telephony.service import Telephony

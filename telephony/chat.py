@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from base.errors import DomainError
+from router.ports import Announcement, Assigned, Ended, ExpertMessage, Medium, QueueInfo
 from telephony.contacts import close_by_citizen, open_chat, queued_words
-from telephony.ports import Announcement, Assigned, Ended, ExpertMessage, Medium, QueueInfo
 from telephony.prompts import CY, EN
 
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from base.errors import DomainError
+from router.ports import Assigned, Ended, ExpertEndpoint
 from telephony import bridge as b
 from telephony.gateway import CallRequest, GatewayError
-from telephony.ports import Assigned, Ended, ExpertEndpoint
 from telephony.urls import EXPERT, GOODBYE, HOLD, JOIN, STATUS
 
 if TYPE_CHECKING:

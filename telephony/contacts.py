@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from telephony import prompts
-from telephony.ivr import triage_text
-from telephony.ports import (
+from router.ports import (
     Channel,
     ContactRequest,
     ContactState,
@@ -16,6 +14,8 @@ from telephony.ports import (
     Medium,
     RoutingPort,
 )
+from telephony import prompts
+from telephony.ivr import triage_text
 
 if TYPE_CHECKING:
     from telephony.service import Telephony

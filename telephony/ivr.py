@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from telephony.ports import Triage, TriageInfo, TriageMatch
+from router.ports import Triage, TriageInfo, TriageMatch
 from telephony.prompts import CY, EN
 
 _WELSH_SPEECH = re.compile(r"\b(cymraeg|welsh)\b", re.IGNORECASE)

@@ -11,9 +11,9 @@ import logging
 
 from aiohttp import web
 
+from router.ports import ContactState
 from telephony import bridge as b
 from telephony import prompts, twiml
-from telephony.ports import ContactState
 from telephony.prompts import EN
 from telephony.service import Telephony
 from telephony.urls import CONFERENCE_STATUS, CONNECTING, EXPERT_ACCEPT

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from router.ports import Announcement, Assigned, Ended, ExpertMessage, Medium
 from telephony import prompts, twiml
 from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.gateway import GatewayError
 from telephony.ivr import wants_welsh
-from telephony.ports import Announcement, Assigned, Ended, ExpertMessage, Medium
 from telephony.prompts import CY, EN
 
 if TYPE_CHECKING:

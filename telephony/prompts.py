@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from telephony.ports import ContactState, QueueInfo
+from router.ports import ContactState, QueueInfo
 
 EN, CY = "en", "cy"
 

@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from router.ports import RoutingPort, Triage
 from telephony.chat import ChatHub
 from telephony.connect import Connector
 from telephony.dedup import CallIndex, RecentKeys, Replies
 from telephony.gateway import Gateway
 from telephony.ivr import IvrRules
 from telephony.messaging import OptOuts
-from telephony.ports import RoutingPort, Triage
 from telephony.prompts import CY, EN
 from telephony.signature import SignatureCheck
 from telephony.tasks import Schedule, Tasks

@@ -12,11 +12,11 @@ import logging
 
 from aiohttp import web
 
+from router.ports import Channel, ContactRequest, Medium
 from telephony import ivr, prompts, twiml
 from telephony.bridge import queue_name
 from telephony.ivr import Ask, Route, Step
 from telephony.numbers import CallMeOn, KeepHolding, callback_choice, caller_number
-from telephony.ports import Channel, ContactRequest, Medium
 from telephony.service import Telephony
 from telephony.urls import CALLBACK, GATHER, HOLD, QUEUE_ACTION, WAIT, WAIT_KEY
 from telephony.webhooks import Form, contact_of, lang_of, required

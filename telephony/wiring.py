@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from base.errors import NotFound
+from router.ports import RoutingPort, Triage
 from telephony import chat, legs, messaging, urls, voice
 from telephony.gateway import Gateway, LoopbackGateway, make_gateway
-from telephony.ports import RoutingPort, Triage
 from telephony.service import GATEWAY, TELEPHONY, Telephony
 from telephony.tasks import Schedule
 from telephony.webhooks import messaging_webhook, voice_webhook

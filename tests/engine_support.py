@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from base.db import Database
+from router.ports import Channel, ContactRequest, Medium
 from skills.models import Expert, ExpertLanguage, Organisation, Proficiency, Skill, SkillEdge
-from telephony.ports import Channel, ContactRequest, Medium
 
 T0 = 1_796_000_000.0  # an epoch second in late 2026
 

@@ -1,7 +1,7 @@
 """Support for the telephony tests: the routing TEST DOUBLE, a keyword triage, a manual
 scheduler, Twilio's webhook side, and a bare application with ``telephony.setup``.
 
-``FakeRouting`` is a TEST DOUBLE of ``telephony.ports.RoutingPort``, an in-memory stand-in for
+``FakeRouting`` is a TEST DOUBLE of ``router.ports.RoutingPort``, an in-memory stand-in for
 the routing engine. It exists only because ``router/engine.py`` is being written in parallel:
 replace it with the real engine (on a real database) once that lands. It keeps the port's
 rules (idempotent submit and relay, no-op on finished contacts, NotFound on unknown ids,
@@ -25,8 +25,7 @@ import telephony
 from base.config import Config, load_config
 from base.errors import Conflict, NotFound
 from expertline.app import error_middleware
-from telephony.gateway import Gateway
-from telephony.ports import (
+from router.ports import (
     Announcement,
     Assigned,
     ContactRequest,
@@ -40,6 +39,7 @@ from telephony.ports import (
     Medium,
     QueueInfo,
 )
+from telephony.gateway import Gateway
 from telephony.signature import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
 

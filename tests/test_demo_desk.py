@@ -8,7 +8,7 @@ from pathlib import Path
 from expertline.demo_desk import DemoDesks
 from expertline.schema import database
 from router.engine import Engine
-from telephony.ports import ContactState
+from router.ports import ContactState
 from tests.conftest import make_config
 from tests.engine_support import Clock, call, seed_pool
 

@@ -14,9 +14,8 @@ from base.db import Database
 from base.errors import Conflict, InvalidInput, NotFound
 from expertline.schema import database
 from router.engine import Engine
+from router.ports import Announcement, Assigned, Channel, ContactState, Ended, OnShift, Rescinded
 from router.tables import ContactEventRow, ContactRow, DecisionRow, OfferRow
-from scheduler.ports import OnShift
-from telephony.ports import Announcement, Assigned, Channel, ContactState, Ended, Rescinded
 from tests.conftest import make_config
 from tests.engine_support import Clock, call, seed_pool
 

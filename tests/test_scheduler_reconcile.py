@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from router.ports import OnShift
 from scheduler import reconcile, rota
-from scheduler.ports import OnShift
 
 LONDON = "Europe/London"
 DAY = rota.Weekly("p1", "ann", LONDON, days=(0, 1, 2, 3, 4), start=time(9), end=time(17),

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from base.db import Database
 from expertline.schema import database
+from router.ports import OnShift
 from scheduler import rota
-from scheduler.ports import OnShift
 from scheduler.service import Scheduler
 from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
 from skills.models import Expert, Organisation
@@ -21,7 +21,7 @@ NOW = datetime(2026, 12, 7, 16, 57, tzinfo=UTC)  # a Monday, GMT
 
 
 class RecordingAvailability:
-    """TEST DOUBLE of scheduler.ports.AvailabilityPort (router/engine.py is not ready yet):
+    """TEST DOUBLE of router.ports.AvailabilityPort (router/engine.py is not ready yet):
     records every rota picture it is given."""
 
     def __init__(self) -> None:

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse, WSMsgType
 from aiohttp.test_utils import TestClient
 
-from telephony.ports import Channel, ContactState, ExpertEndpoint, Medium
+from router.ports import Channel, ContactState, ExpertEndpoint, Medium
 from telephony.service import TELEPHONY, Telephony
 from tests.telephony_support import FakeRouting, telephony_app, telephony_config
 

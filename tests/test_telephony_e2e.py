@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiohttp.test_utils import TestClient
 
-from telephony.ports import ContactState, ExpertEndpoint
+from router.ports import ContactState, ExpertEndpoint
 from telephony.service import TELEPHONY, Telephony
 from tests.telephony_support import (
     ACCOUNT,

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 
 from base.errors import BadRequest
 from expertline.cli import context_of
+from router.ports import ContactState, ExpertEndpoint
 from telephony.cli import register_cli
 from telephony.gateway import LoopbackGateway
-from telephony.ports import ContactState, ExpertEndpoint
 from telephony.service import GATEWAY, TELEPHONY
 from telephony.simcall import CallScript, Outcome, SimulatedCall
 from tests.telephony_support import PUBLIC_URL, FakeRouting, telephony_app, telephony_config

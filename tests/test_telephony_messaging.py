@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from router.ports import Channel, ContactState, ExpertEndpoint, Medium
 from telephony.messaging import Keyword, keyword
-from telephony.ports import Channel, ContactState, ExpertEndpoint, Medium
 from telephony.service import TELEPHONY, Telephony
 from tests.telephony_support import (
     ACCOUNT,

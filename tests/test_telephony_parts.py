@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from router.ports import ContactState, QueueInfo
 from telephony import prompts
 from telephony.dedup import CallIndex, RecentKeys, Replies
 from telephony.numbers import CallMeOn, KeepHolding, NotUnderstood, callback_choice, caller_number
 from telephony.numbers import uk_callback_number as uk
-from telephony.ports import ContactState, QueueInfo
 from telephony.signature import SignatureCheck, public_url_of, sign
 from telephony.tasks import Tasks
 from tests.strategies_telephony import callback_keys, phone_like

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from telephony.ports import Channel, ContactState, Medium
+from router.ports import Channel, ContactState, Medium
 from telephony.service import TELEPHONY
 from telephony.signature import sign
 from tests.telephony_support import (

@@ -1,10 +1,11 @@
-"""What the channels need from the routing engine: one Protocol and its plain data.
+"""The ports the routing engine offers: what the channels and the scheduler may ask of it.
 
-Telephony never imports the router. It talks to whatever object implements ``RoutingPort``
-(the engine in production, an in-memory double in tests). This module imports nothing of ours,
-so it can move to ``router/`` unchanged if the engine prefers to own it.
+``RoutingPort`` is the engine as the channels (``telephony/``) use it; ``AvailabilityPort`` is the
+engine as the scheduler uses it; the plain data they exchange is defined here too. The channels
+and the scheduler import this module and never the engine itself, so they also work against an
+in-memory double in tests; the router never imports them.
 
-Rules every implementation keeps (the channels rely on them):
+Rules every ``RoutingPort`` implementation keeps (the channels rely on them):
 
 * ``submit`` is idempotent on ``ContactRequest.external_ref`` (a CallSid, a MessageSid, a web
   chat session id): a second submit with the same ref returns the existing contact with
@@ -18,44 +19,26 @@ Rules every implementation keeps (the channels rely on them):
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from router.model import Channel, ContactState
+from skills.graph import TriageMatch
 
-class Channel(StrEnum):
-    VOICE = "voice"
-    CHAT = "chat"
-
+__all__ = [
+    "Announcement", "Assigned", "AvailabilityPort", "Channel", "ContactRequest", "ContactState",
+    "ContactTicket", "ContactView", "Ended", "ExpertEndpoint", "ExpertMessage", "Listener",
+    "Medium", "OnShift", "QueueInfo", "Rescinded", "RoutingPort", "Triage", "TriageInfo",
+    "TriageMatch",
+]
 
 class Medium(StrEnum):
     PHONE = "phone"
     SMS = "sms"
     WHATSAPP = "whatsapp"
     WEB = "web"
-
-
-class ContactState(StrEnum):
-    """CONTRACT.md's contact states."""
-
-    QUEUED = "queued"
-    OFFERED = "offered"
-    CONNECTED = "connected"
-    WRAPUP = "wrapup"
-    COMPLETED = "completed"
-    ABANDONED = "abandoned"
-    CALLBACK = "callback"
-    FAILED = "failed"
-
-    @property
-    def waiting(self) -> bool:
-        """Still waiting for an expert (the citizen can abandon it)."""
-        return self in (ContactState.QUEUED, ContactState.OFFERED, ContactState.CALLBACK)
-
-    @property
-    def finished(self) -> bool:
-        return self in (ContactState.COMPLETED, ContactState.ABANDONED, ContactState.FAILED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,17 +217,25 @@ class RoutingPort(Protocol):
         ...
 
 
-class TriageMatch(Protocol):
-    """One candidate skill from the skills graph's triage."""
-
-    @property
-    def skill_id(self) -> str: ...
-
-    @property
-    def score(self) -> float: ...
-
-    @property
-    def matched(self) -> Sequence[str] | str: ...
-
-
 Triage = Callable[[str], Sequence[TriageMatch]]
+"""The skills graph's triage of free text, best first (what the IVR and the chats use)."""
+
+
+# -- the scheduler's port --------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OnShift:
+    """An expert on shift now. ``ends_at`` is epoch seconds; ``voice_ok`` is False in the last
+    minutes of the shift (config ``scheduler.no_voice_offer_last_min``): no new voice offers."""
+
+    expert_id: str
+    ends_at: float
+    voice_ok: bool = True
+
+
+@runtime_checkable
+class AvailabilityPort(Protocol):
+    async def apply_rota(self, on_shift: Mapping[str, OnShift], rostered: frozenset[str]) -> None:
+        """``rostered``: every expert with a rota (others are not restricted by it). A rostered
+        expert missing from ``on_shift`` is off shift: no new offers, they finish what they
+        have. Idempotent: the same picture twice changes nothing."""
+        ...
