@@ -12,18 +12,18 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-import scheduler
-import skills
-import telephony
+import router.wiring
+import scheduler.wiring
+import skills.wiring
+import telephony.wiring
 from base.config import Config
 from base.db import Database
 from base.http import PRINCIPAL, Handler, error_middleware, json_response
 from expertline import schema
 from expertline.auth import bearer, resolve_token
-from router import api as router_api
-from router.api import ENGINE, engine_of
 from router.engine import Engine
-from skills import pool_watch
+from router.wiring import ENGINE, engine_of
+from skills.wiring import pool_watch
 
 log = logging.getLogger("expertline")
 
@@ -42,12 +42,12 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app[CONFIG] = config
     app[DEMO] = demo
     app.cleanup_ctx.append(_database_ctx)
-    skills.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
-    router_api.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
-    telephony.setup(app, config=config, routing=lambda: engine_of(app),
-                    triage=lambda text: engine_of(app).triage(text))
-    scheduler.setup(app, sessions=sessions_of(app), config=config,
-                    availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
+    skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
+    router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
+    telephony.wiring.setup(app, config=config, routing=lambda: engine_of(app),
+                           triage=lambda text: engine_of(app).triage(text))
+    scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
+                           availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
     app.cleanup_ctx.append(_voice_skills_ctx)
     if demo and not config.twilio.enabled:
         from expertline.demo_desk import demo_desks_ctx

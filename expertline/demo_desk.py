@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from base.errors import DomainError
-from router.api import engine_of
+from router.context import engine_of
 from router.engine import Engine
 
 log = logging.getLogger("expertline.demo")

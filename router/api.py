@@ -1,15 +1,13 @@
-"""HTTP and WebSocket surface of the routing engine (CONTRACT.md): the expert desk under
-``/api/v1/me``, ``/ws/expert``, contacts and live statistics for supervisors.
+"""REST surface of the routing engine (CONTRACT.md): the expert desk under ``/api/v1/me``,
+contacts and live statistics for supervisors (``router.wiring.setup`` registers ``routes()``).
 
-``setup(app, database=…, config=…, watch=…)`` makes the engine in a cleanup context (started
-before telephony subscribes, closed after) and registers the routes. Experts act only on their
-own offers and sessions; supervisors and admins read contacts and stats.
+Experts act only on their own offers and sessions; supervisors and admins read contacts and
+stats.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,30 +18,19 @@ from base.access import Principal, Role, require_role
 from base.errors import BadRequest, InvalidInput, NotFound
 from base.http import Fields, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
-from router.engine import Engine
+from router.context import engine_of, me
 from router.ports import Channel, ContactRequest, Medium
 from router.store import decision_row
 from router.tables import ContactRow
 
 log = logging.getLogger("router.api")
-ENGINE = web.AppKey("router.engine", Engine)
 STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",
           "failed")
 LOCAL = ZoneInfo("Europe/London")
 
 
-def setup(app: web.Application, *, engine: Callable[[web.Application], Engine]) -> None:
-    """``engine(app)`` builds the engine once the database is open (inside the running loop)."""
-
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        made = engine(app)
-        await made.start()
-        app[ENGINE] = made
-        yield
-        await made.close()
-
-    app.cleanup_ctx.append(lifecycle)
-    app.router.add_routes([
+def routes() -> list[web.RouteDef]:
+    return [
         web.put("/api/v1/me/status", put_status),
         web.get("/api/v1/me", get_me),
         web.get("/api/v1/me/offers", get_offers),
@@ -56,26 +43,7 @@ def setup(app: web.Application, *, engine: Callable[[web.Application], Engine]) 
         web.get("/api/v1/contacts/{id}", get_contact),
         web.post("/api/v1/contacts/{id}/distressing", distressing),
         web.get("/api/v1/stats", stats),
-    ])
-    from router.desk_ws import expert_socket
-
-    app.router.add_get("/ws/expert", expert_socket)
-
-
-def engine_of(app: web.Application) -> Engine:
-    try:
-        return app[ENGINE]
-    except KeyError:
-        raise RuntimeError("the routing engine is not running: call router.api.setup(app, "
-                           "engine=...) and start the app") from None
-
-
-def me(request: web.Request) -> str:
-    """The calling expert's id (expert tokens only)."""
-    caller = principal(request)
-    require_role(caller, Role.EXPERT)
-    assert caller.expert_id is not None
-    return caller.expert_id
+    ]
 
 
 # -- the expert desk -----------------------------------------------------------------------------

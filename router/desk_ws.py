@@ -17,8 +17,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from base.errors import DomainError
-from router.api import engine_of, me
+from base.errors import BadRequest, DomainError
+from router.context import engine_of, me
+from router.engine import Engine
 
 log = logging.getLogger("router.desk")
 QUEUE_LIMIT = 1000
@@ -62,7 +63,7 @@ async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]
             return
 
 
-async def _act(engine: Any, expert_id: str, data: str) -> dict[str, Any]:
+async def _act(engine: Engine, expert_id: str, data: str) -> dict[str, Any]:
     try:
         body = json.loads(data)
     except ValueError:
@@ -77,7 +78,7 @@ async def _act(engine: Any, expert_id: str, data: str) -> dict[str, Any]:
     return {"type": "result", "action": action, "ok": True, "result": result}
 
 
-async def _dispatch(engine: Any, expert_id: str, action: str, body: dict[str, Any]) -> Any:
+async def _dispatch(engine: Engine, expert_id: str, action: str, body: dict[str, Any]) -> Any:
     ident = str(body.get("id", ""))
     if action == "status":
         return await engine.set_status(expert_id, str(body.get("status", "")))
@@ -91,12 +92,6 @@ async def _dispatch(engine: Any, expert_id: str, action: str, body: dict[str, An
     if action == "message":
         await engine.send_message(expert_id, ident, body.get("text"))
         return {"sent": True}
-    return _raise(action)
-
-
-def _raise(action: str) -> Any:
-    from base.errors import BadRequest
-
     raise BadRequest(f"unknown action {action!r}: status, accept, decline, complete, message")
 
 

@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import now_utc
+from base.config import Config
 from base.errors import DomainError
 from router.ports import AvailabilityPort, Channel, ContactRequest, Medium, RoutingPort
 from scheduler import reconcile, report, store
@@ -36,7 +37,7 @@ LONDON = ZoneInfo("Europe/London")
 class Scheduler:
     """Owns the APScheduler instance (when enabled) and the reconcile/callback jobs."""
 
-    def __init__(self, *, sessions: Callable[[], AsyncSession], config: Any,
+    def __init__(self, *, sessions: Callable[[], AsyncSession], config: Config,
                  availability: Callable[[], AvailabilityPort | None],
                  routing: Callable[[], RoutingPort | None],
                  clock: Callable[[], datetime] = now_utc) -> None:

@@ -16,17 +16,15 @@ import json
 import logging
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from base.errors import DomainError
-from router.ports import Announcement, Assigned, Ended, ExpertMessage, Medium, QueueInfo
+from router.ports import Medium, QueueInfo
 from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.prompts import CY, EN
-
-if TYPE_CHECKING:
-    from telephony.service import Telephony
+from telephony.service import TELEPHONY, Telephony
 
 log = logging.getLogger("telephony.chat")
 
@@ -37,40 +35,6 @@ MAX_FRAME = 16_384
 
 class ChatError(Exception):
     """A citizen's mistake, told to them over the socket."""
-
-
-class ChatHub:
-    """Open citizen sockets by contact id, for the expert's side to reach them."""
-
-    def __init__(self) -> None:
-        self._sockets: dict[str, web.WebSocketResponse] = {}
-
-    def attach(self, contact_id: str, ws: web.WebSocketResponse) -> None:
-        self._sockets[contact_id] = ws
-
-    def detach(self, contact_id: str) -> None:
-        self._sockets.pop(contact_id, None)
-
-    async def deliver(self, event: Announcement) -> None:
-        ws = self._sockets.get(event.contact_id)
-        if ws is None or ws.closed:
-            return
-        if isinstance(event, Assigned):
-            await ws.send_json({"type": "connected", "skill": event.contact.skill})
-        elif isinstance(event, ExpertMessage):
-            await ws.send_json({"type": "message", "from": "expert", "text": event.text})
-        elif isinstance(event, Ended):
-            self.detach(event.contact_id)
-            await ws.send_json({"type": "ended", "by": event.by})
-            await ws.close()
-
-    async def close(self) -> None:
-        sockets, self._sockets = list(self._sockets.values()), {}
-        for ws in sockets:
-            await ws.close(code=1001, message=b"server shutting down")
-
-    def __repr__(self) -> str:
-        return f"<ChatHub {len(self._sockets)} open>"
 
 
 class ChatSession:
@@ -178,8 +142,6 @@ def _queue(info: QueueInfo) -> dict[str, Any]:
 
 async def socket(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws/chat``: one citizen's chat."""
-    from telephony.service import TELEPHONY
-
     tel = request.app[TELEPHONY]
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME)
     await ws.prepare(request)

@@ -12,17 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from base.config import Config
 from base.errors import DomainError
-from router.ports import Assigned, Ended, ExpertEndpoint
+from router.ports import Assigned, Ended, ExpertEndpoint, RoutingPort
 from telephony import bridge as b
-from telephony.gateway import CallRequest, GatewayError
-from telephony.urls import EXPERT, GOODBYE, HOLD, JOIN, STATUS
-
-if TYPE_CHECKING:
-    from telephony.service import Telephony
+from telephony.gateway import CallRequest, Gateway, GatewayError
+from telephony.tasks import Schedule
+from telephony.urls import EXPERT, GOODBYE, HOLD, JOIN, STATUS, Urls
 
 log = logging.getLogger("telephony.voice")
 Events = tuple[b.Event, ...]
@@ -52,13 +51,22 @@ def dial_target(expert: ExpertEndpoint) -> tuple[str, str] | None:
 
 
 class Connector:
-    def __init__(self, tel: Telephony) -> None:
-        self.tel = tel
+    """Bridges phone contacts to experts: ``routing()`` is the engine (looked up when needed,
+    since it starts after this object is made); ``schedule`` runs callback retries later (a
+    test may swap it for a manual one)."""
+
+    def __init__(self, *, config: Config, urls: Urls, gateway: Gateway,
+                 routing: Callable[[], RoutingPort], schedule: Schedule) -> None:
+        self._config = config
+        self._urls = urls
+        self._gateway = gateway
+        self._routing = routing
+        self.schedule = schedule
         self._bridges: dict[str, b.BridgeState] = {}
         self._context: dict[str, Context] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.keep_done = KEEP_DONE
-        cfg = tel.config.callbacks
+        cfg = config.callbacks
         self._retries = b.Retries(attempts=cfg.attempts, spacing_s=cfg.spacing_s)
 
     def bridge(self, contact_id: str) -> b.BridgeState | None:
@@ -106,7 +114,7 @@ class Connector:
         if await self.feed(contact_id, b.CallerGone()):
             return
         log.info("contact %s: caller hung up in the queue after %s s", contact_id, waited_s)
-        await self.tel.routing.abandon(contact_id, reason="caller hung up in the queue",
+        await self._routing().abandon(contact_id, reason="caller hung up in the queue",
                                        waited_s=waited_s)
 
     async def ended(self, event: Ended) -> None:
@@ -117,9 +125,9 @@ class Connector:
             return
         if event.by == "citizen" or contact.callback_number or not contact.state.finished:
             return
-        url = self.tel.urls.to(GOODBYE, lang=contact.language)
+        url = self._urls.to(GOODBYE, lang=contact.language)
         try:
-            await self.tel.gateway.redirect_call(contact.external_ref, url)
+            await self._gateway.redirect_call(contact.external_ref, url)
         except GatewayError as exc:  # the caller is already gone
             log.info("contact %s: no call to end: %s", c, exc)
 
@@ -169,7 +177,7 @@ class Connector:
     async def _do(self, c: str, effect: b.Effect) -> tuple[Events, bool]:
         match effect:
             case b.RedirectToConference(sid):
-                await self.tel.gateway.redirect_call(sid, self._join_url(c, "caller"))
+                await self._gateway.redirect_call(sid, self._join_url(c, "caller"))
             case b.DialExpert():
                 return await self._dial_expert(c)
             case b.DialCitizen():
@@ -179,7 +187,7 @@ class Connector:
             case b.ReturnToQueue(sid):
                 await self._return_to_queue(c, sid)
             case b.ScheduleRetry(delay_s, attempt):
-                self.tel.schedule(delay_s, c, lambda: self.feed(c, b.RetryDue(attempt)))
+                self.schedule(delay_s, c, lambda: self.feed(c, b.RetryDue(attempt)))
                 log.info("contact %s: callback attempt %d missed; retry in %.0f s", c, attempt,
                          delay_s)
             case _:
@@ -192,16 +200,16 @@ class Connector:
         if target is None:
             return (b.DialFailed("expert", "no client identity, SIP address or phone"),), True
         to, kind = target
-        url = self.tel.urls.to(EXPERT, c=c, conf=state.conference, kind=kind, skill=ctx.skill,
+        url = self._urls.to(EXPERT, c=c, conf=state.conference, kind=kind, skill=ctx.skill,
                                waited=round(ctx.waited_s), cb=1 if state.is_callback else None)
-        sid = await self.tel.gateway.create_call(CallRequest(
+        sid = await self._gateway.create_call(CallRequest(
             to=to, from_=self._caller_id(), url=url, timeout_s=self._ring_s(),
             status_callback=self._status_url(c, "expert")))
         return self._dialled("expert", sid), False
 
     async def _dial_citizen(self, c: str) -> tuple[Events, bool]:
         state = self._bridges[c]
-        sid = await self.tel.gateway.create_call(CallRequest(
+        sid = await self._gateway.create_call(CallRequest(
             to=state.callback_number, from_=self._caller_id(), url=self._join_url(c, "citizen"),
             timeout_s=30, status_callback=self._status_url(c, "citizen")))
         log.info("contact %s: calling the citizen back (attempt %d)", c, state.attempt + 1)
@@ -209,25 +217,25 @@ class Connector:
 
     def _dialled(self, leg: str, sid: str) -> Events:
         """Twilio took the call; a loopback gateway's parties answer and join at once."""
-        if self.tel.gateway.auto_answers:
+        if self._gateway.auto_answers:
             return b.Dialled(leg, sid), b.Joined(sid)
         return (b.Dialled(leg, sid),)
 
     async def _end_call(self, c: str, sid: str) -> None:
         try:
-            await self.tel.gateway.end_call(sid)
+            await self._gateway.end_call(sid)
         except GatewayError as exc:  # already over: nothing to do
             log.info("contact %s: ending a call: %s", c, exc)
 
     async def _return_to_queue(self, c: str, sid: str) -> None:
-        url = self.tel.urls.to(HOLD, c=c, lang=self._context[c].lang, why="requeued")
+        url = self._urls.to(HOLD, c=c, lang=self._context[c].lang, why="requeued")
         try:
-            await self.tel.gateway.redirect_call(sid, url)
+            await self._gateway.redirect_call(sid, url)
         except GatewayError:
-            await self.tel.routing.abandon(c, reason="caller left before returning to the queue")
+            await self._routing().abandon(c, reason="caller left before returning to the queue")
 
     async def _tell_routing(self, c: str, effect: b.Effect) -> None:
-        routing = self.tel.routing
+        routing = self._routing()
         match effect:
             case b.Requeue(reason):
                 await routing.requeue(c, reason=reason)
@@ -241,17 +249,17 @@ class Connector:
 
     def _join_url(self, c: str, role: str) -> str:
         state, ctx = self._bridges[c], self._context[c]
-        return self.tel.urls.to(JOIN, c=c, conf=state.conference, role=role, lang=ctx.lang,
+        return self._urls.to(JOIN, c=c, conf=state.conference, role=role, lang=ctx.lang,
                                 cb=1 if state.is_callback else None)
 
     def _status_url(self, c: str, leg: str) -> str:
-        return self.tel.urls.to(STATUS, c=c, conf=self._bridges[c].conference, leg=leg)
+        return self._urls.to(STATUS, c=c, conf=self._bridges[c].conference, leg=leg)
 
     def _caller_id(self) -> str:
-        return self.tel.config.twilio.number or "Expertline"
+        return self._config.twilio.number or "Expertline"
 
     def _ring_s(self) -> int:
-        return max(10, round(self.tel.config.routing.offer_timeout_s))
+        return max(10, round(self._config.routing.offer_timeout_s))
 
     def __repr__(self) -> str:
         live = sum(1 for s in self._bridges.values() if s.phase is not b.Phase.DONE)

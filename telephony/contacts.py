@@ -3,8 +3,6 @@ a contact when the citizen leaves."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from router.ports import (
     Channel,
     ContactRequest,
@@ -16,9 +14,7 @@ from router.ports import (
 )
 from telephony import prompts
 from telephony.ivr import triage_text
-
-if TYPE_CHECKING:
-    from telephony.service import Telephony
+from telephony.service import Telephony
 
 
 async def open_chat(tel: Telephony, *, medium: Medium, text: str, lang: str, ref: str,

@@ -15,15 +15,14 @@ import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-if TYPE_CHECKING:
-    from base.config import TwilioConfig
+from base.config import TwilioConfig
 
 log = logging.getLogger("telephony.gateway")
 

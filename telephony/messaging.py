@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -26,10 +25,8 @@ from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.gateway import GatewayError
 from telephony.ivr import wants_welsh
 from telephony.prompts import CY, EN
-
-if TYPE_CHECKING:
-    from telephony.service import Telephony
-    from telephony.webhooks import Form
+from telephony.service import Telephony
+from telephony.webhooks import Form
 
 log = logging.getLogger("telephony.messaging")
 
@@ -54,25 +51,6 @@ def keyword(body: str, *, opted_out: bool) -> Keyword | None:
     if word in OPT_IN_WORDS or (opted_out and word == "YES"):
         return Keyword.OPT_IN
     return Keyword.CLOSE if word in CLOSE_WORDS else None
-
-
-class OptOuts:
-    """Addresses (``+44…`` or ``whatsapp:+44…``) that asked for no more messages."""
-
-    def __init__(self) -> None:
-        self._addresses: set[str] = set()
-
-    def __contains__(self, address: str) -> bool:
-        return address in self._addresses
-
-    def add(self, address: str) -> None:
-        self._addresses.add(address)
-
-    def discard(self, address: str) -> None:
-        self._addresses.discard(address)
-
-    def __repr__(self) -> str:
-        return f"<OptOuts {len(self._addresses)}>"
 
 
 def medium_of(address: str) -> Medium:

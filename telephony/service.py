@@ -11,25 +11,22 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from router.ports import RoutingPort, Triage
-from telephony.chat import ChatHub
+from base.config import Config
+from router.ports import Listener, RoutingPort, Triage
+from telephony.chat_hub import ChatHub
 from telephony.connect import Connector
 from telephony.dedup import CallIndex, RecentKeys, Replies
 from telephony.gateway import Gateway
 from telephony.ivr import IvrRules
-from telephony.messaging import OptOuts
+from telephony.optouts import OptOuts
 from telephony.prompts import CY, EN
 from telephony.signature import SignatureCheck
 from telephony.tasks import Schedule, Tasks
 from telephony.twiml import Speech
 from telephony.urls import Urls
-
-if TYPE_CHECKING:
-    from base.config import Config
 
 log = logging.getLogger("telephony")
 
@@ -53,8 +50,8 @@ class Telephony:
         self.calls = CallIndex(clock=clock, ttl_s=6 * 3600, size=100_000)
         self.optouts = OptOuts()
         self.tasks = Tasks()
-        self.schedule: Schedule = schedule or self.tasks.later
-        self.connector = Connector(self)
+        self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
+                                   routing=routing, schedule=schedule or self.tasks.later)
         self.chats = ChatHub()
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -62,12 +59,11 @@ class Telephony:
     def routing(self) -> RoutingPort:
         return self._routing()
 
-    def start(self) -> None:
-        """Listen to the routing engine's announcements (call once the engine runs)."""
-        from telephony.announcements import listener
-
+    def start(self, listener: Listener) -> None:
+        """Hand the routing engine's announcements to ``listener`` (call once the engine
+        runs; ``telephony.announcements.listener`` routes each to its channel)."""
         if self._unsubscribe is None:
-            self._unsubscribe = self.routing.subscribe(listener(self))
+            self._unsubscribe = self.routing.subscribe(listener)
 
     async def idle(self) -> None:
         """Wait for all background work (announcement handling, retries that are due)."""

@@ -1,7 +1,7 @@
 """``setup(app, …)``: the channels' routes, and their state under typed AppKeys.
 
 The ``Telephony`` object (and its gateway) is made in a cleanup context, inside the running
-loop, after the routing engine's own set-up: call ``router.setup`` before ``telephony.setup``
+loop, after the routing engine's own set-up: call ``router.wiring.setup`` before this ``setup``
 so that ``routing()`` answers by the time telephony subscribes to announcements.
 """
 
@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from base.config import Config
 from base.errors import NotFound
 from router.ports import RoutingPort, Triage
-from telephony import chat, legs, messaging, urls, voice
+from telephony import announcements, chat, legs, messaging, urls, voice
 from telephony.gateway import Gateway, LoopbackGateway, make_gateway
 from telephony.service import GATEWAY, TELEPHONY, Telephony
 from telephony.tasks import Schedule
 from telephony.webhooks import messaging_webhook, voice_webhook
-
-if TYPE_CHECKING:
-    from base.config import Config
 
 VOICE_ROUTES = {
     urls.VOICE: voice.incoming,
@@ -67,7 +64,7 @@ def setup(app: web.Application, *, config: Config, routing: Callable[[], Routing
                         clock=clock, schedule=schedule)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
-        tel.start()
+        tel.start(announcements.listener(tel))
         yield
         await tel.close()
 
@@ -75,11 +72,11 @@ def setup(app: web.Application, *, config: Config, routing: Callable[[], Routing
 
 
 def telephony_of(app: web.Application) -> Telephony:
-    """The app's ``Telephony``, or a clear error if ``telephony.setup`` was not called."""
+    """The app's ``Telephony``, or a clear error if ``setup`` was not called."""
     try:
         return app[TELEPHONY]
     except KeyError:
-        raise RuntimeError("telephony is not set up: call telephony.setup(app, config=..., "
+        raise RuntimeError("telephony is not set up: call telephony.wiring.setup(app, config=..., "
                            "routing=..., triage=...) and start the app") from None
 
 

@@ -1,5 +1,5 @@
 """Support for the telephony tests: the routing TEST DOUBLE, a keyword triage, a manual
-scheduler, Twilio's webhook side, and a bare application with ``telephony.setup``.
+scheduler, Twilio's webhook side, and a bare application with ``telephony.wiring.setup``.
 
 ``FakeRouting`` is a TEST DOUBLE of ``router.ports.RoutingPort``, an in-memory stand-in for
 the routing engine. It exists only because ``router/engine.py`` is being written in parallel:
@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-import telephony
+import telephony.wiring
 from base.config import Config, load_config
 from base.errors import Conflict, NotFound
 from expertline.app import error_middleware
@@ -261,7 +261,7 @@ def telephony_app(config: Config, routing: FakeRouting, *,
                   schedule: ManualScheduler | None = None) -> web.Application:
     """A bare application with the real error middleware and ``telephony.setup``."""
     app = web.Application(middlewares=[error_middleware])
-    telephony.setup(app, config=config, routing=lambda: routing, triage=keyword_triage,
+    telephony.wiring.setup(app, config=config, routing=lambda: routing, triage=keyword_triage,
                     gateway=gateway, schedule=schedule)
     return app
 

@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestClient
 
 from base.config import Config
 from expertline.app import DATABASE
-from router.api import engine_of
+from router.context import engine_of
 from skills.watch import EVERYTHING
 from telephony.service import TELEPHONY, Telephony
 from tests.conftest import TokenFactory
@@ -527,7 +527,7 @@ async def callback_in_conference(player: TwilioPlayer, desk: Desk, tel: Telephon
 async def test_a_callback_the_citizen_never_answers_is_retried_then_fails_with_a_record(
         player: TwilioPlayer, desk: Desk, tel: Telephony, twilio_rest: TwilioFake) -> None:
     scheduler = ManualScheduler()
-    tel.schedule = scheduler  # retries run when the test says, not after 120 s
+    tel.connector.schedule = scheduler  # retries run when the test says, not after 120 s
     call, cid, _ = await callback_in_conference(player, desk, tel, twilio_rest)
     delays = []
     for _ in range(3):

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from expertline.app import DATABASE
-from router.api import engine_of
+from router.context import engine_of
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool

@@ -20,21 +20,12 @@ from hypothesis import strategies as st
 from base.db import Database
 from base.errors import DomainError
 from expertline.schema import database
-from skills import (
-    ExpertRecord,
-    PoolChange,
-    PoolSnapshot,
-    PoolWatch,
-    SkillGraph,
-    SkillSpec,
-    load_experts,
-    load_snapshot,
-)
 from skills.api_experts import FIELDS as EXPERT_FIELDS
 from skills.api_experts import parse_expert
 from skills.api_orgs import AGREEMENT_FIELDS, ORG_FIELDS, parse_agreement, parse_organisation
 from skills.api_skills import FIELDS as SKILL_FIELDS
 from skills.api_skills import candidate, parse_skill
+from skills.graph import SkillGraph, SkillSpec
 from skills.models import (
     Accreditation,
     Expert,
@@ -46,6 +37,8 @@ from skills.models import (
     SkillEdge,
 )
 from skills.pool import SkillRecord
+from skills.snapshot import ExpertRecord, PoolSnapshot, load_experts, load_snapshot
+from skills.watch import PoolChange, PoolWatch
 
 # -- strategies ---------------------------------------------------------------------------------
 

@@ -21,7 +21,6 @@ from aiohttp.test_utils import TestClient
 
 from base.config import load_config
 from expertline.app import DATABASE, create_app
-from skills import PoolChange, pool_watch
 from skills.models import (
     Accreditation,
     Expert,
@@ -33,7 +32,8 @@ from skills.models import (
     SkillEdge,
     SkillTerm,
 )
-from skills.watch import EVERYTHING
+from skills.watch import EVERYTHING, PoolChange
+from skills.wiring import pool_watch
 
 TODAY = date.today()
 ROLES = ("none", "expert", "sup_out", "sup_in", "admin")  # the order requests are made in
@@ -477,7 +477,7 @@ async def test_a_skill_move_keeps_the_taxonomy_a_forest(pool: Pool) -> None:
 def test_pool_watch_says_how_to_fix_a_missing_setup() -> None:
     from aiohttp import web
 
-    with pytest.raises(RuntimeError, match=r"call skills\.setup"):
+    with pytest.raises(RuntimeError, match=r"call skills\.wiring\.setup"):
         pool_watch(web.Application())
 
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
 
-import scheduler
+import scheduler.wiring
 from expertline.app import DATABASE
-from router.api import engine_of
+from router.context import engine_of
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
@@ -35,7 +35,7 @@ async def test_an_expert_off_shift_gets_no_offers_until_the_shift_starts(
                               json=one_off(now + timedelta(days=1), 5), headers=admin)
     assert later.status == 201, await later.text()
     await client.put("/api/v1/me/status", json={"status": "available"}, headers=ann)
-    assert await scheduler.scheduler_of(client.app).reconcile_now()
+    assert await scheduler.wiring.scheduler_of(client.app).reconcile_now()
     desk = await (await client.get("/api/v1/me", headers=ann)).json()
     assert (desk["state"], desk["reason"], desk["requested"]) == ("away", "off shift",
                                                                  "available")
@@ -45,6 +45,6 @@ async def test_an_expert_off_shift_gets_no_offers_until_the_shift_starts(
     current = await client.post("/api/v1/experts/e-ann/shifts",
                                 json=one_off(now - timedelta(hours=1), 4), headers=admin)
     assert current.status == 201, await current.text()
-    assert await scheduler.scheduler_of(client.app).reconcile_now()
+    assert await scheduler.wiring.scheduler_of(client.app).reconcile_now()
     offers = (await (await client.get("/api/v1/me/offers", headers=ann)).json())["items"]
     assert [o["contact"]["skill"] for o in offers] == ["dementia"]

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-import scheduler
+import scheduler.wiring
 from base.access import Role
 from base.audit import list_entries
 from base.config import Config
@@ -31,7 +31,7 @@ async def app_client(aiohttp_client: Callable[..., Awaitable[TestClient]],
                      config: Config) -> TestClient:
     app = create_app(config)
     routing = FakeRouting()
-    scheduler.setup(app, sessions=sessions_of(app), config=config, availability=lambda: None,
+    scheduler.wiring.setup(app, sessions=sessions_of(app), config=config, availability=lambda: None,
                     routing=lambda: routing, clock=lambda: NOW)
     client = await aiohttp_client(app)
     async with client.app[DATABASE].transaction() as session:
@@ -133,8 +133,8 @@ async def test_scheduled_callbacks_are_created_listed_and_submitted(
 
 
 def test_scheduler_of_an_app_without_setup_says_how_to_fix_it() -> None:
-    with pytest.raises(RuntimeError, match=r"scheduler\.setup"):
-        scheduler.scheduler_of(web.Application())
+    with pytest.raises(RuntimeError, match=r"scheduler\.wiring\.setup"):
+        scheduler.wiring.scheduler_of(web.Application())
 
 
 async def test_coverage_route_refuses_bad_input_and_answers_cells(app_client: TestClient) -> None:
@@ -159,7 +159,7 @@ async def test_daily_report_summarises_yesterday_and_is_served(app_client: TestC
             session.add(ContactRow(id=f"c{i}", seq=i, external_ref=f"r{i}", channel="voice",
                                    medium="phone", skill="dementia", state=state,
                                    arrived_at=base + i, waited_s=waited))
-    sched = scheduler.scheduler_of(app_client.app)
+    sched = scheduler.wiring.scheduler_of(app_client.app)
     assert (await sched.run_daily_report())["offered"] == 4
     await sched.run_daily_report()  # twice: one row, the same figures
     body = await (await app_client.get("/api/v1/reports/daily?date=2026-12-06",

@@ -552,7 +552,7 @@ def config(sqlite_url: str, tmp_path: Path) -> Config:
 async def client(
     aiohttp_client: Callable[..., Awaitable[TestClient]], config: Config
 ) -> TestClient:
-    """The real app; ``skills.api.setup`` adds the transfer routes once the pool API lands."""
+    """The real app; ``skills.wiring.setup`` adds the transfer routes once the pool API lands."""
     app = create_app(config)
     paths = {getattr(r.resource, "canonical", None) for r in app.router.routes()}
     if "/api/v1/import" not in paths:

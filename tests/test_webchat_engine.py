@@ -9,7 +9,7 @@ from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 
 from expertline.app import DATABASE
-from router.api import engine_of
+from router.context import engine_of
 from skills.models import SkillTerm
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory

@@ -9,49 +9,16 @@ middleware of the composition root has already resolved the bearer token.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 from aiohttp import web
 
 from base.access import Role, require_pool_reader, require_role
-from base.db import Sessions
 from base.errors import BadRequest
 from base.http import json_response, page_of, paging, principal, query_int
-from skills import api_experts, api_orgs, api_skills, pool, transfer_api
-from skills.api_common import POOL_API, PoolApi, api_of
+from skills import pool
+from skills.api_common import api_of
 from skills.serialise import audit_json
-from skills.watch import EVERYTHING, PoolWatch
 
-POOL_WATCH = web.AppKey("skills.pool_watch", PoolWatch)
 MAX_TRIAGE_TEXT = 1000
-
-
-def setup(app: web.Application, *, sessions: Sessions, taxonomy_cost: float = 0.5) -> None:
-    """Register the pool routes on ``app`` and its ``PoolWatch`` (see ``pool_watch``)."""
-    watch = PoolWatch(taxonomy_cost=taxonomy_cost)
-    app[POOL_WATCH] = watch
-    app[POOL_API] = PoolApi(sessions=sessions, watch=watch)
-    app.cleanup_ctx.append(_watch_ctx)
-    app.router.add_routes(
-        [*api_skills.routes(), *api_experts.routes(), *api_orgs.routes(), *routes()]
-    )
-    transfer_api.add_routes(app, sessions=sessions, on_change=lambda: watch.publish(EVERYTHING))
-
-
-def pool_watch(app: web.Application) -> PoolWatch:
-    """The app's ``PoolWatch``; fails with a fix-it message when ``skills.setup`` was not called."""
-    try:
-        return app[POOL_WATCH]
-    except KeyError:
-        raise RuntimeError(
-            "no PoolWatch on this app: call skills.setup(app, sessions=…) "
-            "in the app factory before using pool_watch(app)"
-        ) from None
-
-
-async def _watch_ctx(app: web.Application) -> AsyncIterator[None]:
-    async with app[POOL_WATCH]:
-        yield
 
 
 def routes() -> list[web.RouteDef]:
