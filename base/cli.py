@@ -25,9 +25,10 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-# What ``register_cli`` receives (``add_parser`` makes a sub-command); a string, because
-# argparse's class is generic only to the type checker.
-Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# What ``register_cli`` receives (``add_parser`` makes a sub-command, a ``Parser``: the root
+# passes ``parser_class=Parser``); a string, because argparse's class is generic only to the
+# type checker.
+Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
 @dataclass

@@ -15,8 +15,11 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
@@ -204,7 +207,10 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
         raw.setdefault(section, {})[key] = value
 
 
-def _build(cls: type, raw: Any, prefix: str) -> Any:
+_D = TypeVar("_D", bound="DataclassInstance")
+
+
+def _build(cls: type[_D], raw: Any, prefix: str) -> _D:
     if not isinstance(raw, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a table")
     hints = typing.get_type_hints(cls)
@@ -220,14 +226,14 @@ def _build(cls: type, raw: Any, prefix: str) -> Any:
     return cls(**values)
 
 
-def _required(f: dataclasses.Field) -> bool:
+def _required(f: dataclasses.Field[Any]) -> bool:
     no_default = f.default is dataclasses.MISSING
     return no_default and f.default_factory is dataclasses.MISSING
 
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     if origin is tuple:
         (item,) = [a for a in typing.get_args(hint) if a is not Ellipsis]

@@ -8,10 +8,11 @@ answer lists through ``page_of``. Errors are raised as ``base.errors`` and mappe
 
 from __future__ import annotations
 
+import builtins
+import datetime as dt
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date
 from typing import Any
 
 from aiohttp import web
@@ -34,7 +35,7 @@ DEFAULT_PAGE = 50
 
 def principal(request: web.Request) -> Principal:
     """The authenticated caller (the auth middleware guarantees one under /api and /ws)."""
-    found = request.get(PRINCIPAL)
+    found: Principal | None = request.get(PRINCIPAL)
     if found is None:
         raise Unauthorized("missing Authorization: Bearer token")
     return found
@@ -68,20 +69,25 @@ def _dumps(data: Any) -> str:
 class Fields:
     """Typed access to a JSON object's fields; refuses keys it was not asked about.
 
-    ``f = Fields(body, allowed={"name", "org"})`` then ``f.str("name", required=True)``; call
-    ``f.done()`` last to refuse unknown keys. Every error names the field.
+    ``f = Fields(body, allowed={"name", "org"})`` refuses any other key at once, then
+    ``f.str("name", required=True)`` reads one. Every error names the field.
     """
 
-    def __init__(self, body: Mapping[str, Any], *, allowed: Iterable[str]) -> None:
+    # The methods ``str``, ``int``, ``bool`` and ``date`` shadow those names inside this class
+    # body, so annotations here spell the types ``builtins.str`` ... and ``dt.date``.
+
+    def __init__(
+        self, body: Mapping[builtins.str, Any], *, allowed: Iterable[builtins.str]
+    ) -> None:
         self.body = body
         unknown = sorted(set(body) - set(allowed))
         if unknown:
             raise InvalidInput(f"unknown field {unknown[0]!r}", field=unknown[0])
 
-    def has(self, key: str) -> bool:
+    def has(self, key: builtins.str) -> builtins.bool:
         return key in self.body
 
-    def _get(self, key: str, required: bool) -> Any:
+    def _get(self, key: builtins.str, required: builtins.bool) -> Any:
         if key not in self.body or self.body[key] is None:
             if required:
                 raise InvalidInput(f"{key!r} is required", field=key)
@@ -90,12 +96,12 @@ class Fields:
 
     def str(
         self,
-        key: str,
+        key: builtins.str,
         *,
-        required: bool = False,
-        max_len: int = 200,
-        pattern: Callable[[str], bool] | None = None,
-    ) -> str | None:
+        required: builtins.bool = False,
+        max_len: builtins.int = 200,
+        pattern: Callable[[builtins.str], builtins.bool] | None = None,
+    ) -> builtins.str | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -111,8 +117,13 @@ class Fields:
         return value
 
     def int(
-        self, key: str, *, required: bool = False, lo: int | None = None, hi: int | None = None
-    ) -> int | None:
+        self,
+        key: builtins.str,
+        *,
+        required: builtins.bool = False,
+        lo: builtins.int | None = None,
+        hi: builtins.int | None = None,
+    ) -> builtins.int | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -122,7 +133,12 @@ class Fields:
         return value
 
     def number(
-        self, key: str, *, required: bool = False, lo: float | None = None, hi: float | None = None
+        self,
+        key: builtins.str,
+        *,
+        required: builtins.bool = False,
+        lo: float | None = None,
+        hi: float | None = None,
     ) -> float | None:
         value = self._get(key, required)
         if value is None:
@@ -132,24 +148,26 @@ class Fields:
         _bounds(key, value, lo, hi)
         return float(value)
 
-    def bool(self, key: str, *, required: bool = False) -> bool | None:
+    def bool(
+        self, key: builtins.str, *, required: builtins.bool = False
+    ) -> builtins.bool | None:
         value = self._get(key, required)
         if value is not None and not isinstance(value, bool):
             raise InvalidInput(f"{key!r} must be true or false", field=key)
         return value
 
-    def date(self, key: str, *, required: bool = False) -> date | None:
+    def date(self, key: builtins.str, *, required: builtins.bool = False) -> dt.date | None:
         value = self.str(key, required=required, max_len=10)
         if not value:
             return None
         try:
-            return date.fromisoformat(value)
+            return dt.date.fromisoformat(value)
         except ValueError:
             raise InvalidInput(f"{key!r} must be a date YYYY-MM-DD", field=key) from None
 
     def list_of_str(
-        self, key: str, *, required: bool = False, max_len: int = 64
-    ) -> list[str] | None:
+        self, key: builtins.str, *, required: builtins.bool = False, max_len: builtins.int = 64
+    ) -> list[builtins.str] | None:
         value = self._get(key, required)
         if value is None:
             return None
@@ -159,7 +177,9 @@ class Fields:
             raise InvalidInput(f"{key!r} holds an empty or over-long item", field=key)
         return [v.strip() for v in value]
 
-    def mapping(self, key: str, *, required: bool = False) -> dict[str, Any] | None:
+    def mapping(
+        self, key: builtins.str, *, required: builtins.bool = False
+    ) -> dict[builtins.str, Any] | None:
         value = self._get(key, required)
         if value is not None and not isinstance(value, dict):
             raise InvalidInput(f"{key!r} must be an object", field=key)

@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel import SQLModel
 
 from base.db import Database
 from bench.schema import migrated
@@ -62,14 +63,16 @@ CHUNK = 5_000
 TODAY = date(2026, 6, 1)
 EXPERT_RELOADS = 20  # single-expert reloads timed after the whole load
 
+Row = dict[str, Any]  # one row to insert: column name -> value
 
-def _skill_rows(skills: int, rng: random.Random) -> tuple[list[dict], list[dict], list[dict]]:
+
+def _skill_rows(skills: int, rng: random.Random) -> tuple[list[Row], list[Row], list[Row]]:
     """A three-level taxonomy (a hundredth domains, a tenth areas, the rest specific skills);
     each skill has one related edge, nine times in ten within its own domain."""
     roots, areas = max(1, skills // 100), max(1, skills // 10)
     rows = [{"id": f"skill-{i}", "name": f"Skill {i}", "description": ""} for i in range(skills)]
     domain = list(range(roots))
-    edges = []
+    edges: list[Row] = []
     for i in range(roots, skills):
         parent = rng.randrange(roots) if i < areas else rng.randrange(roots, areas)
         domain.append(domain[parent])
@@ -103,7 +106,7 @@ def _skill_rows(skills: int, rng: random.Random) -> tuple[list[dict], list[dict]
     return rows, edges, terms
 
 
-def _org_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
+def _org_rows(rng: random.Random) -> tuple[list[Row], list[Row]]:
     orgs = [
         {
             "id": f"org-{i}",
@@ -130,10 +133,10 @@ def _org_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
 
 def _expert_chunks(
     experts: int, per_expert: int, skills: int, rng: random.Random
-) -> Iterator[dict[type, list[dict]]]:
+) -> Iterator[dict[type[SQLModel], list[Row]]]:
     """Experts in chunks of ``CHUNK``, with their proficiencies, languages, accreditations."""
     for start in range(0, experts, CHUNK):
-        chunk: dict[type, list[dict]] = {
+        chunk: dict[type[SQLModel], list[Row]] = {
             Expert: [],
             Proficiency: [],
             ExpertLanguage: [],
@@ -170,9 +173,9 @@ def _expert_chunks(
         yield chunk
 
 
-async def _insert(conn: AsyncConnection, model: type, rows: list[dict]) -> None:
+async def _insert(conn: AsyncConnection, model: type[SQLModel], rows: list[Row]) -> None:
     for start in range(0, len(rows), CHUNK):
-        await conn.execute(insert(model), rows[start : start + CHUNK])  # type: ignore[arg-type]
+        await conn.execute(insert(model), rows[start : start + CHUNK])
 
 
 async def fill(
@@ -182,14 +185,15 @@ async def fill(
     rng = random.Random(seed)
     skill_rows, edges, terms = _skill_rows(skills, rng)
     orgs, agreements = _org_rows(rng)
+    tables: tuple[tuple[type[SQLModel], list[Row]], ...] = (
+        (Organisation, orgs),
+        (Skill, skill_rows),
+        (SkillEdge, edges),
+        (SkillTerm, terms),
+        (SharingAgreement, agreements),
+    )
     async with db.engine.begin() as conn:
-        for model, rows in (
-            (Organisation, orgs),
-            (Skill, skill_rows),
-            (SkillEdge, edges),
-            (SkillTerm, terms),
-            (SharingAgreement, agreements),
-        ):
+        for model, rows in tables:
             await _insert(conn, model, rows)
     for chunk in _expert_chunks(experts, skills_per_expert, skills, rng):
         async with db.engine.begin() as conn:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 from router.commands import Connected, MakeOffer, StartTimer
 from router.core import RoutingCore
-from router.events import ContactArrived, ExpertOnline, OfferAccepted, SessionEnded, Tick
+from router.events import ContactArrived, Event, ExpertOnline, OfferAccepted, SessionEnded, Tick
 from router.model import Channel, ContactSpec, ExpertProfile, Pool, RoutingConfig
 from router.snapshot import Snapshot
 
@@ -147,10 +147,10 @@ class Driver:
         self.offers = 0
         self.tick_ns: list[int] = []
 
-    def send(self, event: object) -> int:
+    def send(self, event: Event) -> int:
         """Handle ``event`` now; returns the nanoseconds the core took (acceptance untimed)."""
         start = time.perf_counter_ns()
-        commands = self.core.handle(event, self.now)  # type: ignore[arg-type]
+        commands = self.core.handle(event, self.now)
         elapsed = time.perf_counter_ns() - start
         self._absorb(commands)
         return elapsed

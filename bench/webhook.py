@@ -40,7 +40,8 @@ READY_S = 90
 def _port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]  # (host, port) for an AF_INET socket
+        return port
 
 
 def _env(data_dir: str, port: int) -> dict[str, str]:
@@ -53,7 +54,7 @@ def _env(data_dir: str, port: int) -> dict[str, str]:
     return env
 
 
-async def _ready(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen) -> None:
+async def _ready(session: aiohttp.ClientSession, base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + READY_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -139,7 +140,8 @@ def measure(requests: int, concurrency: int) -> dict[str, Any]:
                 proc.wait(10)
 
 
-async def _drive(service: tuple[subprocess.Popen, str], bare: tuple[subprocess.Popen, str],
+async def _drive(service: tuple[subprocess.Popen[bytes], str],
+                 bare: tuple[subprocess.Popen[bytes], str],
                  requests: int, concurrency: int) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:

@@ -106,7 +106,9 @@ def _skill(seed: SkillSeed) -> dict[str, Any]:
     )
 
 
-def _agreement(org_a: str, org_b: str, purpose: str, starts: str, ends: str | None) -> dict:
+def _agreement(
+    org_a: str, org_b: str, purpose: str, starts: str, ends: str | None
+) -> dict[str, Any]:
     fields = {"org_a": org_a, "org_b": org_b, "purpose": purpose}
     return transfer.canonical(
         "sharing_agreements", {**fields, "starts_on": starts, "ends_on": ends}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -33,7 +33,9 @@ SHAPE = [0.2] * 14 + [0.6, 1.2, 2.4, 3.6, 4.4, 4.6, 4.5, 4.2, 3.6, 3.4, 3.8, 4.2
 PER_DAY = {0: 1500, 1: 1400, 2: 1350, 3: 1350, 4: 1250, 5: 600, 6: 450}
 
 
-def _weekly(days: Sequence[int], start: int, end: int, breaks: tuple = LUNCH) -> dict[str, Any]:
+def _weekly(
+    days: Sequence[int], start: int, end: int, breaks: tuple[rota.Break, ...] = LUNCH
+) -> dict[str, Any]:
     return {"kind": "weekly", "days": [rota.WEEKDAYS[d] for d in days], "breaks": [
         b.to_json() for b in breaks], "start": f"{start:02d}:00", "end": f"{end:02d}:00"}
 
@@ -49,7 +51,7 @@ def demo_pattern(seed: int, n: int) -> dict[str, Any]:
     """Expert ``n``'s pattern JSON (without id, expert and zone)."""
     rng = random.Random(f"{seed}:shifts:{n}")
     roll, pick = rng.random(), rng.randrange(14)
-    mix = (
+    mix: tuple[tuple[float, Callable[[], dict[str, Any]]], ...] = (
         (0.42, lambda: _weekly(range(5), 8 + pick % 3, 16 + pick % 3)),
         (0.56, lambda: _cycle(rota.PRESETS["4-on-4-off"], pick % 8, 7, 19)),
         (0.64, lambda: _cycle(rota.PRESETS["4-on-4-off"], pick % 8, 19, 7)),
@@ -112,4 +114,6 @@ async def seed_shifts(session: AsyncSession, pool: Mapping[str, Any], seed: int)
     rows = demo_history(seed, holders, today)
     await session.flush()
     if rows:
-        await session.exec(sa.insert(ContactRow.__table__), params=rows)  # type: ignore[call-overload]
+        # ContactRow's Core table (the same object as its __table__, which is untyped)
+        contact = ContactRow.metadata.tables[ContactRow.__tablename__]
+        await session.exec(sa.insert(contact), params=rows)

@@ -7,13 +7,16 @@ refs; calls on finished contacts are no-ops; unknown ids raise ``NotFound``.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from base.errors import Conflict, InvalidInput, NotFound
+from router import commands as cmd
 from router import events as ev
+from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import ContactSpec, ContactState, ExpertState
 from router.ports import (
@@ -24,21 +27,42 @@ from router.ports import (
     Medium,
     QueueInfo,
 )
-from router.store import Batch, StateChange
+from router.store import Batch, StateChange, Store
 from router.tables import ContactRow
-
-if TYPE_CHECKING:
-    from router.core import RoutingCore
 
 MAX_BUFFERED_MESSAGES = 50
 RELAY_REFS_KEPT = 10_000
 MIN_HANDLE_SAMPLES = 5
 STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
 
+Prepare = Callable[[Batch, News], None]
+"""Adds a step's own writes and news to what the core's commands produce."""
+
+
+class Step(Protocol):
+    """``Engine._step``: handle one event, commit, announce; returns the core's commands."""
+
+    async def __call__(self, event: ev.Event, *,
+                       prepare: Prepare | None = None) -> list[cmd.Command]: ...
+
+
+class Commit(Protocol):
+    """``Engine._commit``: translate, persist, then announce (the caller holds the lock)."""
+
+    async def __call__(self, commands: list[cmd.Command], now: float,
+                       prepare: Prepare | None = None) -> None: ...
+
+
+class EndSession(Protocol):
+    """``ChannelPort._end``: end a session (wrap-up starts)."""
+
+    async def __call__(self, contact_id: str, session_id: str, *, by: str, reason: str,
+                       watchdog: bool = False, distressing: bool = False) -> None: ...
+
 
 class ChannelPort:
     core: RoutingCore
-    store: Any
+    store: Store
     clock: Callable[[], float]
     _live: dict[str, LiveContact]
     _refs: dict[str, str]
@@ -48,9 +72,9 @@ class ChannelPort:
     _handle_times: deque[float]
     _desks: dict[str, list[Callable[[dict[str, Any]], None]]]
     _remember: Callable[[LiveContact], None]
-    _step: Callable[..., Any]
-    _lock: Any
-    _commit: Callable[..., Any]
+    _step: Step
+    _lock: asyncio.Lock
+    _commit: Commit
 
     # -- new contacts -------------------------------------------------------------------------
     async def submit(self, request: ContactRequest, *, org: str | None = None,

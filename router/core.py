@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import Any
 
 from base.errors import Conflict, InvalidInput, NotFound
 from router import commands as cmd
@@ -55,7 +56,7 @@ class RoutingCore(CoreState):
         super().__init__(config, pool, ids=ids)
         self._batch_at: float | None = None
         self._batch_now = False
-        self._handlers: dict[type, Callable] = {
+        self._handlers: dict[type[ev.Event], Callable[[Any, float], None]] = {
             ev.ContactArrived: self._on_arrived, ev.ContactAbandoned: self._on_abandoned,
             ev.ExpertOnline: self._on_online, ev.ExpertStatus: self._on_status,
             ev.ProfileChanged: self._on_profile, ev.OfferAccepted: self._on_accepted,
@@ -64,8 +65,9 @@ class RoutingCore(CoreState):
             ev.SessionFailed: self._on_session_failed, ev.WrapUpEnded: self._on_wrap_up_ended,
             ev.Tick: self._on_tick, ev.PoolChanged: self._on_pool,
         }
-        self._due: dict[str, Callable] = {"offer": self._offer_due, "wrapup": self._wrap_up_due,
-                                          "step": self._step_due, "batch": self._batch_due}
+        self._due: dict[str, Callable[[Any, float], None]] = {
+            "offer": self._offer_due, "wrapup": self._wrap_up_due, "step": self._step_due,
+            "batch": self._batch_due}
 
     # -- the one entry point -----------------------------------------------------------------
     def handle(self, event: ev.Event, now: float) -> list[cmd.Command]:
@@ -76,7 +78,8 @@ class RoutingCore(CoreState):
         now = max(now, self._now)
         self._validate(event, now)
         self._now = now
-        self._out = out = []
+        out: list[cmd.Command] = []
+        self._out = out
         self._advance(now)
         handler(event, now)
         self._settle(now)
@@ -167,7 +170,8 @@ class RoutingCore(CoreState):
         if contact.state is ContactState.QUEUED:
             self._dequeue(contact)
         elif contact.state is ContactState.OFFERED:
-            offer = self._offers[contact.offer_id]  # type: ignore[index]
+            assert contact.offer_id is not None  # an offered contact has its offer
+            offer = self._offers[contact.offer_id]
             expert = self._release(offer, OfferStatus.RESCINDED)
             self._out.append(cmd.RescindOffer(offer.offer_id, contact.spec.id, expert.id,
                                               event.reason))
@@ -438,7 +442,8 @@ class RoutingCore(CoreState):
         if self._experts or self._contacts:
             raise Conflict("restore needs a fresh routing core")
         self._now = now
-        self._out = out = []
+        out: list[cmd.Command] = []
+        self._out = out
         restore_into(self, snapshot, now)
         self._dirty.clear()
         self._freed.clear()

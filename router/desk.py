@@ -7,20 +7,19 @@ sessions (``NotFound``, as if they did not exist).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+from base.config import Config
 from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
+from router.channels import EndSession, Step
+from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import ContactState, OfferStatus, OfferView, Presence
 from router.ports import ExpertMessage
 from router.store import Batch
-
-if TYPE_CHECKING:
-    from base.config import Config
-    from router.core import RoutingCore
-    from skills.snapshot import ExpertRecord
+from skills.snapshot import ExpertRecord
 
 DeskSink = Callable[[dict[str, Any]], None]
 MAX_MESSAGE = 2000
@@ -35,10 +34,10 @@ class DeskActions:
     _desired: dict[str, Presence]
     _desks: dict[str, list[DeskSink]]
     _timers: dict[str, float]
-    _step: Callable[..., Any]
+    _step: Step
     _arm: Callable[[], None]
-    _end: Callable[..., Any]
-    _announce: Callable[..., Any]
+    _end: EndSession
+    _announce: Callable[[News], Awaitable[None]]
     effective: Callable[[str], tuple[Presence, str]]
 
     def _expert(self, expert_id: str) -> None:

@@ -17,8 +17,9 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from base.errors import BadRequest, DomainError
+from base.errors import BadRequest, DomainError, InvalidInput
 from router.context import engine_of, me
+from router.desk import MAX_MESSAGE
 from router.engine import Engine
 
 log = logging.getLogger("router.desk")
@@ -90,7 +91,10 @@ async def _dispatch(engine: Engine, expert_id: str, action: str, body: dict[str,
         return await engine.complete(expert_id, ident,
                                      distressing=body.get("distressing") is True)
     if action == "message":
-        await engine.send_message(expert_id, ident, body.get("text"))
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise InvalidInput(f"text must be 1..{MAX_MESSAGE} characters", field="text")
+        await engine.send_message(expert_id, ident, text)
         return {"sent": True}
     raise BadRequest(f"unknown action {action!r}: status, accept, decline, complete, message")
 

@@ -429,8 +429,9 @@ def _core_state(state: str) -> ContactState:
 
 
 def _spec_of(row: ContactRow) -> ContactSpec:
-    return ContactSpec(id=row.id, channel=row.channel, skill=row.skill, arrived_at=row.arrived_at,
-                       language=row.language or None, priority=row.priority, org=row.org,
+    return ContactSpec(id=row.id, channel=Channel(row.channel), skill=row.skill,
+                       arrived_at=row.arrived_at, language=row.language or None,
+                       priority=row.priority, org=row.org,
                        required_accreditations=frozenset(row.accreditations or ()))
 
 

@@ -17,12 +17,10 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Iterator
 
-from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ExpertProfile, Pool
+from router.model import CHANNELS, Channel, ExpertProfile, Pool
 from router.policies import COST_EPSILON, Policy
-from router.records import ExpertRec, QueueKey
+from router.records import ExpertRec, Membership, QueueKey, Slot
 
-Bucket = dict[str, ExpertRec]
-Membership = list[tuple["Slot", Bucket, int]]
 Probe = tuple[str, str | None]  # (held skill, language key) of a servable queue list
 
 
@@ -54,9 +52,9 @@ class PoolIndex:
             self._cost_steps[skill] = tuple(cost for _, cost in ordered)
             for other, cost in ordered:
                 serves.setdefault(other, []).append((skill, cost))
-        for held, pairs in serves.items():
-            pairs.sort(key=lambda kv: (kv[1], kv[0]))
-            self._serves[held] = tuple(pairs)
+        for held, served in serves.items():
+            served.sort(key=lambda kv: (kv[1], kv[0]))
+            self._serves[held] = tuple(served)
 
     def substitutes(self, skill: str) -> tuple[tuple[str, float], ...]:
         """Skills acceptable for a contact asking for ``skill``, cheapest first (itself first)."""
@@ -77,25 +75,6 @@ class PoolIndex:
 
     def may_share(self, contact_org: str, expert_org: str | None) -> bool:
         return expert_org is not None and (contact_org, expert_org) in self._sharing
-
-
-class Slot:
-    """Available experts holding one skill, for one mode and language: ``levels[p][load]`` is
-    a bucket, ``by_level[p]`` the number of experts at proficiency ``p``."""
-
-    __slots__ = ("by_level", "count", "levels")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.levels: list[list[Bucket]] = [[] for _ in range(MAX_PROFICIENCY + 1)]
-        self.by_level = [0] * (MAX_PROFICIENCY + 1)
-
-    def bucket(self, level: int, load: int) -> Bucket:
-        loads = self.levels[level]
-        while len(loads) <= load:
-            loads.append({})
-        return loads[load]
-
 
 
 class ExpertIndex:

@@ -172,7 +172,7 @@ class Translator:
 class Later:
     """An announcement built once the step is over, so it carries the contact's final view."""
 
-    kind: type
+    kind: Callable[[ContactView, Any, Any], Announcement]
     contact: LiveContact
     detail: Any
     extra: Any

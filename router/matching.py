@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from router.indexes import ContactQueues, ExpertIndex, PoolIndex, Slot
+from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ContactSpec, ExpertProfile
 from router.policies import COST_EPSILON, Policy
-from router.records import FREE, VOICE, ContactRec, ExpertRec, QueueKey
+from router.records import FREE, VOICE, ContactRec, ExpertRec, QueueKey, Slot
 
 LANGUAGE, ACCREDITATION, SHARING, DECLINED = "language", "accreditation", "sharing", "declined"
 NEG_INF = float("-inf")

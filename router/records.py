@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from router.model import (
+    MAX_PROFICIENCY,
     Channel,
     ContactSpec,
     ContactState,
@@ -21,6 +22,8 @@ from router.model import (
 VOICE, CHAT = Channel.VOICE, Channel.CHAT
 FREE = "free"  # index mode of an expert with nothing in progress (takes either channel)
 QueueKey = tuple[float, float, int, str]
+Bucket = dict[str, "ExpertRec"]  # available experts in the order they became available
+Membership = list[tuple["Slot", Bucket, int]]  # an expert's (slot, bucket, level) in the index
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +56,24 @@ class SessionRec:
     started_at: float
 
 
+class Slot:
+    """Available experts holding one skill, for one mode and language: ``levels[p][load]`` is
+    a bucket, ``by_level[p]`` the number of experts at proficiency ``p``."""
+
+    __slots__ = ("by_level", "count", "levels")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.levels: list[list[Bucket]] = [[] for _ in range(MAX_PROFICIENCY + 1)]
+        self.by_level = [0] * (MAX_PROFICIENCY + 1)
+
+    def bucket(self, level: int, load: int) -> Bucket:
+        loads = self.levels[level]
+        while len(loads) <= load:
+            loads.append({})
+        return loads[load]
+
+
 class HotPath:
     """Per-expert references the hot path finds once per profile (router/state.py,
     indexes.py, matching.py): the index buckets per (mode, load), the queue lists the
@@ -63,8 +84,8 @@ class HotPath:
 
     def __init__(self, profile: ExpertProfile) -> None:
         self.profile = profile
-        self.memberships: dict[tuple[str, int], list] = {}
-        self.lanes: dict[Channel, tuple[list, ...]] | None = None
+        self.memberships: dict[tuple[str, int], Membership] = {}
+        self.lanes: dict[Channel, tuple[list[QueueKey], ...]] | None = None
         self.holders: list[dict[ExpertState, int]] | None = None
 
 
@@ -91,7 +112,7 @@ class ExpertRec:
         self.wrapups: dict[str, WrapUp] = {}
         self.used: dict[Channel, int] = {VOICE: 0, CHAT: 0}
         self.indexed: tuple[str, int] | None = None
-        self.member: list = []
+        self.member: Membership = []
         self.since = 0.0
         self._cache: HotPath | None = None
 

@@ -97,7 +97,8 @@ class CoreState:
                 f"sessions={len(self._sessions)} now={self._now}>")
 
     # -- timers ------------------------------------------------------------------------------
-    def _push(self, heap: list, at: float, kind: str, ref: Any) -> None:
+    def _push(self, heap: list[tuple[float, int, str, Any]], at: float, kind: str,
+              ref: Any) -> None:
         self._heap_n += 1
         heapq.heappush(heap, (at, self._heap_n, kind, ref))
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from base import audit
 from base.db import Database
@@ -32,6 +33,7 @@ from router.tables import (
 
 LIVE_STATES = ("queued", "offered", "connected", "wrapup", "callback")
 FINAL_STATES = ("completed", "abandoned", "failed")
+_Row = TypeVar("_Row")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +77,10 @@ def decision_row(decision: Decision) -> DecisionRow:
                        candidates=[dataclasses.asdict(c) for c in decision.candidates])
 
 
+async def _rows(session: AsyncSession, query: SelectOfScalar[_Row]) -> list[_Row]:
+    return list((await session.exec(query)).all())
+
+
 @dataclass(frozen=True, slots=True)
 class Live:
     contacts: list[ContactRow]
@@ -105,9 +111,9 @@ class Store:
             await session.commit()
 
     async def _contacts(self, session: AsyncSession, batch: Batch) -> None:
-        for contact_id, values in batch.updates.items():
-            await session.exec(sa.update(ContactRow).where(  # type: ignore[call-overload]
-                col(ContactRow.id) == contact_id).values(**values))
+        for contact_id, update in batch.updates.items():
+            await session.exec(sa.update(ContactRow).where(
+                col(ContactRow.id) == contact_id).values(**update))
         for change in batch.changes:
             values: dict[str, Any] = {"state": change.state, "reason": change.reason[:200]}
             if change.expert_id is not None:
@@ -116,7 +122,7 @@ class Store:
                 values["waited_s"] = change.waited_s
             if change.state in FINAL_STATES:
                 values["ended_at"] = batch.at
-            await session.exec(sa.update(ContactRow).where(  # type: ignore[call-overload]
+            await session.exec(sa.update(ContactRow).where(
                 col(ContactRow.id) == change.contact_id).values(**values))
             session.add(ContactEventRow(contact_id=change.contact_id, at=batch.at,
                                         state=change.state, reason=change.reason[:200],
@@ -131,7 +137,7 @@ class Store:
             session.add(decision_row(offer.decision))
         await session.flush()
         for offer_id, status, reason in batch.closed_offers:
-            await session.exec(sa.update(OfferRow).where(  # type: ignore[call-overload]
+            await session.exec(sa.update(OfferRow).where(
                 col(OfferRow.id) == offer_id, col(OfferRow.status) == "pending").values(
                 status=status, closed_at=batch.at, reason=(reason or "")[:64]))
 
@@ -140,16 +146,16 @@ class Store:
             session.add(SessionRow(id=made.session_id, offer_id=made.offer_id,
                                    contact_id=made.contact_id, expert_id=made.expert_id,
                                    channel=made.channel.value, started_at=batch.at))
-            await session.exec(sa.update(OfferRow).where(  # type: ignore[call-overload]
+            await session.exec(sa.update(OfferRow).where(
                 col(OfferRow.id) == made.offer_id).values(
                 status="accepted", closed_at=batch.at, session_id=made.session_id))
         await session.flush()
         for session_id, by, distressing in batch.sessions_ended:
-            await session.exec(sa.update(SessionRow).where(  # type: ignore[call-overload]
+            await session.exec(sa.update(SessionRow).where(
                 col(SessionRow.id) == session_id, col(SessionRow.ended_at).is_(None)).values(
                 ended_at=batch.at, ended_by=by[:16], distressing=distressing))
         for session_id in batch.sessions_failed:
-            await session.exec(sa.update(SessionRow).where(  # type: ignore[call-overload]
+            await session.exec(sa.update(SessionRow).where(
                 col(SessionRow.id) == session_id).values(
                 ended_at=batch.at, ended_by="failed", wrapup_ended_at=batch.at))
 
@@ -165,7 +171,7 @@ class Store:
     async def all_offline(self, at: float) -> None:
         """After a restart nobody is connected: every expert must reconnect."""
         async with self.db.session() as session:
-            await session.exec(sa.update(PresenceRow).values(  # type: ignore[call-overload]
+            await session.exec(sa.update(PresenceRow).values(
                 presence="offline", state="offline", reason="restart", updated_at=at))
             await session.commit()
 
@@ -194,13 +200,18 @@ class Store:
     async def history(self, contact_id: str) -> dict[str, list[Any]]:
         """The contact's events, offers, sessions and decisions, oldest first."""
         async with self.db.session() as session:
-            found: dict[str, list[Any]] = {}
-            for name, table in (("events", ContactEventRow), ("offers", OfferRow),
-                                ("sessions", SessionRow), ("decisions", DecisionRow)):
-                order = table.id if name in ("events", "decisions") else (
-                    table.made_at if table is OfferRow else table.started_at)
-                found[name] = list((await session.exec(select(table).where(
-                    table.contact_id == contact_id).order_by(order))).all())
+            found: dict[str, list[Any]] = {
+                "events": await _rows(session, select(ContactEventRow).where(
+                    col(ContactEventRow.contact_id) == contact_id).order_by(
+                    col(ContactEventRow.id))),
+                "offers": await _rows(session, select(OfferRow).where(
+                    col(OfferRow.contact_id) == contact_id).order_by(col(OfferRow.made_at))),
+                "sessions": await _rows(session, select(SessionRow).where(
+                    col(SessionRow.contact_id) == contact_id).order_by(
+                    col(SessionRow.started_at))),
+                "decisions": await _rows(session, select(DecisionRow).where(
+                    col(DecisionRow.contact_id) == contact_id).order_by(col(DecisionRow.id))),
+            }
             return found
 
     async def contacts(self, *, states: Iterable[str] | None, limit: int, offset: int
@@ -218,15 +229,15 @@ class Store:
 
     async def since(self, start: float) -> list[tuple[str, str, float | None]]:
         """(skill, state, waited_s) of contacts that arrived since ``start``."""
-        c = ContactRow.__table__.c  # type: ignore[attr-defined]
+        c = ContactRow.metadata.tables[ContactRow.__tablename__].c  # its Core table
         query = sa.select(c.skill, c.state, c.waited_s).where(c.arrived_at >= start)
         async with self.db.session() as session:
             rows = await (await session.connection()).execute(query)
-            return [tuple(r) for r in rows.all()]  # type: ignore[misc]
+            return [tuple(r) for r in rows.all()]
 
     async def handle_times(self, limit: int = 200) -> list[float]:
         """Durations (start to end) of the most recent finished sessions, newest first."""
-        s = SessionRow.__table__.c  # type: ignore[attr-defined]
+        s = SessionRow.metadata.tables[SessionRow.__tablename__].c
         query = sa.select(s.started_at, s.ended_at).where(
             s.ended_at.is_not(None), s.ended_by != "failed").order_by(
             s.ended_at.desc()).limit(limit)

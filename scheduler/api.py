@@ -49,6 +49,10 @@ CHECK_WEEKS = 18  # WTR checks look this far ahead: the 17-week average and a ma
 MAX_ROTA_DAYS = 62
 
 
+def _is_e164(value: str) -> bool:
+    return E164.match(value) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class SchedulerApi:
     sessions: Sessions
@@ -275,7 +279,7 @@ async def create_callback(request: web.Request) -> web.Response:
     who = principal(request)
     require_role(who, Role.ADMIN, Role.SUPERVISOR)
     f = Fields(await read_json(request), allowed={"number", "skill", "language", "due_at"})
-    number = f.str("number", required=True, max_len=16, pattern=E164.match) or ""
+    number = f.str("number", required=True, max_len=16, pattern=_is_e164) or ""
     skill = f.str("skill", required=True, max_len=64) or ""
     language = f.str("language", max_len=16) or "en"
     api = _api(request)

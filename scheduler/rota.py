@@ -30,10 +30,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from base.errors import InvalidInput
+
+_Iso = TypeVar("_Iso", date, datetime, time)  # what ``_parse`` reads from ISO strings
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OFF = "-"
@@ -162,7 +164,7 @@ def _text(value: Any, path: str) -> str:
     return value
 
 
-def _parse(kind: type, value: Any, path: str) -> Any:
+def _parse(kind: type[_Iso], value: Any, path: str) -> _Iso:
     if isinstance(value, kind) and not (kind is date and isinstance(value, datetime)):
         return value
     if not isinstance(value, str):
@@ -312,6 +314,21 @@ class ShiftTime:
 
 # -- patterns -----------------------------------------------------------------------------------
 
+class _OwnerFields(TypedDict):
+    """``_Owned``'s fields read from JSON."""
+
+    id: str
+    expert_id: str
+    tz: str
+
+
+class _DateFields(TypedDict):
+    """``_Daily``'s optional dates read from JSON."""
+
+    starts_on: date | None
+    ends_on: date | None
+
+
 @dataclass(frozen=True)
 class _Owned:
     """Fields every pattern has: its id, the expert, and the expert's time zone."""
@@ -329,8 +346,10 @@ class _Owned:
         return {"kind": kind, "id": self.id, "expert_id": self.expert_id, "tz": self.tz}
 
     @staticmethod
-    def _owner_from_json(data: Mapping[str, Any]) -> dict[str, str]:
-        return {name: _text(_get(data, name, ""), name) for name in ("id", "expert_id", "tz")}
+    def _owner_from_json(data: Mapping[str, Any]) -> _OwnerFields:
+        return _OwnerFields(id=_text(_get(data, "id", ""), "id"),
+                            expert_id=_text(_get(data, "expert_id", ""), "expert_id"),
+                            tz=_text(_get(data, "tz", ""), "tz"))
 
 
 @dataclass(frozen=True)
@@ -369,8 +388,9 @@ class _Daily(_Owned):
         return {"starts_on": _opt_iso(self.starts_on), "ends_on": _opt_iso(self.ends_on)}
 
     @staticmethod
-    def _dates_from_json(data: Mapping[str, Any]) -> dict[str, date | None]:
-        return {key: _opt_date(data, key, "") for key in ("starts_on", "ends_on")}
+    def _dates_from_json(data: Mapping[str, Any]) -> _DateFields:
+        return _DateFields(starts_on=_opt_date(data, "starts_on", ""),
+                           ends_on=_opt_date(data, "ends_on", ""))
 
 
 def _no_overlaps(shifts: list[Shift]) -> list[Shift]:
@@ -523,7 +543,8 @@ class OneOff(_Owned):
 
 
 Pattern = Weekly | Cycle | OneOff
-_KINDS: Mapping[str, Any] = {"weekly": Weekly, "cycle": Cycle, "one_off": OneOff}
+_KINDS: Mapping[str, type[Weekly] | type[Cycle] | type[OneOff]] = {
+    "weekly": Weekly, "cycle": Cycle, "one_off": OneOff}
 
 
 def pattern_from_json(data: Mapping[str, Any]) -> Pattern:

@@ -29,7 +29,7 @@ async def zones(session: AsyncSession) -> dict[str, str]:
 
 async def callbacks(session: AsyncSession, *, state: str | None = None,
                     due_by: float | None = None) -> Sequence[ScheduledCallbackRow]:
-    query = select(ScheduledCallbackRow).order_by(ScheduledCallbackRow.due_at)
+    query = select(ScheduledCallbackRow).order_by(col(ScheduledCallbackRow.due_at))
     if state is not None:
         query = query.where(ScheduledCallbackRow.state == state)
     if due_by is not None:
@@ -45,7 +45,7 @@ async def contacts_between(session: AsyncSession, *, start: float,
                            end: float) -> list[tuple[str, str, float | None]]:
     query = select(ContactRow.skill, ContactRow.state, ContactRow.waited_s).where(
         col(ContactRow.arrived_at) >= start, col(ContactRow.arrived_at) < end)
-    return [tuple(r) for r in (await session.exec(query)).all()]  # type: ignore[misc]
+    return [(skill, state, waited) for skill, state, waited in (await session.exec(query)).all()]
 
 
 async def put_report(session: AsyncSession, *, day: date, summary: dict[str, Any]) -> None:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, overload
 
 from base.errors import BadRequest
 from simulator.locate import Locator, Path, format_path
 
 MISSING: Any = object()
+_D = TypeVar("_D")
 
 
 class Source:
@@ -69,8 +70,18 @@ class Table:
         self._read.add(key)
         return default is not MISSING and key not in self.data
 
-    def number(self, key: str, default: Any = MISSING, *, above: float | None = None,
-               at_least: float | None = None) -> float:
+    # Each reader answers the value, or ``default`` when the key is absent and a default is
+    # given (a caller may pass ``None`` for "optional"); without a default the key is required.
+
+    @overload
+    def number(self, key: str, *, above: float | None = None,
+               at_least: float | None = None) -> float: ...
+    @overload
+    def number(self, key: str, default: _D, *, above: float | None = None,
+               at_least: float | None = None) -> float | _D: ...
+
+    def number(self, key: str, default: object = MISSING, *, above: float | None = None,
+               at_least: float | None = None) -> object:
         if self._absent(key, default):
             return default
         value = self.raw(key)
@@ -82,8 +93,14 @@ class Table:
             self.fail(key, f"must be >= {at_least:g}")
         return float(value)
 
-    def integer(self, key: str, default: Any = MISSING, *, low: int | None = None,
-                high: int | None = None) -> int:
+    @overload
+    def integer(self, key: str, *, low: int | None = None, high: int | None = None) -> int: ...
+    @overload
+    def integer(self, key: str, default: _D, *, low: int | None = None,
+                high: int | None = None) -> int | _D: ...
+
+    def integer(self, key: str, default: object = MISSING, *, low: int | None = None,
+                high: int | None = None) -> object:
         if self._absent(key, default):
             return default
         value = self.raw(key)
@@ -95,8 +112,14 @@ class Table:
             self.fail(key, f"must be <= {high}")
         return value
 
-    def string(self, key: str, default: Any = MISSING, *,
-               choices: tuple[str, ...] | None = None) -> str:
+    @overload
+    def string(self, key: str, *, choices: tuple[str, ...] | None = None) -> str: ...
+    @overload
+    def string(self, key: str, default: _D, *,
+               choices: tuple[str, ...] | None = None) -> str | _D: ...
+
+    def string(self, key: str, default: object = MISSING, *,
+               choices: tuple[str, ...] | None = None) -> object:
         if self._absent(key, default):
             return default
         value = self.raw(key)
@@ -106,7 +129,12 @@ class Table:
             self.fail(key, f"must be one of {', '.join(choices)}, not {value!r}")
         return value
 
-    def strings(self, key: str, default: Any = MISSING) -> tuple[str, ...]:
+    @overload
+    def strings(self, key: str) -> tuple[str, ...]: ...
+    @overload
+    def strings(self, key: str, default: _D) -> tuple[str, ...] | _D: ...
+
+    def strings(self, key: str, default: object = MISSING) -> object:
         if self._absent(key, default):
             return default
         value = self.raw(key)

@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base import audit
@@ -83,7 +84,7 @@ class PoolApi:
         """
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
-            await session.exec(sa.select(sa.func.pg_advisory_xact_lock(TAXONOMY_LOCK_KEY)))
+            await session.exec(select(sa.func.pg_advisory_xact_lock(TAXONOMY_LOCK_KEY)))
 
     async def graph(self, session: AsyncSession) -> SkillGraph:
         """The cached skills graph (built from ``session`` when there is none)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
 
@@ -185,9 +185,17 @@ def known_zone(key: str) -> bool:
     return True
 
 
+def is_email(value: str) -> bool:
+    return EMAIL.match(value) is not None
+
+
+def is_e164(value: str) -> bool:
+    return E164.match(value) is not None
+
+
 def _contact(raw: Mapping[str, Any]) -> dict[str, str]:
     f = Fields(raw, allowed=CONTACT)
-    checks = {"email": EMAIL.match, "phone": E164.match}
+    checks: dict[str, Callable[[str], bool]] = {"email": is_email, "phone": is_e164}
     return {
         key: f.str(key, max_len=CONTACT_MAX[key], pattern=checks.get(key)) or ""
         for key in CONTACT

@@ -21,7 +21,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 import networkx as nx
 
@@ -251,7 +251,8 @@ class SkillGraph:
         self._require(a)
         self._require(b)
         try:
-            return nx.dijkstra_path_length(self._distances, a, b) / UNIT
+            units = cast(int, nx.dijkstra_path_length(self._distances, a, b))
+            return units / UNIT
         except nx.NetworkXNoPath:
             return math.inf
 
@@ -310,7 +311,7 @@ class SkillGraph:
 
     def to_node_link(self) -> dict[str, Any]:
         """node-link JSON (networkx): nodes carry name/synonyms/keywords, edges kind and cost."""
-        return nx.node_link_data(self._export(flat=False), edges="edges")
+        return cast(dict[str, Any], nx.node_link_data(self._export(flat=False), edges="edges"))
 
     @classmethod
     def from_node_link(cls, data: Mapping[str, Any]) -> SkillGraph:

@@ -7,6 +7,7 @@ through ``base.clock.utc()``. Schema changes go through Alembic migrations (expe
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -16,8 +17,13 @@ from base.clock import now_utc
 PROFICIENCY_MIN, PROFICIENCY_MAX = 1, 5
 
 
-def _ts(**kw: object) -> object:
-    return Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True), **kw)
+def _ts() -> Any:
+    """A ``created_at``-style column: timezone-aware ``DateTime``, defaulting to now (UTC).
+
+    Returns ``Any`` because that is what sqlmodel's ``Field`` returns: the declared annotation
+    (``created_at: datetime = _ts()``) is what types the attribute.
+    """
+    return Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
 
 
 class Organisation(SQLModel, table=True):

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlmodel import col, delete, func, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base.clock import now_utc
 from skills.graph import Holder, SkillSpec
 from skills.models import (
     Accreditation,
@@ -34,7 +35,6 @@ from skills.models import (
     Skill,
     SkillEdge,
     SkillTerm,
-    now_utc,
 )
 from skills.snapshot import ExpertRecord, PoolSnapshot, load_graph, load_snapshot, load_specs
 
@@ -157,12 +157,17 @@ async def _count(session: AsyncSession, statement: Any) -> int:
     return int(total)
 
 
-async def existing_ids(session: AsyncSession, *, model: type, ids: Iterable[str]) -> set[str]:
+async def existing_ids(
+    session: AsyncSession,
+    *,
+    model: type[Skill] | type[Organisation] | type[Expert],
+    ids: Iterable[str],
+) -> set[str]:
     """Which of ``ids`` exist as primary keys of ``model`` (Skill, Organisation or Expert)."""
     wanted = sorted(set(ids))
     if not wanted:
         return set()
-    key = col(model.id)  # type: ignore[attr-defined]
+    key = col(model.id)
     return set(await _all(session, select(key).where(key.in_(wanted))))
 
 
@@ -337,12 +342,12 @@ async def _profiles(session: AsyncSession, ids: Sequence[str]) -> list[ExpertPro
     for p in await _all(session, query.order_by(col(Proficiency.skill_id))):
         levels[p.expert_id][p.skill_id] = p.level
     languages: dict[str, list[str]] = defaultdict(list)
-    query = select(ExpertLanguage).where(col(ExpertLanguage.expert_id).in_(ids))
-    for lang in await _all(session, query.order_by(col(ExpertLanguage.language))):
+    by_language = select(ExpertLanguage).where(col(ExpertLanguage.expert_id).in_(ids))
+    for lang in await _all(session, by_language.order_by(col(ExpertLanguage.language))):
         languages[lang.expert_id].append(lang.language)
     accs: dict[str, list[AccreditationRecord]] = defaultdict(list)
-    query = select(Accreditation).where(col(Accreditation.expert_id).in_(ids))
-    for a in await _all(session, query.order_by(col(Accreditation.id))):
+    by_accreditation = select(Accreditation).where(col(Accreditation.expert_id).in_(ids))
+    for a in await _all(session, by_accreditation.order_by(col(Accreditation.id))):
         accs[a.expert_id].append(AccreditationRecord(a.id or 0, a.name, a.reference, a.expires_on))
     return [_profile(rows[i], levels[i], languages[i], accs[i]) for i in ids if i in rows]
 

@@ -199,7 +199,8 @@ async def _experts(
     skills = await _skill_levels(session, skill_ids, ids)
     languages = await _languages(session, ids)
     accreditations = await _accreditations(session, today, ids)
-    e = Expert.__table__.c  # type: ignore[attr-defined]
+    # the mapped table's columns (``Expert.__table__.c``, which SQLModel leaves untyped)
+    e = sa.inspect(Expert).local_table.c
     rows = await _core(
         session, e.id, e.org_id, e.active, e.timezone, e.phone, e.client_identity, e.sip_address,
         where=None if ids is None else e.id.in_(ids),
@@ -233,7 +234,7 @@ async def _skill_levels(
     session: AsyncSession, skill_ids: Mapping[str, str], ids: tuple[str, ...] | None = None
 ) -> dict[str, Mapping[str, int]]:
     """Expert -> {skill: level}; skill ids are the graph's own string objects (shared)."""
-    p = Proficiency.__table__.c  # type: ignore[attr-defined]
+    p = sa.inspect(Proficiency).local_table.c
     rows = await _core(session, p.expert_id, p.skill_id, p.level, order_by=p.expert_id,
                        where=_among(p.expert_id, ids))
     return {
@@ -247,7 +248,7 @@ async def _languages(
 ) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = defaultdict(set)
     interned: dict[str, str] = {}
-    c = ExpertLanguage.__table__.c  # type: ignore[attr-defined]
+    c = sa.inspect(ExpertLanguage).local_table.c
     for expert_id, language in await _core(session, c.expert_id, c.language,
                                            where=_among(c.expert_id, ids)):
         found[expert_id].add(interned.setdefault(language, language))
@@ -258,7 +259,7 @@ async def _accreditations(
     session: AsyncSession, today: date, ids: tuple[str, ...] | None = None
 ) -> dict[str, Mapping[str, date | None]]:
     found: dict[str, dict[str, date | None]] = defaultdict(dict)
-    a = Accreditation.__table__.c  # type: ignore[attr-defined]
+    a = sa.inspect(Accreditation).local_table.c
     valid = or_(a.expires_on.is_(None), a.expires_on >= today)
     for expert_id, name, expires_on in await _core(
         session, a.expert_id, a.name, a.expires_on, where=_among(a.expert_id, ids, valid)

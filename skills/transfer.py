@@ -30,12 +30,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import col, delete, insert, update
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from base import audit
 from base.access import Principal
+from base.clock import now_utc
 from base.errors import InvalidInput
 from skills.models import (
     Accreditation,
@@ -47,7 +48,6 @@ from skills.models import (
     Skill,
     SkillEdge,
     SkillTerm,
-    now_utc,
 )
 from skills.transfer_check import (
     SECTIONS,
@@ -169,10 +169,12 @@ async def export_pool(session: AsyncSession) -> dict[str, Any]:
 async def _rows(session: AsyncSession, model: Any, *order: str, where: Any = None) -> Sequence[Any]:
     """Plain rows of ``model``'s table (no ORM objects: an export reads every row)."""
     table = model.__table__
-    query = sa.select(table).order_by(*(table.c[name] for name in order))
+    # sqlmodel's Select (what sqlmodel.select builds for several columns) so that
+    # ``session.exec`` accepts it; it answers plain rows, like ``sa.select(table)``.
+    query: Select[*tuple[Any, ...]] = Select(table).order_by(*(table.c[name] for name in order))
     if where is not None:
         query = query.where(where)
-    return (await session.exec(query)).all()  # type: ignore[call-overload]
+    return (await session.exec(query)).all()
 
 
 async def _export_organisations(session: AsyncSession) -> list[dict[str, Any]]:

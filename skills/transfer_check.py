@@ -280,7 +280,9 @@ SPECS: Mapping[str, Mapping[str, Spec]] = {
 }
 
 
-def record(raw: Any, path: str, spec: Mapping[str, Spec], report: Report) -> dict | None:
+def record(
+    raw: Any, path: str, spec: Mapping[str, Spec], report: Report
+) -> dict[str, Any] | None:
     """The fields of one object that ``spec`` names, checked; None when anything is wrong."""
     if not isinstance(raw, dict):
         report.add(path, f"must be an object, got {_kind(raw)}")

@@ -130,7 +130,7 @@ def _text(frame: dict[str, Any]) -> str:
 
 def _language(frame: dict[str, Any]) -> str:
     lang = frame.get("language", EN)
-    if lang not in (EN, CY):
+    if not isinstance(lang, str) or lang not in (EN, CY):
         raise ChatError("language must be en or cy")
     return lang
 

@@ -145,6 +145,10 @@ class Connector:
             await self._apply(contact_id, event)
             return True
 
+    async def _retry_due(self, c: str, attempt: int) -> None:
+        """A scheduled callback retry fell due (a ``Job``: whether a bridge took it is moot)."""
+        await self.feed(c, b.RetryDue(attempt))
+
     async def _apply(self, c: str, event: b.Event) -> None:
         before = self._bridges[c]
         after, effects = b.step(before, event, self._retries)
@@ -187,7 +191,7 @@ class Connector:
             case b.ReturnToQueue(sid):
                 await self._return_to_queue(c, sid)
             case b.ScheduleRetry(delay_s, attempt):
-                self.schedule(delay_s, c, lambda: self.feed(c, b.RetryDue(attempt)))
+                self.schedule(delay_s, c, lambda: self._retry_due(c, attempt))
                 log.info("contact %s: callback attempt %d missed; retry in %.0f s", c, attempt,
                          delay_s)
             case _:

@@ -85,7 +85,7 @@ class Gateway(Protocol):
     async def close(self) -> None: ...
 
 
-class _HeaderAuthHttpClient(AsyncTwilioHttpClient):
+class _HeaderAuthHttpClient(AsyncTwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
     """``AsyncTwilioHttpClient`` sending Basic auth as a header: it would build an
     ``aiohttp.BasicAuth``, which aiohttp 3.14 deprecates."""
 

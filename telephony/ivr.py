@@ -112,8 +112,7 @@ def _speech_match(heard: Heard, rules: IvrRules, triage: Triage) -> TriageMatch 
 
 
 def _route_speech(match: TriageMatch, heard: Heard, lang: str) -> Route:
-    matched = match.matched
-    terms = (matched,) if isinstance(matched, str) else tuple(matched)
+    terms = tuple(match.matched)
     return Route(match.skill_id, lang, TriageInfo("speech", float(match.score), terms,
                                                   heard.speech))
 

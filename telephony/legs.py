@@ -22,7 +22,8 @@ from telephony.webhooks import Form, contact_of, lang_of, required
 
 log = logging.getLogger("telephony.voice")
 
-_CONFERENCE_EVENTS = {"participant-join": b.Joined, "participant-leave": b.Left}
+_CONFERENCE_EVENTS: dict[str, type[b.Joined] | type[b.Left]] = {
+    "participant-join": b.Joined, "participant-leave": b.Left}
 
 
 async def expert_leg(tel: Telephony, request: web.Request, form: Form) -> str:

@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -142,7 +143,8 @@ class SimulatedCall:
         async with self.session.get(url) as resp:
             if resp.status != 200:
                 return None
-            return (await resp.json()).get("redirect")
+            # telephony.wiring._loopback_call: {"redirect": str | None, "ended": bool}
+            return cast("str | None", (await resp.json()).get("redirect"))
 
     async def post(self, url: str, **extra: str) -> ET.Element:
         if url.startswith(self.public_url):

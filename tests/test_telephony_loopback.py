@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
+from base.cli import Parser
 from base.errors import BadRequest
 from expertline.cli import context_of
 from router.ports import ContactState, ExpertEndpoint
@@ -129,9 +130,9 @@ async def test_no_loopback_endpoint_when_twilio_is_on(aiohttp_client: ClientMake
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
+    parser = Parser()
     parser.add_argument("--config")
-    register_cli(parser.add_subparsers(dest="command", required=True))
+    register_cli(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
     return parser.parse_args(argv)
 
 

@@ -6,7 +6,7 @@ For a new revision against a scratch database, see README ("Schema changes").
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import create_engine
+from sqlalchemy import Connection, create_engine
 
 from expertline.tables import metadata
 
@@ -17,6 +17,8 @@ def run() -> None:
     connection = context.config.attributes.get("connection")
     if connection is None:  # command-line use: a plain sync URL
         url = context.config.get_main_option("sqlalchemy.url")
+        if url is None:
+            raise RuntimeError("set sqlalchemy.url (or pass a connection) to run migrations")
         with create_engine(url).connect() as conn:
             _run_on(conn)
             conn.commit()
@@ -24,7 +26,7 @@ def run() -> None:
     _run_on(connection)
 
 
-def _run_on(connection: object) -> None:
+def _run_on(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata,
                       render_as_batch=True, compare_type=True)
     with context.begin_transaction():

@@ -8,7 +8,7 @@ Create Date: 2026-12-03 06:57:58.007779
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '0002'

@@ -8,7 +8,7 @@ Create Date: 2026-12-03 08:20:55.918074
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 revision = '0003'
