@@ -1,8 +1,9 @@
 """One typed, frozen configuration, loaded from config.toml and the environment.
 
-``load_config(path, environ)`` reads the TOML file, applies the ``EXPERTLINE_*`` variables of
-CONTRACT.md, and validates every key against the dataclasses below: an unknown key, a wrong type
-or an unsafe value raises ``ConfigError`` whose message names the key. Nothing here runs at import.
+``load_config(path, environ)`` reads the TOML file, applies the ``EXPERTLINE_*`` variables the
+README lists ("Configuration"), and validates every key against the dataclasses below: an
+unknown key, a wrong type or an unsafe value raises ``ConfigError`` whose message names the key.
+Nothing here runs at import.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): every benchmark, one JSON object per line.
 
-Sizes are CONTRACT.md's routing sizes (1k, 10k and 100k experts) and the pool-load target
+Sizes are the documented routing sizes (1k, 10k and 100k experts) and the pool-load target
 (100,000 experts with 5 skills each), then contact persistence (SQLite, and PostgreSQL when
 reachable) and the incoming-call webhook beside a bare aiohttp handler. Figures are medians and
 percentiles of one run; the machine is shared, so compare ratios within a run rather than absolute

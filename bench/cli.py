@@ -1,4 +1,4 @@
-"""``expertline bench routing|pool-load``: the benchmarks from the command line (CONTRACT.md)."""
+"""``expertline bench routing|pool-load``: the benchmarks from the command line."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def register_cli(sub: Subparsers) -> None:
                     help="timed rounds over one pool and queue; figures are the median round's")
     rt.add_argument("--policy", choices=POLICIES, default="graph")
     rt.add_argument("--seed", type=int, default=1)
-    rt.add_argument("--json", action="store_true", help="print JSON (CONTRACT.md's keys first)")
+    rt.add_argument("--json", action="store_true", help="print JSON (the documented keys first)")
     rt.set_defaults(func=_routing)
     pl = kinds.add_parser("pool-load", help="time loading the pool from the database")
     pl.add_argument("--experts", type=_count, default=100_000)

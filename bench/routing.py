@@ -210,8 +210,8 @@ def percentile(sorted_ns: list[int], q: float) -> float:
 
 def run(experts: int, skills: int, waiting: int, *, seed: int = 1, policy: str = "graph",
         decisions: int = 20_000, rounds: int = 1) -> dict[str, object]:
-    """Time ``decisions`` routing decisions, ``rounds`` times over one pool and queue;
-    CONTRACT.md's figures (the median round's, when there are several) plus a few extras.
+    """Time ``decisions`` routing decisions, ``rounds`` times over one pool and queue: the
+    documented figures (the median round's, when there are several) plus a few extras.
     The machine is shared: several rounds show how much of a figure is noise."""
     started = time.perf_counter()
     driver = build(experts, skills, waiting, seed, policy)

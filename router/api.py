@@ -1,4 +1,4 @@
-"""REST surface of the routing engine (CONTRACT.md): the expert desk under ``/api/v1/me``,
+"""REST surface of the routing engine (README, "HTTP API"): the expert desk under ``/api/v1/me``,
 contacts and live statistics for supervisors (``router.wiring.setup`` registers ``routes()``).
 
 Experts act only on their own offers and sessions; supervisors and admins read contacts and

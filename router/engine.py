@@ -1,4 +1,4 @@
-"""The routing engine: the async shell around the pure core (DESIGN.md, "The heart").
+"""The routing engine: the async shell around the pure core (docs/architecture.md).
 
 It owns the clock and the timers, feeds events to ``RoutingCore`` one at a time (a lock), commits
 every transition to the database before it announces anything (``router.store``), and tells

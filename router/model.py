@@ -54,7 +54,7 @@ class ExpertState(StrEnum):
 
 
 class ContactState(StrEnum):
-    """CONTRACT.md's contact states (the core keeps a callback contact ``queued``; the shell
+    """The contact states the API reports (the core keeps a callback contact ``queued``; the shell
     tells the two apart)."""
 
     QUEUED = "queued"

@@ -1,6 +1,6 @@
 """The routing engine's tables: contacts, their history, offers, sessions, decisions, presence.
 
-The database is the source of truth (DESIGN.md, "Durability"): the engine commits each
+The database is the source of truth (docs/architecture.md): the engine commits each
 transition here before it announces it, and rebuilds its in-memory core from these rows on start.
 Times are epoch seconds (floats) on the engine's clock, so the core's numbers persist unchanged.
 """

@@ -1,4 +1,4 @@
-"""``expertline erlang c|a|staff``: staffing maths from the command line (CONTRACT.md, CLI)."""
+"""``expertline erlang c|a|staff``: staffing maths from the command line (see the README)."""
 
 from __future__ import annotations
 

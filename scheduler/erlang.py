@@ -1,6 +1,6 @@
 """Staffing maths: Erlang C (callers wait forever) and Erlang A (callers give up).
 
-Pure functions of plain numbers (stdlib ``math`` only). Inputs follow CONTRACT.md: arrival rates
+Pure functions of plain numbers (stdlib ``math`` only). Inputs follow the CLI's units: arrival rates
 per hour, times in seconds, fractions in 0..1.
 
 Numerics: the Erlang B recursion is carried in log space (``log(1/B)``), and Erlang A's queue
@@ -17,8 +17,9 @@ Erlang A (Palm's M/M/N+M) with ``x = N*mu/theta`` and ``y = lambda/theta`` (thet
 * the mean wait of answered callers is the mean of the density ``exp(-(N*mu+theta)*t + y*(1 -
   exp(-theta*t)))`` on ``t >= 0``, integrated numerically (it has no elementary closed form).
 
-Service level counts contacts answered within the target over all contacts offered (CONTRACT.md:
-abandoned contacts are in the denominator); ``asa_s`` is the mean wait of answered contacts.
+Service level counts contacts answered within the target over all contacts offered (as the
+simulator does: abandoned contacts are in the denominator); ``asa_s`` is the mean wait of
+answered contacts.
 """
 
 from __future__ import annotations

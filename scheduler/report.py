@@ -1,7 +1,7 @@
 """The daily report (pure): one London day's contacts summarised.
 
-``service_level`` = answered within the target / (answered + abandoned), as CONTRACT.md's
-simulator metrics define it; ``asa_s`` = mean wait of answered contacts.
+``service_level`` = answered within the target / (answered + abandoned), as the simulator
+defines it (docs/simulator.md); ``asa_s`` = mean wait of answered contacts.
 """
 
 from __future__ import annotations

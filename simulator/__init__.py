@@ -3,7 +3,7 @@
     from simulator import load_scenario, simulate, compare
     metrics = simulate(load_scenario("examples/erlang-classic.toml"))
 
-See ``simulator/README.md`` for the scenario keys and what is measured.
+See ``docs/simulator.md`` for the scenario keys and what is measured.
 """
 
 from simulator.compare import Comparison, compare, pooled

@@ -1,5 +1,5 @@
 """``expertline simulate SCENARIO.toml [--policy NAME] [--seed K] [--compare] [--scale F]
-[--json]`` (CONTRACT.md, CLI)."""
+[--json]`` (docs/simulator.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def register_cli(sub: Subparsers) -> None:
     """Add ``simulate`` to the ``expertline`` parser."""
     parser = sub.add_parser(
         "simulate", help="run a scenario through the routing core on a virtual clock",
-        description="Simulate a contact-centre scenario (see CONTRACT.md, Scenario file).")
+        description="Simulate a contact-centre scenario (see docs/simulator.md).")
     parser.add_argument("scenario", metavar="SCENARIO.toml", help="the scenario file")
     parser.add_argument("--policy", choices=POLICIES,
                         help="routing policy (default: the scenario's)")

@@ -1,4 +1,4 @@
-"""What a run measures (CONTRACT.md, "Scenario file" metrics), over contacts arriving in
+"""What a run measures (docs/simulator.md, "What a run reports"), over contacts arriving in
 [warmup, duration):
 
 * ``service_level`` = answered within the target / (answered + abandoned);
@@ -116,7 +116,7 @@ class TeamFigures:
 
 @dataclass(frozen=True)
 class Metrics:
-    """The result of one run (``to_json`` is CONTRACT.md's shape plus extras)."""
+    """The result of one run (``to_json`` is the shape docs/simulator.md documents)."""
 
     policy: str
     seed: int

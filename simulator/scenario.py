@@ -1,4 +1,4 @@
-"""Scenario files (CONTRACT.md, "Scenario file"): parse, validate, and turn into core inputs.
+"""Scenario files (docs/simulator.md): parse, validate, and turn into core inputs.
 
     scenario = load_scenario("examples/erlang-classic.toml")
     scenario.routing_config()     # the RoutingConfig the core runs with
@@ -7,7 +7,7 @@
 Every problem is a ``base.errors.BadRequest`` naming the file, line and key, e.g.
 ``scenario.toml:14: demand[1].per_hour: must be > 0``; unknown keys are refused.
 
-Optional keys beyond CONTRACT.md (all documented in ``simulator/README.md``):
+Optional keys (all documented in ``docs/simulator.md``):
 ``[simulation]`` ``offer_timeout_s`` (20), ``taxonomy_cost`` (0.5), ``steps`` (an array of
 ``{after_s, max_cost, min_proficiency}``; default ``router.model.DEFAULT_STEPS``),
 ``batch_window_s`` (0: the optimal policy's batch window);
@@ -45,7 +45,7 @@ TICK = 1 / 1024  # every simulated time is a multiple of this (see ``quantize``)
 
 def quantize(seconds: float) -> float:
     """Round to a multiple of ``TICK``: sums and differences of such times are exact floats,
-    which the routing core's escalation wake-ups rely on (see the simulator README)."""
+    which the routing core's escalation wake-ups rely on (see docs/simulator.md)."""
     return round(seconds / TICK) * TICK
 
 

@@ -35,7 +35,8 @@ def skill_json(skill: SkillRecord) -> dict[str, Any]:
 
 
 def expert_json(expert: ExpertProfile, *, today: date) -> dict[str, Any]:
-    """CONTRACT.md's expert shape; ``valid`` says whether an accreditation holds on ``today``."""
+    """The expert as the API shows it; ``valid`` says whether an accreditation holds on
+    ``today``."""
     return {
         "id": expert.id,
         "name": expert.name,

@@ -1,6 +1,6 @@
 """Docs that cannot drift: docs/architecture.md's list of which package imports which is the
-code's. (The floors themselves and the absence of import circles are `lint-imports` contracts,
-run by `make lint`; this test keeps the prose honest about them.)"""
+code's (the floors themselves and the absence of import circles are `lint-imports` contracts,
+run by `make lint`), and docs/simulator.md names every scenario key and its example runs."""
 
 from __future__ import annotations
 
@@ -47,3 +47,19 @@ def test_every_package_is_on_a_floor_of_the_layering_contract() -> None:
     assert layers is not None
     named = set(re.findall(r"[a-z]+", layers.group(1)))
     assert named == set(PACKAGES)
+
+
+def test_the_simulator_page_documents_every_scenario_key_and_its_example_runs() -> None:
+    from simulator.scenario import parse_scenario
+
+    doc = (ROOT / "docs" / "simulator.md").read_text(encoding="utf-8")
+    source = (ROOT / "simulator" / "scenario.py").read_text(encoding="utf-8")
+    keys = set(re.findall(r'\.(?:number|integer|string|strings|raw|table|tables|has)\("(\w+)"',
+                          source))
+    assert keys >= {"duration_h", "per_hour", "chat_capacity", "batch_window_s"}
+    missing = sorted(k for k in keys if not re.search(rf"\b{k}\b", doc))
+    assert missing == []
+    example = re.search(r"```toml\n(.*?)```", doc, re.S)
+    assert example is not None
+    scenario = parse_scenario(example.group(1), "docs/simulator.md")
+    assert [d.skill for d in scenario.demand] == ["dementia"]
