@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, require_pool_reader, require_role
 from base.clock import today_utc
@@ -19,7 +20,7 @@ from base.errors import Conflict, InvalidInput, NotFound
 from base.http import Fields, json_response, page_of, paging, principal, read_json
 from skills import pool
 from skills.api_common import api_of, is_slug, path_int, path_slug
-from skills.models import Organisation
+from skills.models import Organisation, SharingAgreement
 from skills.serialise import agreement_json, organisation_json
 from skills.watch import PoolChange
 
@@ -67,7 +68,7 @@ async def get_organisation(request: web.Request) -> web.Response:
         return json_response(organisation_json(await _existing(session, org_id)))
 
 
-async def _existing(session: Any, org_id: str) -> Organisation:
+async def _existing(session: AsyncSession, org_id: str) -> Organisation:
     found = await pool.get_organisation(session, org_id=org_id)
     if found is None:
         raise NotFound(f"no organisation {org_id!r}", organisation=org_id)
@@ -179,7 +180,7 @@ async def get_agreement(request: web.Request) -> web.Response:
     return json_response(agreement_json(row, today=today_utc()))
 
 
-async def _agreement(session: Any, agreement_id: int) -> Any:
+async def _agreement(session: AsyncSession, agreement_id: int) -> SharingAgreement:
     row = await pool.get_agreement(session, agreement_id=agreement_id)
     if row is None:
         raise NotFound(f"no sharing agreement {agreement_id}")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Role, require_pool_reader, require_role
 from base.errors import Conflict, InvalidInput, NotFound
@@ -58,7 +59,7 @@ async def get_skill(request: web.Request) -> web.Response:
         return json_response(skill_json(await _existing(session, skill_id)))
 
 
-async def _existing(session: Any, skill_id: str) -> SkillRecord:
+async def _existing(session: AsyncSession, skill_id: str) -> SkillRecord:
     found = await pool.get_skill(session, skill_id=skill_id)
     if found is None:
         raise NotFound(f"no skill {skill_id!r}", skill=skill_id)
@@ -219,7 +220,9 @@ async def delete_skill(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-async def _check_deletable(session: Any, current: SkillRecord, *, force: bool) -> dict[str, int]:
+async def _check_deletable(
+    session: AsyncSession, current: SkillRecord, *, force: bool
+) -> dict[str, int]:
     if current.narrower:
         raise Conflict(
             f"skill {current.id!r} is the broader skill of "
