@@ -45,6 +45,7 @@ class ServerConfig:
 class DatabaseConfig:
     url: str = ""
     echo: bool = False
+    busy_timeout_ms: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,6 +271,7 @@ def validate(config: Config) -> None:
     _validate_routing(config.routing)
     _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
     _check(config.callbacks.attempts >= 1, "callbacks.attempts", "must be at least 1")
+    _check(config.database.busy_timeout_ms >= 0, "database.busy_timeout_ms", "must be >= 0")
 
 
 def _validate_routing(routing: RoutingConfig) -> None:

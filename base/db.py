@@ -31,22 +31,27 @@ Sessions = Callable[[], AsyncSession]
 """A session factory (``Database.session``)."""
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    return on_connect
 
 
-def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000) -> AsyncEngine:
+    """An async engine. Statement parameters are never put in error messages or logs: they
+    can hold a citizen's phone number."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_pre_ping=True, hide_parameters=True)
     if parsed.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas(busy_timeout_ms))
     return engine
 
 
@@ -54,9 +59,11 @@ class Database:
     """An engine plus a session factory. ``async with Database(url, schema=…) as db:`` opens
     the engine and brings the schema up to date."""
 
-    def __init__(self, url: str, *, echo: bool = False, schema: Schema | None = None) -> None:
+    def __init__(self, url: str, *, echo: bool = False, schema: Schema | None = None,
+                 busy_timeout_ms: int = 5000) -> None:
         self.url = url
         self._echo = echo
+        self._busy_timeout_ms = busy_timeout_ms
         self._schema = schema
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -77,7 +84,8 @@ class Database:
 
     async def open(self, *, migrate: bool = True) -> Database:
         if self._engine is None:
-            self._engine = make_engine(self.url, echo=self._echo)
+            self._engine = make_engine(self.url, echo=self._echo,
+                                       busy_timeout_ms=self._busy_timeout_ms)
             self._sessions = async_sessionmaker(self._engine, class_=AsyncSession,
                                                 expire_on_commit=False)
             if migrate:

@@ -59,7 +59,8 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
-    db = schema.database(config.database_url, echo=config.database.echo)
+    db = schema.database(config.database_url, echo=config.database.echo,
+                         busy_timeout_ms=config.database.busy_timeout_ms)
     await db.open()
     app[DATABASE] = db
     if app[DEMO]:

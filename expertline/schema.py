@@ -30,6 +30,6 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def database(url: str, *, echo: bool = False) -> Database:
+def database(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000) -> Database:
     """A database that is migrated to the latest schema when opened."""
-    return Database(url, echo=echo, schema=upgrade)
+    return Database(url, echo=echo, schema=upgrade, busy_timeout_ms=busy_timeout_ms)

@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -33,18 +33,15 @@ from router.core import RoutingCore
 from router.desk import DeskActions
 from router.live import Later, LiveContact, News, Translator
 from router.model import (
-    ContactSpec,
-    ContactState,
     ExpertProfile,
     Pool,
     Presence,
     RoutingConfig,
 )
 from router.pool_view import Capacity, pool_of, profile_of
-from router.ports import Channel, ExpertEndpoint, Listener, Medium, OnShift
-from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Snapshot
-from router.store import Batch, Store
-from router.tables import ContactRow
+from router.ports import Assigned, ExpertEndpoint, Listener, OnShift
+from router.rebuild import live_contacts, snapshot_of
+from router.store import Batch, Live, Store
 from skills.graph import SkillGraph, TriageMatch
 from skills.snapshot import (
     ExpertRecord,
@@ -78,6 +75,8 @@ class Engine(ChannelPort, DeskActions):
         self.autotimers = autotimers
         self.watch = watch
         self.core = RoutingCore(self.routing_config, ids=_new_id)
+        self._routing_pool: Pool | None = None
+        self._stale = False  # a step failed to save: rebuild from the database before the next
         self._lock = asyncio.Lock()
         self._live: dict[str, LiveContact] = {}
         self._refs: dict[str, str] = {}
@@ -113,21 +112,9 @@ class Engine(ChannelPort, DeskActions):
         now = self.clock()
         await self._load_pool(now)
         live = await self.store.load_live()
-        self._seq = live.max_seq
-        for row in live.contacts:
-            self._remember(_live_of(row))
-        snapshot = Snapshot(
-            experts=tuple(self._profile(r) for r in self._records.values() if r.active),
-            contacts=tuple(RestoredContact(_spec_of(r), r.seq, _core_state(r.state))
-                           for r in live.contacts),
-            offers=tuple(RestoredOffer(o.id, o.contact_id, o.expert_id, o.made_at,
-                                       o.expires_at) for o in live.offers),
-            sessions=tuple(RestoredSession(s.id, s.offer_id, s.contact_id, s.expert_id,
-                                           s.started_at) for s in live.sessions))
         async with self._lock:
-            await self._commit(self.core.restore(snapshot, now), now)
+            await self._restore(live, now)
         self._handle_times.extend(await self.store.handle_times())
-        self._session_started.update({s.id: s.started_at for s in live.sessions})
         await self.store.all_offline(now)
         self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
         self._arm()
@@ -151,7 +138,20 @@ class Engine(ChannelPort, DeskActions):
     async def _load_pool(self, now: float) -> None:
         pool, routing_pool = await self._read_pool(now)
         self._adopt(pool)
+        self._routing_pool = routing_pool
         self.core.handle(ev.PoolChanged(routing_pool), now)
+
+    async def _restore(self, live: Live, now: float) -> None:
+        """Load the database's live state into the (fresh) core: contacts at their places,
+        pending offers and sessions as they were, experts offline (the caller holds the lock)."""
+        self._seq = live.max_seq
+        self._live.clear()
+        self._refs.clear()
+        for contact in live_contacts(live):
+            self._remember(contact)
+        profiles = tuple(self._profile(r) for r in self._records.values() if r.active)
+        await self._save_and_announce(self.core.restore(snapshot_of(live, profiles), now), now)
+        self._session_started.update({s.id: s.started_at for s in live.sessions})
 
     def _adopt(self, pool: PoolSnapshot) -> None:
         """Take a whole pool's records and graph as the engine's own."""
@@ -178,6 +178,7 @@ class Engine(ChannelPort, DeskActions):
 
         A ``DomainError`` from the core's validation changes nothing and propagates."""
         async with self._lock:
+            await self._fresh()
             now = self.clock()
             commands = self.core.handle(event, now)
             await self._commit(commands, now, prepare)
@@ -185,18 +186,92 @@ class Engine(ChannelPort, DeskActions):
 
     async def _commit(self, commands: list[cmd.Command], now: float,
                       prepare: Callable[[Batch, News], None] | None = None) -> None:
-        """Translate, persist, then announce (the caller holds the lock)."""
+        """Translate, persist, then announce (the caller holds the lock). When the database
+        refuses or loses the step, the core (which has already applied it) is rebuilt from
+        the database, so the two never disagree, and the caller gets a 503 to retry."""
+        try:
+            await self._save_and_announce(commands, now, prepare)
+        except _NotSaved as failed:
+            await self._recover(failed.batch)
+            raise Unavailable("the routing engine could not save this change; try again"
+                              ) from None
+
+    async def _fresh(self) -> None:
+        """Before a step: if an earlier step could not be saved, rebuild first (503 while the
+        database stays unreachable)."""
+        if self._stale:
+            try:
+                await self._rebuild()
+            except Exception:
+                log.warning("the database is still unreachable; routing waits for it",
+                            exc_info=True)
+                raise Unavailable("the routing engine is waiting for its database; try "
+                                  "again shortly") from None
+
+    async def _recover(self, unsaved: Batch) -> None:
+        """A step was not saved, or its outcome is unknown (a connection lost during COMMIT):
+        rebuild now if the database answers, otherwise before the next step or watchdog run
+        (the caller holds the lock). A session the lost step made that the database did keep
+        is announced now, so its citizen is still connected."""
+        self._stale = True
+        try:
+            await self._rebuild()
+        except Exception:
+            log.warning("could not rebuild the router from the database yet; will retry",
+                        exc_info=True)
+            return
+        await self._announce(self._kept_sessions(unsaved))
+
+    def _kept_sessions(self, unsaved: Batch) -> News:
+        news = News()
+        for made in unsaved.connected:
+            contact = self._live.get(made.contact_id)
+            if contact is None or self.core.session(made.session_id) is None:
+                continue
+            waited = max(unsaved.at - contact.arrived_at, 0.0)
+            news.announcements.append(Assigned(contact.view(), self.endpoint(made.expert_id),
+                                               waited))
+        return news
+
+    async def _rebuild(self) -> None:
+        """Throw the core's state away and load it again from the database, as on a restart,
+        then give each expert back the presence they asked for and tell every open desk what
+        it now holds. Nothing half done survives: an offer or session the database does not
+        have is gone, and one it has is live again."""
+        now = self.clock()
+        live = await self.store.load_live()
+        core = RoutingCore(self.routing_config, ids=_new_id)
+        if self._routing_pool is not None:
+            core.handle(ev.PoolChanged(self._routing_pool), now)
+        self.core = core
+        for key in [k for k in self._timers if k != WATCHDOG and not k.startswith(GRACE)]:
+            del self._timers[key]
+        await self._restore(live, now)
+        for expert_id in sorted(self._desired):
+            presence, reason = self.effective(expert_id)
+            if presence is not Presence.OFFLINE and core.expert(expert_id) is not None:
+                await self._save_and_announce(
+                    core.handle(ev.ExpertStatus(expert_id, presence, reason), now), now)
+        self._stale = False
+        self._arm()
+        for expert_id in list(self._desks):
+            for sink in list(self._desks.get(expert_id, ())):
+                sink({"type": "hello", **self.desk_state(expert_id)})
+        log.info("router rebuilt from the database: %d live contacts, %d pending offers, "
+                 "%d sessions", len(live.contacts), len(live.offers), len(live.sessions))
+
+    async def _save_and_announce(self, commands: list[cmd.Command], now: float,
+                                 prepare: Callable[[Batch, News], None] | None = None) -> None:
         batch, news = Batch(at=now), News()
         if prepare is not None:
             prepare(batch, news)
         self._translator.apply(commands, batch, news)
         try:
             await self.store.commit(batch)
-        except Exception:
-            log.exception("could not persist a routing step; the database is the source of "
-                          "truth and a restart rebuilds from it")
-            raise Unavailable("the routing engine could not save this change; try again"
-                              ) from None
+        except Exception as exc:
+            log.error("could not save a routing step (%s); rebuilding the router from the "
+                      "database", type(exc).__name__, exc_info=True)
+            raise _NotSaved(batch) from exc
         for timer in news.timers:
             self._set_timer(timer)
         self._note_handle_times(batch)
@@ -258,23 +333,39 @@ class Engine(ChannelPort, DeskActions):
         return min(self._timers.values(), default=None)
 
     async def tick(self) -> None:
-        """Run whatever is due at ``clock()``: desk graces, the watchdog, the core's timers."""
+        """Run whatever is due at ``clock()``: desk graces, the watchdog, the core's timers.
+        A failing part is logged and the rest still runs; the watchdog is always rescheduled,
+        and a core timer whose step could not be saved is tried again at the next watchdog."""
         now = self.clock()
         due = [key for key, at in self._timers.items() if at <= now]
         for key in due:
             self._timers.pop(key, None)
-        for key in due:
-            if key.startswith(GRACE):
-                await self._grace_over(key[len(GRACE):])
-            elif key == WATCHDOG:
-                await self.watchdog()
-                self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
-        await self._step(ev.Tick())
-        self._arm()
+        if WATCHDOG in due:
+            self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
+        try:
+            for key in due:
+                if key.startswith(GRACE):
+                    await self._safely(self._grace_over(key[len(GRACE):]), key)
+                elif key == WATCHDOG:
+                    await self._safely(self.watchdog(), key)
+            await self._safely(self._step(ev.Tick()), "tick")
+        finally:
+            self._arm()
+
+    async def _safely(self, work: Awaitable[Any], what: str) -> None:
+        try:
+            await work
+        except Exception:
+            log.warning("routing %s failed; it is retried at the next watchdog run", what,
+                        exc_info=True)
 
     # -- the watchdog -------------------------------------------------------------------------
     async def watchdog(self) -> None:
-        """End or re-queue whatever outlived its lease, with an audit record each."""
+        """Rebuild from the database if a step could not be saved, then end or re-queue
+        whatever outlived its lease, with an audit record each."""
+        if self._stale:
+            async with self._lock:
+                await self._fresh()
         routing = self.config.routing
         now = self.clock()
         offers, sessions = self.core.stale(now - routing.offer_lease_s,
@@ -424,22 +515,9 @@ def _log_failure(task: asyncio.Task[Any]) -> None:
         log.error("routing task failed", exc_info=task.exception())
 
 
-def _core_state(state: str) -> ContactState:
-    return ContactState.QUEUED if state == "callback" else ContactState(state)
+class _NotSaved(Exception):
+    """A step's batch did not commit (or its outcome is unknown)."""
 
-
-def _spec_of(row: ContactRow) -> ContactSpec:
-    return ContactSpec(id=row.id, channel=Channel(row.channel), skill=row.skill,
-                       arrived_at=row.arrived_at, language=row.language or None,
-                       priority=row.priority, org=row.org,
-                       required_accreditations=frozenset(row.accreditations or ()))
-
-
-def _live_of(row: ContactRow) -> LiveContact:
-
-    return LiveContact(id=row.id, seq=row.seq, channel=Channel(row.channel),
-                       medium=Medium(row.medium), skill=row.skill, language=row.language,
-                       external_ref=row.external_ref, arrived_at=row.arrived_at,
-                       priority=row.priority, address=row.address,
-                       callback_number=row.callback_number, state=ContactState(row.state),
-                       expert_id=row.expert_id)
+    def __init__(self, batch: Batch) -> None:
+        super().__init__("a routing step was not saved")
+        self.batch = batch

@@ -1,0 +1,106 @@
+"""Real database faults for the fault tests: nothing here fakes the database.
+
+On PostgreSQL the backend serving the engine terminates itself (``pg_terminate_backend``) just
+as it is about to write the named table, in the middle of the engine's transaction: what an
+operator's ``pg_terminate_backend``, a failover or a dropped network does. On SQLite another
+connection holds the write lock, so the engine's write gives up after ``busy_timeout_ms`` with
+"database is locked": what a stuck writer or a full disk does.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from base.db import Database
+from router.engine import Engine
+from router.model import ContactState
+from router.rebuild import core_state
+
+OPEN = ("queued", "offered", "connected", "callback")
+CORE_OPEN = (ContactState.QUEUED, ContactState.OFFERED, ContactState.CONNECTED)
+
+
+class DatabaseFault:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.fired = 0
+
+    @asynccontextmanager
+    async def writing(self, table: str) -> AsyncIterator[None]:
+        """While this is open, the engine's next write fails for real, once: on PostgreSQL its
+        write to ``table`` (the backend is terminated), on SQLite its next write of any table
+        (the lock is let go as soon as the engine's statement has failed on it)."""
+        if self.db.dialect == "postgresql":
+            async with self._terminate_on(table):
+                yield
+        else:
+            with self.outage(until_first_failure=True):
+                yield
+
+    @asynccontextmanager
+    async def _terminate_on(self, table: str) -> AsyncIterator[None]:
+        def before(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+            words = statement.split()
+            if not self.fired and len(words) > 2 and words[2].strip('"') == table and words[0] in (
+                    "INSERT", "UPDATE"):
+                self.fired += 1
+                cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+        engine = self.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", before)
+        try:
+            yield
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+
+    @contextmanager
+    def outage(self, *, until_first_failure: bool = False) -> Iterator[None]:
+        """SQLite: another connection holds the write lock until the block ends (or until the
+        engine's first failed statement), so every write of the engine fails meanwhile."""
+        lock = sqlite3.connect(str(make_url(self.db.url).database), isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+
+        def release(_context: Any) -> None:
+            self.fired += 1
+            if until_first_failure and lock.in_transaction:
+                lock.execute("ROLLBACK")
+
+        engine = self.db.engine.sync_engine
+        event.listen(engine, "handle_error", release)
+        try:
+            yield
+        finally:
+            event.remove(engine, "handle_error", release)
+            if lock.in_transaction:
+                lock.execute("ROLLBACK")
+            lock.close()
+
+
+async def disagreements(engine: Engine) -> list[str]:
+    """Every way the router and the database differ about live work, contact by contact:
+    open contacts and their states, pending offers, open sessions, and the shell's contacts."""
+    live = await engine.store.load_live()
+    snap = engine.core.snapshot()
+    pairs = {
+        "contact": ({r.id: core_state(r.state) for r in live.contacts if r.state in OPEN},
+                    {c.spec.id: c.state for c in snap.contacts if c.state in CORE_OPEN}),
+        "offer": ({o.id: (o.contact_id, o.expert_id) for o in live.offers},
+                  {o.offer_id: (o.contact_id, o.expert_id) for o in snap.offers}),
+        "session": ({s.id: (s.contact_id, s.expert_id) for s in live.sessions},
+                    {s.session_id: (s.contact_id, s.expert_id) for s in snap.sessions}),
+        "shell contact": ({r.id: r.state for r in live.contacts},
+                          {c.id: c.state.value for c in engine._live.values()}),
+    }
+    problems = []
+    for name, (stored, held) in pairs.items():
+        for key in sorted(set(stored) | set(held)):
+            if stored.get(key) != held.get(key):
+                problems.append(f"{name} {key}: database {stored.get(key)!r}, "
+                                f"router {held.get(key)!r}")
+    return problems
