@@ -38,6 +38,7 @@ class ServerConfig:
     public_url: str = "http://127.0.0.1:8080"
     data_dir: str = "data"
     max_body_bytes: int = 1_048_576
+    body_timeout_s: float = 30.0
     log_level: str = "INFO"
 
 
@@ -257,6 +258,7 @@ def validate(config: Config) -> None:
     """Refuse values that are unsafe or meaningless, naming the key."""
     _check(0 <= config.server.port <= 65535, "server.port", "must be 0..65535")
     _check(config.server.max_body_bytes > 0, "server.max_body_bytes", "must be positive")
+    _check(config.server.body_timeout_s > 0, "server.body_timeout_s", "must be positive")
     url = urlsplit(config.server.public_url)
     _check(url.scheme in ("http", "https") and bool(url.netloc), "server.public_url",
            "must be an absolute http(s) URL")

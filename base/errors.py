@@ -54,6 +54,24 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class RequestTimeout(DomainError):
+    """The client did not send what it promised in time."""
+
+    status = 408
+    code = "timeout"
+
+
+class TooManyRequests(DomainError):
+    """A client went over a limit; ``retry_after_s`` says when it may try again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after_s: float, **details: Any) -> None:
+        super().__init__(message, retry_after_s=round(retry_after_s, 1), **details)
+        self.retry_after_s = retry_after_s
+
+
 class Conflict(DomainError):
     status = 409
     code = "conflict"

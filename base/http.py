@@ -12,9 +12,12 @@ import builtins
 import datetime as dt
 import json
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from base.access import Principal
@@ -22,13 +25,16 @@ from base.errors import (
     BadRequest,
     DomainError,
     InvalidInput,
-    NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
+    Unavailable,
 )
+from base.inputs import parse_day, parse_json, read_body, text_problem
 
 log = logging.getLogger("expertline.http")
 PRINCIPAL = web.RequestKey("principal", Principal)
+QUERY_INT = re.compile(r"-?[0-9]{1,18}", re.ASCII)
 MAX_PAGE = 500
 DEFAULT_PAGE = 50
 
@@ -42,17 +48,11 @@ def principal(request: web.Request) -> Principal:
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object, or a 4xx that says what is wrong."""
+    """The request body as a JSON object, or a 4xx that says what is wrong (see
+    ``base.inputs.parse_json`` for what a body may not hold)."""
     if request.content_type != "application/json":
         raise BadRequest("send the body as application/json", code="unsupported_media_type")
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLarge(f"body larger than {request.app._client_max_size} bytes") from None
-    try:
-        body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}", code="malformed_json") from None
+    body = parse_json(await read_body(request) or b"null")
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object", code="malformed_json")
     return body
@@ -161,9 +161,9 @@ class Fields:
         if not value:
             return None
         try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(f"{key!r} must be a date YYYY-MM-DD", field=key) from None
+            return parse_day(value, repr(key))
+        except BadRequest as exc:
+            raise InvalidInput(exc.message, field=key) from None
 
     def list_of_str(
         self, key: builtins.str, *, required: builtins.bool = False, max_len: builtins.int = 64
@@ -186,6 +186,14 @@ class Fields:
         return value
 
 
+LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+
+def is_language(value: str) -> bool:
+    """A language tag as the pool stores them: ISO 639 ``en``, ``cy``, or with a region."""
+    return LANGUAGE.match(value) is not None
+
+
 def _bounds(key: str, value: float, lo: float | None, hi: float | None) -> None:
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise InvalidInput(f"{key!r} must be between {lo} and {hi}, got {value}", field=key)
@@ -195,13 +203,17 @@ def query_int(request: web.Request, key: str, default: int, *, lo: int, hi: int)
     raw = request.query.get(key)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {key!r} must be an integer") from None
+    if QUERY_INT.fullmatch(raw) is None:
+        raise BadRequest(f"query parameter {key!r} must be an integer")
+    value = int(raw)
     if not lo <= value <= hi:
         raise BadRequest(f"query parameter {key!r} must be between {lo} and {hi}")
     return value
+
+
+def query_day(request: web.Request, key: str) -> dt.date:
+    """A required ``?key=YYYY-MM-DD``."""
+    return parse_day(request.query.get(key, ""), f"query parameter {key!r}")
 
 
 def query_bool(request: web.Request, key: str, default: bool = False) -> bool:
@@ -231,24 +243,70 @@ def page_of(items: list[Any], *, total: int, limit: int, offset: int) -> dict[st
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.DisconnectionError,
+                 sa.exc.TimeoutError, ConnectionError, OSError)
+
+
+def database_down(exc: BaseException) -> bool:
+    """The database could not be reached or dropped the connection (not: it refused a
+    statement, which is a bug or bad data)."""
+    if isinstance(exc, DATABASE_DOWN):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and (
+        exc.connection_invalidated or exc.statement is None)
+
+
+@web.middleware
+async def input_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A path or query string holding text no database can store (NUL, a lone surrogate) is
+    refused before any handler sees it."""
+    for where, text in _request_texts(request):
+        problem = text_problem(text)
+        if problem is not None:
+            raise BadRequest(f"the request's {where} {problem}", code="invalid_text")
+    return await handler(request)
+
+
+def _request_texts(request: web.Request) -> Iterable[tuple[builtins.str, builtins.str]]:
+    yield "path", request.path
+    for key, value in request.query.items():
+        yield "query", key
+        yield "query", value
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Domain errors and aiohttp's own 4xx become ``{"error": {"code", "message"}}``."""
+    """Domain errors and aiohttp's own 4xx become ``{"error": {"code", "message"}}``; a
+    database that cannot be reached is a 503; anything else is logged and a bare 500."""
     try:
         return await handler(request)
     except DomainError as exc:
-        return json_response(exc.to_json(), status=exc.status)
+        return domain_error_response(exc)
     except web.HTTPRequestEntityTooLarge:
-        exc2 = PayloadTooLarge(f"request body larger than {request.app._client_max_size} bytes")
-        return json_response(exc2.to_json(), status=413)
+        limit = request.app._client_max_size
+        return domain_error_response(PayloadTooLarge(f"request body larger than {limit} bytes"))
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type != "text/plain":
             raise
-        code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
-        error = NotFound(exc.reason, code=code) if exc.status == 404 else DomainError(exc.reason)
-        return json_response({"error": {"code": error.code, "message": exc.reason}},
-                             status=exc.status)
-    except Exception:
+        return _http_error_response(exc)
+    except Exception as exc:
+        if database_down(exc):
+            log.warning("database unavailable on %s %s: %s", request.method, request.path,
+                        type(exc).__name__)
+            return domain_error_response(
+                Unavailable("the database is unavailable; try again shortly"))
         log.exception("unhandled error on %s %s", request.method, request.path)
         body = {"error": {"code": "internal", "message": "internal error; it has been logged"}}
         return json_response(body, status=500)
+
+
+def domain_error_response(exc: DomainError) -> web.Response:
+    response = json_response(exc.to_json(), status=exc.status)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+    return response
+
+
+def _http_error_response(exc: web.HTTPException) -> web.Response:
+    code = "not_found" if exc.status == 404 else exc.reason.lower().replace(" ", "_")
+    return json_response({"error": {"code": code, "message": exc.reason}}, status=exc.status)

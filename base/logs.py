@@ -1,7 +1,8 @@
 """Logging set-up: one line per record, with caller phone numbers and tokens masked.
 
-Masking happens in a handler filter, so it covers every package's log lines (and aiohttp's access
-log) without each call site remembering to do it.
+Masking happens in the handler's formatter, on the whole formatted record (the message, and any
+traceback with it: a database error can quote a row), so it covers every package's log lines and
+aiohttp's access log without each call site remembering to do it.
 """
 
 from __future__ import annotations
@@ -23,19 +24,16 @@ def mask_secrets(text: str) -> str:
     return mask_phone(_TOKEN.sub(lambda m: m.group(1) + "***", text))
 
 
-class MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_secrets(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+class MaskingFormatter(logging.Formatter):
+    """Formats a record as usual, then masks phone numbers and tokens anywhere in it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_secrets(super().format(record))
 
 
 def setup_logging(level: str = "INFO") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(MaskingFilter())
+    handler.setFormatter(MaskingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -18,7 +18,8 @@ import skills.wiring
 import telephony.wiring
 from base.config import Config
 from base.db import Database
-from base.http import PRINCIPAL, Handler, error_middleware, json_response
+from base.http import PRINCIPAL, Handler, error_middleware, input_middleware, json_response
+from base.inputs import BODY_TIMEOUT
 from expertline import schema
 from expertline.auth import bearer, resolve_token
 from router.engine import Engine
@@ -36,11 +37,12 @@ PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
 
 def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app = web.Application(
-        middlewares=[error_middleware, auth_middleware],
+        middlewares=[error_middleware, input_middleware, auth_middleware],
         client_max_size=config.server.max_body_bytes,
     )
     app[CONFIG] = config
     app[DEMO] = demo
+    app[BODY_TIMEOUT] = config.server.body_timeout_s
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
 from base.errors import BadRequest, DomainError, InvalidInput
+from base.inputs import parse_json
 from router.context import engine_of, me
 from router.desk import MAX_MESSAGE
 from router.engine import Engine
@@ -66,9 +66,9 @@ async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]
 
 async def _act(engine: Engine, expert_id: str, data: str) -> dict[str, Any]:
     try:
-        body = json.loads(data)
-    except ValueError:
-        return _error("malformed_json", "send one JSON object per frame")
+        body = parse_json(data)
+    except BadRequest as exc:
+        return _error(exc.code, f"send one JSON object per frame: {exc.message}")
     if not isinstance(body, dict) or not isinstance(body.get("action"), str):
         return _error("bad_request", 'each frame needs an "action"')
     action = body["action"]

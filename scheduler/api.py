@@ -31,7 +31,8 @@ from base.access import (
 from base.clock import now_utc
 from base.db import Sessions, writing
 from base.errors import BadRequest, Conflict, InvalidInput, NotFound
-from base.http import Fields, json_response, principal, read_json
+from base.http import Fields, is_language, json_response, principal, query_day, read_json
+from base.logs import mask_phone
 from scheduler import coverage_data, reconcile, rota, store, wtr
 from scheduler.service import Scheduler
 from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
@@ -47,6 +48,7 @@ KIND_FIELDS = {
 }
 CHECK_WEEKS = 18  # WTR checks look this far ahead: the 17-week average and a margin
 MAX_ROTA_DAYS = 62
+MAX_CALLBACK_AHEAD = timedelta(days=90)
 
 
 def _is_e164(value: str) -> bool:
@@ -224,19 +226,11 @@ async def delete_shift(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _query_date(request: web.Request, key: str) -> date:
-    raw = request.query.get(key, "")
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise BadRequest(f"query parameter {key!r} must be a date YYYY-MM-DD") from None
-
-
 async def get_rota(request: web.Request) -> web.Response:
     """``?from=&to=`` (dates, inclusive, UTC days): the expert's concrete shifts."""
     expert_id = request.match_info["id"]
     require_expert_reader(principal(request), expert_id)
-    first, last = _query_date(request, "from"), _query_date(request, "to")
+    first, last = query_day(request, "from"), query_day(request, "to")
     if not 0 <= (last - first).days < MAX_ROTA_DAYS:
         raise BadRequest(f"'to' must be on or after 'from', at most {MAX_ROTA_DAYS} days on")
     async with _api(request).sessions() as session:
@@ -252,14 +246,12 @@ async def get_rota(request: web.Request) -> web.Response:
 
 # -- scheduled callbacks ------------------------------------------------------------------------
 
-def callback_json(row: ScheduledCallbackRow) -> dict[str, Any]:
-    return {"id": row.id, "number": row.number, "skill": row.skill, "language": row.language,
+def callback_json(row: ScheduledCallbackRow, caller: Principal) -> dict[str, Any]:
+    """Admins see the citizen's number; everyone else sees it masked."""
+    number = row.number if caller.role is Role.ADMIN else mask_phone(row.number)
+    return {"id": row.id, "number": number, "skill": row.skill, "language": row.language,
             "due_at": datetime.fromtimestamp(row.due_at, UTC).isoformat(), "state": row.state,
             "contact_id": row.contact_id, "error": row.error, "created_by": row.created_by}
-
-
-def mask(number: str) -> str:
-    return number[:6] + "*" * max(0, len(number) - 8) + number[-2:]
 
 
 def _due_at(value: Any, now: datetime) -> float:
@@ -271,6 +263,9 @@ def _due_at(value: Any, now: datetime) -> float:
         raise InvalidInput("'due_at' must be an ISO datetime with an offset", field="due_at")
     if due < now - timedelta(minutes=1):
         raise InvalidInput("'due_at' is in the past", field="due_at")
+    if due > now + MAX_CALLBACK_AHEAD:
+        raise InvalidInput(f"'due_at' is more than {MAX_CALLBACK_AHEAD.days} days ahead",
+                           field="due_at")
     return due.timestamp()
 
 
@@ -281,7 +276,7 @@ async def create_callback(request: web.Request) -> web.Response:
     f = Fields(await read_json(request), allowed={"number", "skill", "language", "due_at"})
     number = f.str("number", required=True, max_len=16, pattern=_is_e164) or ""
     skill = f.str("skill", required=True, max_len=64) or ""
-    language = f.str("language", max_len=16) or "en"
+    language = f.str("language", max_len=16, pattern=is_language) or "en"
     api = _api(request)
     due_at = _due_at(f.body.get("due_at"), api.scheduler.now())
     async with api.writing() as session:
@@ -291,23 +286,25 @@ async def create_callback(request: web.Request) -> web.Response:
                                    language=language, due_at=due_at, created_by=who.actor)
         session.add(row)
         _record(api, session, who, "create", row.id, None,
-                {**callback_json(row), "number": mask(number)}, entity="scheduled_callback")
+                {**callback_json(row, who), "number": mask_phone(number)},
+                entity="scheduled_callback")
     await api.scheduler.rebuild_jobs()
-    return json_response(callback_json(row), status=201)
+    return json_response(callback_json(row, who), status=201)
 
 
 async def list_callbacks(request: web.Request) -> web.Response:
-    require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
+    caller = principal(request)
+    require_role(caller, Role.ADMIN, Role.SUPERVISOR)
     state = request.query.get("state") or None
     async with _api(request).sessions() as session:
         rows = await store.callbacks(session, state=state)
-    return json_response({"items": [callback_json(r) for r in rows]})
+    return json_response({"items": [callback_json(r, caller) for r in rows]})
 
 
 async def get_coverage(request: web.Request) -> web.Response:
     """``?from=DATE&to=DATE[&skill=]``: coverage cells and a per-skill summary."""
     require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
-    first, last = _query_date(request, "from"), _query_date(request, "to")
+    first, last = query_day(request, "from"), query_day(request, "to")
     api = _api(request)
     async with api.sessions() as session:
         cells = await coverage_data.load_coverage(
@@ -320,7 +317,7 @@ async def get_coverage(request: web.Request) -> web.Response:
 async def get_daily_report(request: web.Request) -> web.Response:
     """``?date=YYYY-MM-DD``: that London day's report (written by the daily job)."""
     require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
-    day = _query_date(request, "date")
+    day = query_day(request, "date")
     async with _api(request).sessions() as session:
         row = await store.get_report(session, day=day)
     if row is None:

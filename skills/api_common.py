@@ -22,6 +22,7 @@ from base import audit
 from base.access import Principal
 from base.db import Sessions, writing
 from base.errors import NotFound
+from base.inputs import parse_id
 from skills import pool
 from skills.graph import SkillGraph
 from skills.watch import PoolChange, PoolWatch
@@ -57,10 +58,12 @@ def path_expert(request: web.Request) -> str:
 
 
 def path_int(request: web.Request, what: str, key: str) -> int:
+    """A numeric id from the path (ASCII digits, one the database can hold), else a 404."""
     value = request.match_info[key]
-    if not value.isdigit() or len(value) > 18:
+    found = parse_id(value)
+    if found is None:
         raise NotFound(f"no {what} {value!r}")
-    return int(value)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

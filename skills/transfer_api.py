@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.access import Principal, Role, require_role
 from base.errors import BadRequest, Forbidden, InvalidInput
 from base.http import json_response, principal, query_bool, read_json
+from base.inputs import read_body, text_problem
 from skills import transfer
 
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
@@ -104,9 +105,13 @@ async def _body(request: web.Request, fmt: str) -> Any:
     if fmt == "json":
         return await read_json(request)
     try:
-        return (await request.read()).decode("utf-8-sig")
+        text = (await read_body(request)).decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadRequest("the CSV body must be UTF-8 text") from None
+    problem = text_problem(text)
+    if problem is not None:
+        raise BadRequest(f"the CSV body {problem}", code="invalid_text")
+    return text
 
 
 async def _plan(

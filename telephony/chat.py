@@ -12,7 +12,6 @@ stays open. Closing the socket leaves the chat (abandoned if still waiting).
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from pathlib import Path
@@ -20,7 +19,8 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from base.errors import DomainError
+from base.errors import BadRequest, DomainError
+from base.inputs import parse_json
 from router.ports import Medium, QueueInfo
 from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.prompts import CY, EN
@@ -111,9 +111,9 @@ class ChatSession:
 
 def _parse(raw: str) -> dict[str, Any]:
     try:
-        frame = json.loads(raw)
-    except ValueError:
-        raise ChatError("send JSON objects") from None
+        frame = parse_json(raw)
+    except BadRequest as exc:
+        raise ChatError(f"send JSON objects: {exc.message}") from None
     if not isinstance(frame, dict):
         raise ChatError("send JSON objects")
     return frame

@@ -14,11 +14,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 
 from base.errors import BadRequest, Forbidden
+from base.inputs import read_body, text_problem
 from telephony import twiml
 from telephony.prompts import CY, EN
 from telephony.service import TELEPHONY, Telephony
@@ -27,6 +29,7 @@ from telephony.signature import IDEMPOTENCY_HEADER, SIGNATURE_HEADER
 log = logging.getLogger("telephony.webhooks")
 
 BUDGET_S = 10.0
+FORM = "application/x-www-form-urlencoded"
 Form = MultiDictProxy[str]
 Handler = Callable[[Telephony, web.Request, Form], Awaitable[str]]
 
@@ -49,11 +52,12 @@ def _webhook(handler: Handler, on_error: Callable[[Telephony, web.Request], str]
              ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def serve(request: web.Request) -> web.Response:
         tel = request.app[TELEPHONY]
-        form = await _form(request)
         signature = request.headers.get(SIGNATURE_HEADER)
+        if tel.signatures.enforced and (not signature or request.content_type != FORM):
+            _refuse(request)  # Twilio signs every webhook, and always sends a form
+        form = await _form(request)
         if not tel.signatures.valid(request.raw_path, form, signature):
-            log.warning("refused %s: bad or missing Twilio signature", request.path)
-            raise Forbidden("invalid Twilio signature", code="bad_signature")
+            _refuse(request)
         token = request.headers.get(IDEMPOTENCY_HEADER, "")
         earlier = tel.replies.get(token) if token else None
         if earlier is not None:
@@ -80,12 +84,21 @@ async def _run(handler: Handler, tel: Telephony, request: web.Request, form: For
         return on_error(tel, request)
 
 
+def _refuse(request: web.Request) -> NoReturn:
+    log.warning("refused %s: bad or missing Twilio signature", request.path)
+    raise Forbidden("invalid Twilio signature", code="bad_signature")
+
+
 async def _form(request: web.Request) -> Form:
+    await read_body(request)  # within the time limit; post() then parses what was read
     posted = await request.post()
     fields: MultiDict[str] = MultiDict()
     for key, value in posted.items():
         if not isinstance(value, str):
             raise BadRequest(f"form field {key!r} must be text")
+        problem = text_problem(key) or text_problem(value)
+        if problem is not None:
+            raise BadRequest(f"form field {key!r} {problem}", code="invalid_text")
         fields.add(key, value)
     return MultiDictProxy(fields)
 

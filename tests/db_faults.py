@@ -12,8 +12,10 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
@@ -104,3 +106,40 @@ async def disagreements(engine: Engine) -> list[str]:
                 problems.append(f"{name} {key}: database {stored.get(key)!r}, "
                                 f"router {held.get(key)!r}")
     return problems
+
+
+@asynccontextmanager
+async def unreachable(db: Database) -> AsyncIterator[None]:
+    """The database cannot be reached at all for a while: on PostgreSQL it refuses new
+    connections and its sessions are terminated; on SQLite its file is replaced by a
+    directory, which no connection can open."""
+    await db.engine.dispose()
+    url = make_url(db.url)
+    if db.dialect == "postgresql":
+        admin = await asyncpg.connect(host=url.host, port=url.port, user=url.username,
+                                      database="test")
+        name = url.database
+        try:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                "WHERE datname = $1 AND pid <> pg_backend_pid()", name)
+            yield
+        finally:
+            await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+            await admin.close()
+    else:
+        with _file_replaced_by_a_directory(Path(str(url.database))):
+            yield
+    await db.engine.dispose()
+
+
+@contextmanager
+def _file_replaced_by_a_directory(path: Path) -> Iterator[None]:
+    aside = path.with_name(path.name + ".aside")
+    path.rename(aside)
+    path.mkdir()
+    try:
+        yield
+    finally:
+        path.rmdir()
+        aside.rename(path)
