@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -89,6 +90,20 @@ async def test_bad_signature_is_refused_and_changes_nothing(
     }
     headers = {} if signatures[how] is None else {"X-Twilio-Signature": signatures[how]}
     resp = await tclient.post(path, data=params, headers=headers)
+    assert resp.status == 403
+    assert (await resp.json())["error"]["code"] == "bad_signature"
+    assert routing.contacts == {}
+
+
+@pytest.mark.parametrize("signature", [None, "bm90IGEgc2lnbmF0dXJl"])
+async def test_a_multipart_webhook_is_refused_before_its_body_is_read(
+        tclient: TestClient, routing: FakeRouting, signature: str | None) -> None:
+    """Twilio signs forms, never multipart bodies: one is refused as unsigned (403), not
+    parsed first and answered 400."""
+    form = aiohttp.FormData({"CallSid": "CA" + "0" * 32, "From": "+447700900123"})
+    form.add_field("upload", b"\x00" * 64, filename="x.bin")
+    headers = {} if signature is None else {"X-Twilio-Signature": signature}
+    resp = await tclient.post("/twilio/voice", data=form, headers=headers)
     assert resp.status == 403
     assert (await resp.json())["error"]["code"] == "bad_signature"
     assert routing.contacts == {}
