@@ -14,7 +14,7 @@ import contextlib
 import logging
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from base.errors import BadRequest, DomainError, InvalidInput
 from base.inputs import parse_json
@@ -33,26 +33,49 @@ async def expert_socket(request: web.Request) -> web.WebSocketResponse:
     engine.desk_state(expert_id)  # NotFound before the upgrade for an expert not in the pool
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
-    outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
-
-    def push(event: dict[str, Any]) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            outbox.put_nowait(event)
-
-    disconnect = engine.connect_desk(expert_id, push)
-    writer = asyncio.ensure_future(_write(ws, outbox))
+    outbox = Outbox(ws, expert_id)
+    disconnect = engine.connect_desk(expert_id, outbox.push)
+    writer = asyncio.ensure_future(_write(ws, outbox.queue))
     try:
-        push({"type": "hello", **engine.desk_state(expert_id)})
+        outbox.push({"type": "hello", **engine.desk_state(expert_id)})
         async for frame in ws:
             if frame.type is not WSMsgType.TEXT:
                 continue
-            push(await _act(engine, expert_id, frame.data))
+            outbox.push(await _act(engine, expert_id, frame.data))
     finally:
         disconnect()
         writer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await writer
+        await outbox.closed()
     return ws
+
+
+class Outbox:
+    """One desk connection's outgoing events. A desk too slow to take them is never sent a
+    partial picture: when the queue is full the socket is closed (1013, try again later), so
+    the desk reconnects and reads its whole state again in the ``hello``."""
+
+    def __init__(self, ws: web.WebSocketResponse, expert_id: str) -> None:
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_LIMIT)
+        self._ws = ws
+        self._expert_id = expert_id
+        self._closing: asyncio.Task[bool] | None = None
+
+    def push(self, event: dict[str, Any]) -> None:
+        if self._closing is not None:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            log.warning("desk of %s fell %d events behind: closing it so it reconnects",
+                        self._expert_id, QUEUE_LIMIT)
+            self._closing = asyncio.ensure_future(self._ws.close(
+                code=WSCloseCode.TRY_AGAIN_LATER, message=b"fell behind: reconnect"))
+
+    async def closed(self) -> None:
+        if self._closing is not None:
+            await self._closing
 
 
 async def _write(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -196,3 +197,35 @@ async def _auth_expert(client: TestClient, expert_id: str) -> dict[str, str]:
     async with client.app[DATABASE].transaction() as session:
         token, _ = await issue_token(session, role=Role.EXPERT, expert_id=expert_id)
     return {"Authorization": f"Bearer {token}"}
+
+
+async def test_a_desk_that_falls_behind_is_closed_to_reconnect_not_sent_a_gap(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    """Issue 13, item 9: a burst the desk cannot take (here 1,001 events announced at once)
+    used to drop events past the 1,000th silently, perhaps an offer. Now the socket is closed
+    with 1013 and the reconnected desk reads its whole state in the hello."""
+    from aiohttp import WSCloseCode, WSMsgType
+
+    from router.desk_ws import QUEUE_LIMIT
+
+    engine = engine_of(client.app)
+    token = desk["ann"]["Authorization"].split()[1]
+    async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        [sink] = engine._desks["e-ann"]
+        for n in range(QUEUE_LIMIT + 1):  # one announcement burst, as the engine sends them
+            sink({"type": "state", "state": "available", "reason": f"burst {n}"})
+        received = []
+        while (msg := await ws.receive(timeout=5)).type is WSMsgType.TEXT:
+            received.append(json.loads(msg.data))
+        assert msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+        assert ws.close_code == WSCloseCode.TRY_AGAIN_LATER
+        assert len(received) <= QUEUE_LIMIT
+    resp = await client.post("/api/v1/contacts", json={"skill": "dementia", "external_ref": "b"},
+                             headers=desk["sup"])
+    contact = await resp.json()
+    await client.put("/api/v1/me/status", json={"status": "available"}, headers=desk["ann"])
+    async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:
+        hello = await ws.receive_json(timeout=5)
+        assert hello["type"] == "hello"
+        assert [o["contact"]["id"] for o in hello["offers"]] == [contact["id"]]
