@@ -46,7 +46,8 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
-    telephony.wiring.setup(app, config=config, routing=lambda: engine_of(app),
+    telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
+                           routing=lambda: engine_of(app),
                            triage=lambda text: engine_of(app).triage(text))
     scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
                            availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))

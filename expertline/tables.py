@@ -16,6 +16,7 @@ TABLE_MODULES = (
     "base.audit",
     "router.tables",
     "scheduler.tables",
+    "telephony.tables",
 )
 
 

@@ -8,8 +8,8 @@ in Welsh) ends the conversation without opting out; the expert can end it from t
 
 Idempotency: a repeated MessageSid is answered with an empty reply and changes nothing; the
 routing port also keys the contact and every relayed message on the MessageSid.
-Opt-outs are held in memory (Twilio also blocks SMS to numbers that sent STOP); a deployment
-with several processes should keep them in the database.
+Opt-outs are kept in the database (hashed), so they survive restarts and hold in every process;
+Twilio also blocks SMS to numbers that sent STOP.
 """
 
 from __future__ import annotations
@@ -64,17 +64,18 @@ async def inbound(tel: Telephony, request: web.Request, form: Form) -> str:
     if not sid or not sender or not tel.messages_seen.first_time(sid):
         return twiml.message(None)
     body = form.get("Body", "").strip()
-    word = keyword(body, opted_out=sender in tel.optouts)
+    opted_out = await tel.optouts.holds(sender)
+    word = keyword(body, opted_out=opted_out)
     if word is Keyword.OPT_OUT:
-        tel.optouts.add(sender)
+        await tel.optouts.add(sender)
         await _close(tel, sender, reason="citizen opted out of messages")
         log.info("message %s: sender opted out", sid)
         return twiml.message(None)
     if word is Keyword.OPT_IN:
-        tel.optouts.discard(sender)
+        await tel.optouts.discard(sender)
         resumed = prompts.text(_lang(body), "chat_resumed")
         return twiml.message(resumed if medium_of(sender) is Medium.WHATSAPP else None)
-    if sender in tel.optouts:
+    if opted_out:
         return twiml.message(None)
     if word is Keyword.CLOSE:
         await _close(tel, sender, reason="citizen ended the conversation")
@@ -109,7 +110,7 @@ def _lang(body: str) -> str:
 async def deliver(tel: Telephony, event: Announcement) -> None:
     """The expert's side of an SMS/WhatsApp conversation, sent through the gateway."""
     contact = event.contact
-    if contact.address in tel.optouts:
+    if await tel.optouts.holds(contact.address):
         log.info("contact %s: %s not sent, the citizen opted out", contact.contact_id,
                  type(event).__name__)
         return

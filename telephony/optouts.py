@@ -1,22 +1,42 @@
-"""SMS/WhatsApp addresses that asked for no more messages (STOP), until they opt back in."""
+"""SMS/WhatsApp addresses that asked for no more messages (STOP), until they opt back in.
+
+Kept in the database (``telephony.tables.OptOutRow``, hashed), so an opt-out survives a restart
+and holds in every process. Keyed on the address exactly as Twilio gives it (``+44…`` or
+``whatsapp:+44…``): SMS and WhatsApp opt out separately, as Twilio's own STOP handling does.
+"""
 
 from __future__ import annotations
 
+import hashlib
+
+from base.db import Sessions, writing
+from telephony.tables import OptOutRow
+
+
+def address_hash(address: str) -> str:
+    return hashlib.sha256(address.encode("utf-8")).hexdigest()
+
 
 class OptOuts:
-    """Addresses (``+44…`` or ``whatsapp:+44…``) that asked for no more messages."""
+    def __init__(self, sessions: Sessions) -> None:
+        self._sessions = sessions
 
-    def __init__(self) -> None:
-        self._addresses: set[str] = set()
+    async def holds(self, address: str) -> bool:
+        async with self._sessions() as session:
+            return await session.get(OptOutRow, address_hash(address)) is not None
 
-    def __contains__(self, address: str) -> bool:
-        return address in self._addresses
+    async def add(self, address: str) -> None:
+        """Idempotent: a second STOP changes nothing."""
+        key = address_hash(address)
+        async with writing(self._sessions) as session:
+            if await session.get(OptOutRow, key) is None:
+                session.add(OptOutRow(address_hash=key))
 
-    def add(self, address: str) -> None:
-        self._addresses.add(address)
-
-    def discard(self, address: str) -> None:
-        self._addresses.discard(address)
+    async def discard(self, address: str) -> None:
+        async with writing(self._sessions) as session:
+            found = await session.get(OptOutRow, address_hash(address))
+            if found is not None:
+                await session.delete(found)
 
     def __repr__(self) -> str:
-        return f"<OptOuts {len(self._addresses)}>"
+        return "<OptOuts (database)>"

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from base.config import Config
+from base.db import Sessions
 from router.ports import Listener, RoutingPort, Triage
 from telephony.chat_hub import ChatHub
 from telephony.connect import Connector
@@ -33,7 +34,8 @@ log = logging.getLogger("telephony")
 
 class Telephony:
     def __init__(self, *, config: Config, routing: Callable[[], RoutingPort], triage: Triage,
-                 gateway: Gateway, clock: Callable[[], float] = time.monotonic,
+                 gateway: Gateway, sessions: Sessions,
+                 clock: Callable[[], float] = time.monotonic,
                  schedule: Schedule | None = None) -> None:
         self.config = config
         self.triage = triage
@@ -48,7 +50,7 @@ class Telephony:
         self.replies = Replies(clock=clock)
         self.messages_seen = RecentKeys(clock=clock)
         self.calls = CallIndex(clock=clock, ttl_s=6 * 3600, size=100_000)
-        self.optouts = OptOuts()
+        self.optouts = OptOuts(sessions)
         self.tasks = Tasks()
         self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
                                    routing=routing, schedule=schedule or self.tasks.later)

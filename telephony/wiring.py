@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from base.config import Config
+from base.db import Sessions
 from base.errors import NotFound
 from router.ports import RoutingPort, Triage
 from telephony import announcements, chat, legs, messaging, urls, voice
@@ -39,13 +40,15 @@ VOICE_ROUTES = {
 }
 
 
-def setup(app: web.Application, *, config: Config, routing: Callable[[], RoutingPort],
+def setup(app: web.Application, *, config: Config, sessions: Sessions,
+          routing: Callable[[], RoutingPort],
           triage: Triage, gateway: Callable[[], Gateway] | None = None,
           clock: Callable[[], float] = time.monotonic,
           schedule: Schedule | None = None) -> None:
     """Register the Twilio webhooks, ``/ws/chat`` and ``/chat``.
 
-    ``routing`` returns the engine (called once it runs); ``triage`` is the skills graph's
+    ``sessions`` opens a database session (opt-outs live there); ``routing`` returns the
+    engine (called once it runs); ``triage`` is the skills graph's
     ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an auth token
     is configured, else loopback); ``schedule`` runs callback retries later (default: the event
     loop's timers).
@@ -61,7 +64,7 @@ def setup(app: web.Application, *, config: Config, routing: Callable[[], Routing
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         made = gateway() if gateway is not None else make_gateway(config.twilio)
         tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
-                        clock=clock, schedule=schedule)
+                        sessions=sessions, clock=clock, schedule=schedule)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         tel.start(announcements.listener(tel))

@@ -14,17 +14,20 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import xml.etree.ElementTree as ET
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 import telephony.wiring
 from base.config import Config, load_config
 from base.errors import Conflict, NotFound
-from expertline.app import error_middleware
+from base.http import error_middleware
+from expertline import schema
+from expertline.app import DATABASE
 from router.ports import (
     Announcement,
     Assigned,
@@ -259,10 +262,22 @@ def telephony_config(tmp_path: Any, *, twilio: bool, api_url: str = "https://api
 def telephony_app(config: Config, routing: FakeRouting, *,
                   gateway: Callable[[], Gateway] | None = None,
                   schedule: ManualScheduler | None = None) -> web.Application:
-    """A bare application with the real error middleware and ``telephony.setup``."""
+    """A bare application with the real error middleware, a real database (opt-outs live
+    there) and ``telephony.wiring.setup``."""
     app = web.Application(middlewares=[error_middleware])
-    telephony.wiring.setup(app, config=config, routing=lambda: routing, triage=keyword_triage,
-                    gateway=gateway, schedule=schedule)
+
+    async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+        async with schema.database(config.database_url) as db:
+            app[DATABASE] = db
+            yield
+
+    def sessions() -> AsyncSession:  # the database opens after set-up
+        return app[DATABASE].session()
+
+    app.cleanup_ctx.append(database_ctx)
+    telephony.wiring.setup(app, config=config, sessions=sessions,
+                           routing=lambda: routing, triage=keyword_triage, gateway=gateway,
+                           schedule=schedule)
     return app
 
 

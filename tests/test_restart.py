@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,15 @@ class Server:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(10)
+
+    def text(self, sid: str, sender: str, body: str) -> tuple[int, str]:
+        """An inbound SMS, as Twilio posts it (loopback mode checks no signature)."""
+        form = urllib.parse.urlencode({"MessageSid": sid, "From": sender, "Body": body})
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/twilio/messaging",
+                                         data=form.encode(), method="POST")
+        request.add_header("Content-Type", "application/x-www-form-urlencoded")
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status, resp.read().decode()
 
     def call(self, method: str, path: str, token: str | None = None,
              body: Any = None) -> tuple[int, Any]:
@@ -128,3 +138,24 @@ def test_sigkill_loses_no_contact_and_duplicates_no_offer(server: Server) -> Non
     assert [o["id"] for o in detail["offers"]] == [offer["id"]]
     status, accepted = server.call("POST", f"/api/v1/me/offers/{offer['id']}/accept", expert)
     assert status == 200 and accepted["status"] == "accepted"
+
+
+def test_stop_is_remembered_across_a_crash(server: Server) -> None:
+    """Issue 13, item 7: opt-outs lived in memory, so after a restart a number that had sent
+    STOP got a new contact and a reply."""
+    admin = server.cli("token", "create", "--role", "admin")
+    server.start()
+    number = "+447700900555"
+    status, reply = server.text("SM" + "1" * 32, number, "STOP")
+    assert status == 200 and "<Message>" not in reply
+    server.kill()
+    server.start()
+    status, reply = server.text("SM" + "2" * 32, number, "my dad has dementia, can I talk?")
+    assert status == 200 and "<Message>" not in reply  # silence: they opted out
+    found = server.call("GET", "/api/v1/contacts?limit=50", admin)[1]["items"]
+    assert [c for c in found if c["medium"] == "sms"] == []
+    status, reply = server.text("SM" + "3" * 32, number, "START")
+    status, reply = server.text("SM" + "4" * 32, number, "my dad has dementia, can I talk?")
+    assert "<Message>" in reply
+    found = server.call("GET", "/api/v1/contacts?limit=50", admin)[1]["items"]
+    assert len([c for c in found if c["medium"] == "sms"]) == 1

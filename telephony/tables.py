@@ -1,0 +1,21 @@
+"""The channels' own table: who asked for no more messages.
+
+An opt-out (STOP) must outlive a restart and be seen by every process, so it lives in the
+database, not in memory. Only a SHA-256 of the address is kept: enough to recognise the number
+when it writes again or when a message is about to go to it, without storing it in clear.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from base.clock import now_utc
+
+
+class OptOutRow(SQLModel, table=True):
+    __tablename__ = "messaging_opt_out"
+    address_hash: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
