@@ -18,7 +18,7 @@ from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
 from router.live import LiveContact, News
-from router.model import ContactSpec, ContactState, ExpertState
+from router.model import Channel, ContactSpec, ContactState, ExpertState
 from router.ports import (
     ContactRequest,
     ContactTicket,
@@ -93,6 +93,8 @@ class ChannelPort:
         async with self._lock:
             if request.external_ref in self._refs:  # a concurrent retry won the race
                 contact_id = self._refs[request.external_ref]
+            elif (same := self._open_conversation(request)) is not None:
+                contact_id = same  # another message of the same conversation won the race
             else:
                 await self._arrive(contact, request, org, accreditations)
                 contact_id = contact.id
@@ -127,6 +129,14 @@ class ChannelPort:
 
         await self._commit(commands, contact.arrived_at, prepare)
 
+    def _open_conversation(self, request: ContactRequest) -> str | None:
+        """The open chat contact of the citizen behind ``request`` (same medium and address):
+        one conversation per number, however many messages arrive at once."""
+        if request.channel is not Channel.CHAT or not request.address:
+            return None
+        found = self._find_open(request.medium, request.address)
+        return None if found is None else found.id
+
     async def _existing(self, external_ref: str) -> str | None:
         if external_ref in self._refs:
             return self._refs[external_ref]
@@ -142,10 +152,14 @@ class ChannelPort:
         return None if row is None else _view_of(row)
 
     async def find_open(self, *, medium: Medium, address: str) -> ContactView | None:
+        found = self._find_open(medium, address)
+        return None if found is None else found.view()
+
+    def _find_open(self, medium: Medium, address: str) -> LiveContact | None:
         for contact in self._live.values():
             if (contact.medium is medium and contact.address == address
                     and contact.state is not ContactState.WRAPUP):
-                return contact.view()
+                return contact
         return None
 
     async def position(self, contact_id: str) -> QueueInfo:

@@ -93,9 +93,21 @@ async def _converse(tel: Telephony, sid: str, sender: str, body: str) -> str:
     lang = _lang(body)
     ticket, skill = await open_chat(tel, medium=medium, text=body, lang=lang, ref=sid,
                                     address=sender)
+    if not ticket.created:
+        return await _joined(tel, sid, ticket.contact_id, body)
     log.info("message %s: contact %s for %s (%s)", sid, ticket.contact_id, skill, medium)
     words = [*queued_words(tel, lang, skill, ticket), prompts.text(lang, "chat_help")]
     return twiml.message(" ".join(words))
+
+
+async def _joined(tel: Telephony, sid: str, contact_id: str, body: str) -> str:
+    """Another message of the sender's open conversation got there first (they arrived
+    together): this one is relayed to it. A retry of the message that opened it is not."""
+    opened = await tel.routing.get(contact_id)
+    if opened is not None and opened.external_ref != sid:
+        await tel.routing.relay_to_expert(contact_id, body, ref=sid)
+        log.info("message %s: joined contact %s", sid, contact_id)
+    return twiml.message(None)
 
 
 async def _close(tel: Telephony, sender: str, *, reason: str) -> bool:

@@ -15,6 +15,7 @@ callbacks are posted when the test says, and callback retries run on a manual sc
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -612,3 +613,38 @@ async def test_web_chat_citizen_and_expert_talk_over_websockets(
         assert await chat.receive_json(timeout=5) == {"type": "ended", "by": "citizen"}
     detail = await desk.contact(cid)
     assert detail["state"] == "wrapup" and detail["sessions"][0]["ended_by"] == "citizen"
+
+
+async def test_texts_sent_together_from_one_number_make_one_conversation(
+        player: TwilioPlayer, desk: Desk, tel: Telephony, twilio_rest: TwilioFake) -> None:
+    """Issue 13, item 3: ten signed SMS posted at once from one number made ten contacts (and
+    BYE closed only one). Now the first opens the conversation and the others join it."""
+    bodies = [f"My mum has dementia, message {n}" for n in range(10)]
+
+    async def text(body: str, n: int) -> ET.Element:
+        sid = f"SM{n + 100:032d}"
+        return await player.post("/twilio/messaging", {
+            "MessageSid": sid, "SmsSid": sid, "AccountSid": ACCOUNT, "From": SMS_FROM,
+            "To": NUMBER, "Body": body, "NumMedia": "0"})
+
+    replies = await asyncio.gather(*(text(body, n) for n, body in enumerate(bodies)))
+    assert sum(1 for r in replies if r.find("Message") is not None) == 1  # one welcome
+    [contact] = await desk.contacts(state="queued")
+    token = desk.tokens["ann"]["Authorization"].split()[1]
+    async with desk.client.ws_connect(f"/ws/expert?access_token={token}") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        await desk.status("ann", "available")
+        accepted = await desk.take("ann")
+        while (event := await ws.receive_json(timeout=5))["type"] != "session":
+            pass
+    await tel.idle()
+    assert (event["session_id"], event["contact"]["id"]) == (accepted["session_id"],
+                                                             contact["id"])
+    # every other text joined the one conversation, none twice; the first one opened it
+    assert len(set(event["messages"])) == 9 and set(event["messages"]) < set(bodies)
+    await player.post("/twilio/messaging", {
+        "MessageSid": "SM" + "9" * 32, "SmsSid": "SM" + "9" * 32, "AccountSid": ACCOUNT,
+        "From": SMS_FROM, "To": NUMBER, "Body": "BYE", "NumMedia": "0"})
+    await tel.idle()
+    assert await desk.contacts(state="queued,offered,connected") == []
+    assert [c["id"] for c in await desk.contacts()] == [contact["id"]]
