@@ -155,6 +155,10 @@ class ChannelPort:
         found = self._find_open(medium, address)
         return None if found is None else found.view()
 
+    async def open_contacts(self, *, medium: Medium) -> list[ContactView]:
+        return [c.view() for c in self._live.values()
+                if c.medium is medium and c.state is not ContactState.WRAPUP]
+
     def _find_open(self, medium: Medium, address: str) -> LiveContact | None:
         for contact in self._live.values():
             if (contact.medium is medium and contact.address == address

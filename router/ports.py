@@ -183,6 +183,11 @@ class RoutingPort(Protocol):
         not in wrap-up or finished), if any."""
         ...
 
+    async def open_contacts(self, *, medium: Medium) -> list[ContactView]:
+        """Every contact on ``medium`` still waiting or connected (not in wrap-up, not
+        finished): what a channel checks its citizens against after a restart."""
+        ...
+
     async def position(self, contact_id: str) -> QueueInfo:
         """Live position and an honest wait estimate."""
         ...

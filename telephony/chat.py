@@ -30,6 +30,7 @@ log = logging.getLogger("telephony.chat")
 
 PAGE = Path(__file__).parent / "static" / "chat.html"
 MAX_TEXT = 2000
+ORPHAN_REASON = "the citizen's chat was cut off when the service restarted"
 MAX_FRAME = 16_384
 
 
@@ -158,6 +159,21 @@ async def socket(request: web.Request) -> web.WebSocketResponse:
         except DomainError as exc:
             log.warning("web chat %s: could not close: %s", session.contact_id, exc)
     return ws
+
+
+async def close_orphans(tel: Telephony) -> int:
+    """On start: a web chat is carried by its citizen's socket, and no socket outlives the
+    process that held it, so every open web chat left by a crash has nobody behind it. Each is
+    closed as if the citizen had left (abandoned while waiting, ended when connected), so no
+    expert is offered a citizen who has gone. Returns how many were closed."""
+    closed = 0
+    for view in await tel.routing.open_contacts(medium=Medium.WEB):
+        if await close_by_citizen(tel.routing, view, reason=ORPHAN_REASON):
+            closed += 1
+    if closed:
+        log.warning("closed %d web chats left open by a restart: their citizens are gone",
+                    closed)
+    return closed
 
 
 async def page(_request: web.Request) -> web.FileResponse:

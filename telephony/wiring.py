@@ -68,6 +68,7 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         tel.start(announcements.listener(tel))
+        await chat.close_orphans(tel)
         yield
         await tel.close()
 

@@ -94,6 +94,10 @@ class FakeRouting:
                 return view
         return None
 
+    async def open_contacts(self, *, medium: Medium) -> list[ContactView]:
+        return [c.view for c in self.contacts.values() if c.view.medium is medium
+                and not c.view.state.finished and c.view.state is not ContactState.WRAPUP]
+
     async def position(self, contact_id: str) -> QueueInfo:
         contact = self._contact(contact_id)
         state = contact.view.state

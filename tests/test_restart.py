@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,3 +160,39 @@ def test_stop_is_remembered_across_a_crash(server: Server) -> None:
     assert "<Message>" in reply
     found = server.call("GET", "/api/v1/contacts?limit=50", admin)[1]["items"]
     assert len([c for c in found if c["medium"] == "sms"]) == 1
+
+
+async def test_web_chats_cut_off_by_a_crash_are_not_offered_after_the_restart(
+        server: Server) -> None:
+    """Issue 13, item 2: 100 web chats open at kill -9 were queued again after the restart,
+    with no socket behind any of them, and experts spent minutes on citizens who had gone."""
+    admin = server.cli("token", "create", "--role", "admin")
+    server.start()
+    status, org = server.call("GET", "/api/v1/organisations?limit=1", admin)
+    status, _ = server.call("POST", "/api/v1/experts", admin, {
+        "id": "chat-desk", "name": "Chat Desk", "organisation": org["items"][0]["id"],
+        "skills": {"dementia": 5}, "languages": ["en"]})
+    assert status == 201
+    expert = server.cli("token", "create", "--role", "expert", "--expert", "chat-desk")
+    async with aiohttp.ClientSession() as http:
+        sockets = [await http.ws_connect(f"http://127.0.0.1:{server.port}/ws/chat")
+                   for _ in range(5)]
+        ids = []
+        for ws in sockets:
+            await ws.send_json({"type": "hello", "text": "my mum has dementia"})
+            queued = await ws.receive_json(timeout=10)
+            assert queued["type"] == "queued"
+            ids.append(queued["contact_id"])
+        status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
+        offer = next(o for o in desk["offers"] if o["contact"]["id"] in ids)
+        status, _ = server.call("POST", f"/api/v1/me/offers/{offer['id']}/accept", expert)
+        assert status == 200
+        server.kill()  # the sockets die with it
+        for ws in sockets:
+            await ws.close()
+    server.start()
+    states = {c["id"]: c["state"] for c in server.call(
+        "GET", "/api/v1/contacts?limit=100", admin)[1]["items"] if c["id"] in ids}
+    assert sorted(states.values()) == ["abandoned"] * 4 + ["wrapup"]
+    status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
+    assert [o for o in desk["offers"] if o["contact"]["id"] in ids] == []
