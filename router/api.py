@@ -16,7 +16,7 @@ from aiohttp import web
 
 from base.access import Principal, Role, require_role
 from base.errors import BadRequest, InvalidInput, NotFound
-from base.http import Fields, json_response, page_of, paging, principal, read_json
+from base.http import Fields, is_language, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
 from router.context import engine_of, me
 from router.ports import Channel, ContactRequest, Medium
@@ -171,11 +171,17 @@ async def create_contact(request: web.Request) -> web.Response:
     ref = body.str("external_ref", max_len=100) or f"api-{datetime.now(UTC).timestamp()}"
     request_ = ContactRequest(
         channel=Channel(channel), medium=Medium.PHONE if channel == "voice" else Medium.WEB,
-        skill=skill, language=body.str("language", max_len=16) or "en",
+        skill=skill, language=body.str("language", max_len=16, pattern=is_language) or "en",
         external_ref=ref, priority=body.int("priority", lo=0, hi=10) or 0)
     accreditations = frozenset(body.list_of_str("accreditations") or ())
-    ticket = await engine_of(request.app).submit(request_, org=body.str("org", max_len=64),
-                                                 accreditations=accreditations)
+    org = body.str("org", max_len=64)
+    engine = engine_of(request.app)
+    problem = engine.unservable(language=request_.language, org=org,
+                                accreditations=accreditations)
+    if problem is not None:
+        raise InvalidInput(f"nobody could ever take this contact: {problem[1]}",
+                           field=problem[0])
+    ticket = await engine.submit(request_, org=org, accreditations=accreditations)
     queue = ticket.queue
     return json_response({"id": ticket.contact_id, "created": ticket.created,
                           "state": queue.state.value, "position": queue.position,

@@ -471,6 +471,21 @@ class Engine(ChannelPort, DeskActions):
             if before.get(expert_id) != record:
                 await self._refresh_expert(expert_id)
 
+    def unservable(self, *, language: str, org: str | None,
+                   accreditations: frozenset[str]) -> tuple[str, str] | None:
+        """``(field, why)`` when no active expert in the pool could ever take a contact with
+        these requirements (whatever their status or shift), else None. Hard constraints never
+        relax, so such a contact would wait for ever."""
+        active = [r for r in self._records.values() if r.active]
+        if org is not None and not any(r.org == org for r in active):
+            return "org", f"no active expert belongs to organisation {org!r}"
+        if not any(language in r.languages for r in active):
+            return "language", f"no expert in the pool speaks {language!r}"
+        for kind in sorted(accreditations):
+            if not any(kind in r.accreditations for r in active):
+                return "accreditations", f"no expert in the pool holds {kind!r}"
+        return None
+
     def triage(self, text: str) -> list[TriageMatch]:
         """The skills graph's triage of free text (what the IVR and chat use)."""
         return [] if self.graph is None else list(self.graph.triage(text))

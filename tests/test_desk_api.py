@@ -229,3 +229,24 @@ async def test_a_desk_that_falls_behind_is_closed_to_reconnect_not_sent_a_gap(
         hello = await ws.receive_json(timeout=5)
         assert hello["type"] == "hello"
         assert [o["contact"]["id"] for o in hello["offers"]] == [contact["id"]]
+
+
+@pytest.mark.parametrize(("extra", "field"), [
+    ({"language": "tlh"}, "language"),              # nobody speaks Klingon
+    ({"org": "no-such-trust"}, "org"),
+    ({"accreditations": ["enhanced-dbs-unicorns"]}, "accreditations"),
+])
+async def test_a_contact_nobody_could_ever_take_is_refused(
+        client: TestClient, desk: dict[str, Any], extra: dict[str, Any], field: str) -> None:
+    """Issue 13, item 6: such a contact was queued (201, position 1, a 1 s estimate) and
+    waited for ever; hard constraints never relax."""
+    resp = await client.post("/api/v1/contacts", json={"skill": "dementia", **extra},
+                             headers=desk["sup"])
+    assert resp.status == 422
+    error = (await resp.json())["error"]
+    assert error["details"]["field"] == field and "nobody could ever take" in error["message"]
+    stats = await (await client.get("/api/v1/stats", headers=desk["sup"])).json()
+    assert stats["waiting"] == 0
+    ok = await client.post("/api/v1/contacts", json={"skill": "dementia", "language": "cy",
+                                                     "org": "nhs-a"}, headers=desk["sup"])
+    assert ok.status == 201  # bob speaks Welsh and works for nhs-a
