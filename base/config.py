@@ -39,6 +39,7 @@ class ServerConfig:
     data_dir: str = "data"
     max_body_bytes: int = 1_048_576
     body_timeout_s: float = 30.0
+    trust_forwarded_for: bool = False
     log_level: str = "INFO"
 
 
@@ -129,6 +130,15 @@ class StaffingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitsConfig:
+    """Per-client limits, each a number a minute (also the burst); 0 turns one off."""
+
+    chat_opens_per_min: float = 20.0
+    messages_per_number_per_min: float = 30.0
+    auth_failures_per_min: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: int = 7
     experts: int = 600
@@ -144,6 +154,7 @@ class Config:
     callbacks: CallbackConfig = field(default_factory=CallbackConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = field(default="", compare=False)
 
@@ -274,6 +285,8 @@ def validate(config: Config) -> None:
     _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
     _check(config.callbacks.attempts >= 1, "callbacks.attempts", "must be at least 1")
     _check(config.database.busy_timeout_ms >= 0, "database.busy_timeout_ms", "must be >= 0")
+    for name in ("chat_opens_per_min", "messages_per_number_per_min", "auth_failures_per_min"):
+        _check(getattr(config.limits, name) >= 0, f"limits.{name}", "must be >= 0")
 
 
 def _validate_routing(routing: RoutingConfig) -> None:

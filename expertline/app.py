@@ -16,10 +16,13 @@ import router.wiring
 import scheduler.wiring
 import skills.wiring
 import telephony.wiring
+from base.access import Principal
 from base.config import Config
 from base.db import Database
+from base.errors import TooManyRequests, Unauthorized
 from base.http import PRINCIPAL, Handler, error_middleware, input_middleware, json_response
 from base.inputs import BODY_TIMEOUT
+from base.limits import TRUST_FORWARDED_FOR, RateLimit, client_of
 from expertline import schema
 from expertline.auth import bearer, resolve_token
 from router.engine import Engine
@@ -31,6 +34,7 @@ log = logging.getLogger("expertline")
 CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
 DEMO = web.AppKey("demo", bool)
+AUTH_FAILURES = web.AppKey("expertline.auth_failures", RateLimit)
 
 PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
 
@@ -43,6 +47,8 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app[CONFIG] = config
     app[DEMO] = demo
     app[BODY_TIMEOUT] = config.server.body_timeout_s
+    app[TRUST_FORWARDED_FOR] = config.server.trust_forwarded_for
+    app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
@@ -112,14 +118,29 @@ def _needs_token(path: str) -> bool:
 
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Resolve the bearer token (or ``?access_token=`` on WebSockets) into a principal."""
+    """Resolve the bearer token (or ``?access_token=`` on WebSockets) into a principal. An
+    address that sent too many wrong tokens waits (429) before any of its requests is
+    looked at, so tokens cannot be guessed at speed."""
     if _needs_token(request.path):
-        header = request.headers.get("Authorization")
-        if header is None and request.path.startswith("/ws/") and "access_token" in request.query:
-            header = "Bearer " + request.query["access_token"]
-        token = bearer(header)
-        async with request.app[DATABASE].session() as session:
-            request[PRINCIPAL] = await resolve_token(session, token)
+        client, failures = client_of(request), request.app[AUTH_FAILURES]
+        wait = failures.blocked(client)
+        if wait > 0:
+            raise TooManyRequests(f"too many wrong tokens from your address; try again in "
+                                  f"{wait:.0f} s", retry_after_s=wait)
+        try:
+            request[PRINCIPAL] = await _principal(request)
+        except Unauthorized:
+            failures.take(client)
+            raise
     return await handler(request)
+
+
+async def _principal(request: web.Request) -> Principal:
+    header = request.headers.get("Authorization")
+    if header is None and request.path.startswith("/ws/") and "access_token" in request.query:
+        header = "Bearer " + request.query["access_token"]
+    token = bearer(header)
+    async with request.app[DATABASE].session() as session:
+        return await resolve_token(session, token)
 
 

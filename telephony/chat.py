@@ -21,6 +21,7 @@ from aiohttp import WSMsgType, web
 
 from base.errors import BadRequest, DomainError
 from base.inputs import parse_json
+from base.limits import client_of, enforce
 from router.ports import Medium, QueueInfo
 from telephony.contacts import close_by_citizen, open_chat, queued_words
 from telephony.prompts import CY, EN
@@ -144,6 +145,7 @@ def _queue(info: QueueInfo) -> dict[str, Any]:
 async def socket(request: web.Request) -> web.WebSocketResponse:
     """``GET /ws/chat``: one citizen's chat."""
     tel = request.app[TELEPHONY]
+    enforce(tel.chat_opens, client_of(request), "chats opened from your address")
     ws = web.WebSocketResponse(heartbeat=30.0, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     session = ChatSession(tel, ws)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from base.config import Config
 from base.db import Sessions
+from base.limits import RateLimit
 from router.ports import Listener, RoutingPort, Triage
 from telephony.chat_hub import ChatHub
 from telephony.connect import Connector
@@ -51,6 +52,8 @@ class Telephony:
         self.messages_seen = RecentKeys(clock=clock)
         self.calls = CallIndex(clock=clock, ttl_s=6 * 3600, size=100_000)
         self.optouts = OptOuts(sessions)
+        self.chat_opens = RateLimit(config.limits.chat_opens_per_min)
+        self.message_senders = RateLimit(config.limits.messages_per_number_per_min)
         self.tasks = Tasks()
         self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
                                    routing=routing, schedule=schedule or self.tasks.later)

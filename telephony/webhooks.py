@@ -21,6 +21,7 @@ from multidict import MultiDict, MultiDictProxy
 
 from base.errors import BadRequest, Forbidden
 from base.inputs import read_body, text_problem
+from base.limits import enforce
 from telephony import twiml
 from telephony.prompts import CY, EN
 from telephony.service import TELEPHONY, Telephony
@@ -44,11 +45,17 @@ def voice_webhook(handler: Handler) -> Callable[[web.Request], Awaitable[web.Res
 
 
 def messaging_webhook(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """A messaging webhook: failures become an empty reply (Twilio sends nothing)."""
-    return _webhook(handler, lambda _tel, _request: twiml.message(None))
+    """A messaging webhook: failures become an empty reply (Twilio sends nothing); a number
+    sending faster than ``limits.messages_per_number_per_min`` gets 429."""
+    return _webhook(handler, lambda _tel, _request: twiml.message(None), admit=_admit_sender)
 
 
-def _webhook(handler: Handler, on_error: Callable[[Telephony, web.Request], str],
+def _admit_sender(tel: Telephony, form: Form) -> None:
+    enforce(tel.message_senders, form.get("From", ""), "messages from your number")
+
+
+def _webhook(handler: Handler, on_error: Callable[[Telephony, web.Request], str], *,
+             admit: Callable[[Telephony, Form], None] | None = None,
              ) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def serve(request: web.Request) -> web.Response:
         tel = request.app[TELEPHONY]
@@ -58,6 +65,8 @@ def _webhook(handler: Handler, on_error: Callable[[Telephony, web.Request], str]
         form = await _form(request)
         if not tel.signatures.valid(request.raw_path, form, signature):
             _refuse(request)
+        if admit is not None:
+            admit(tel, form)
         token = request.headers.get(IDEMPOTENCY_HEADER, "")
         earlier = tel.replies.get(token) if token else None
         if earlier is not None:
