@@ -63,7 +63,12 @@ def json_response(data: Any, status: int = 200) -> web.Response:
 
 
 def _dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False, default=str)
+    """JSON as UTF-8 text; should a value hold a lone surrogate (an error message quoting
+    what a client sent), it is escaped rather than failing the response."""
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    if text_problem(text) is not None:
+        return json.dumps(data, ensure_ascii=True, default=str)
+    return text
 
 
 class Fields:
