@@ -43,6 +43,7 @@ def routes() -> list[web.RouteDef]:
         web.get("/api/v1/contacts/{id}", get_contact),
         web.post("/api/v1/contacts/{id}/distressing", distressing),
         web.get("/api/v1/stats", stats),
+        web.get("/api/v1/router/consistency", consistency),
     ]
 
 
@@ -193,6 +194,15 @@ async def distressing(request: web.Request) -> web.Response:
     _reader(request)
     await engine_of(request.app).mark_distressing(request.match_info["id"])
     return json_response({"distressing": True})
+
+
+async def consistency(request: web.Request) -> web.Response:
+    """Admins: does the router agree with the database about every live contact, offer and
+    session? (After a database fault it rebuilds until it does.)"""
+    require_role(principal(request), Role.ADMIN)
+    found = await engine_of(request.app).disagreements()
+    return json_response({"agree": not found, "differences": found[:100],
+                          "count": len(found)})
 
 
 # -- live statistics -----------------------------------------------------------------------------

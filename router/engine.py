@@ -40,7 +40,7 @@ from router.model import (
 )
 from router.pool_view import Capacity, pool_of, profile_of
 from router.ports import Assigned, ExpertEndpoint, Listener, OnShift
-from router.rebuild import live_contacts, snapshot_of
+from router.rebuild import disagreements, live_contacts, snapshot_of
 from router.store import Batch, Live, Store
 from skills.graph import SkillGraph, TriageMatch
 from skills.snapshot import (
@@ -470,6 +470,14 @@ class Engine(ChannelPort, DeskActions):
                                                             skills={})
             if before.get(expert_id) != record:
                 await self._refresh_expert(expert_id)
+
+    async def disagreements(self) -> list[str]:
+        """How the router and the database differ about live work, read together under the
+        engine's lock (so no step is half way): empty when they agree. An operator's check,
+        and the fault tests'."""
+        async with self._lock:
+            live = await self.store.load_live()
+            return disagreements(live, self.core.snapshot(), list(self._live.values()))
 
     def unservable(self, *, language: str, org: str | None,
                    accreditations: frozenset[str]) -> tuple[str, str] | None:

@@ -6,12 +6,17 @@ Pure: rows in, plain data out.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from router.live import LiveContact
 from router.model import Channel, ContactSpec, ContactState, ExpertProfile
 from router.ports import Medium
 from router.snapshot import RestoredContact, RestoredOffer, RestoredSession, Snapshot
 from router.store import Live
 from router.tables import ContactRow
+
+OPEN = ("queued", "offered", "connected", "callback")
+CORE_OPEN = (ContactState.QUEUED, ContactState.OFFERED, ContactState.CONNECTED)
 
 
 def snapshot_of(live: Live, experts: tuple[ExpertProfile, ...]) -> Snapshot:
@@ -59,3 +64,34 @@ def live_of(row: ContactRow) -> LiveContact:
                        priority=row.priority, address=row.address,
                        callback_number=row.callback_number, state=ContactState(row.state),
                        expert_id=row.expert_id)
+
+
+def disagreements(live: Live, snapshot: Snapshot, shell: Iterable[LiveContact]) -> list[str]:
+    """Every way the router (the core's ``snapshot`` and the shell's live contacts) and the
+    database's ``live`` rows differ, contact by contact: open contacts and their states,
+    pending offers, open sessions. Empty when they agree."""
+    pairs: dict[str, tuple[Mapping[str, object], Mapping[str, object]]] = {
+        "contact": ({r.id: core_state(r.state) for r in live.contacts if r.state in OPEN},
+                    {c.spec.id: c.state for c in snapshot.contacts if c.state in CORE_OPEN}),
+        "offer": ({o.id: (o.contact_id, o.expert_id) for o in live.offers},
+                  {o.offer_id: (o.contact_id, o.expert_id) for o in snapshot.offers}),
+        "session": ({s.id: (s.contact_id, s.expert_id) for s in live.sessions},
+                    {s.session_id: (s.contact_id, s.expert_id) for s in snapshot.sessions}),
+        "shell contact": ({r.id: ContactState(r.state) for r in live.contacts},
+                          {c.id: c.state for c in shell}),
+    }
+    found = []
+    for name, (stored, held) in pairs.items():
+        for key in sorted(set(stored) | set(held)):
+            if stored.get(key) != held.get(key):
+                found.append(f"{name} {key}: database {_plain(stored.get(key))}, "
+                             f"router {_plain(held.get(key))}")
+    return found
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, ContactState):
+        return value.value
+    if isinstance(value, tuple):
+        return "/".join(str(v) for v in value)
+    return "absent" if value is None else str(value)

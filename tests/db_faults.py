@@ -21,11 +21,6 @@ from sqlalchemy.engine import make_url
 
 from base.db import Database
 from router.engine import Engine
-from router.model import ContactState
-from router.rebuild import core_state
-
-OPEN = ("queued", "offered", "connected", "callback")
-CORE_OPEN = (ContactState.QUEUED, ContactState.OFFERED, ContactState.CONNECTED)
 
 
 class DatabaseFault:
@@ -85,27 +80,8 @@ class DatabaseFault:
 
 
 async def disagreements(engine: Engine) -> list[str]:
-    """Every way the router and the database differ about live work, contact by contact:
-    open contacts and their states, pending offers, open sessions, and the shell's contacts."""
-    live = await engine.store.load_live()
-    snap = engine.core.snapshot()
-    pairs = {
-        "contact": ({r.id: core_state(r.state) for r in live.contacts if r.state in OPEN},
-                    {c.spec.id: c.state for c in snap.contacts if c.state in CORE_OPEN}),
-        "offer": ({o.id: (o.contact_id, o.expert_id) for o in live.offers},
-                  {o.offer_id: (o.contact_id, o.expert_id) for o in snap.offers}),
-        "session": ({s.id: (s.contact_id, s.expert_id) for s in live.sessions},
-                    {s.session_id: (s.contact_id, s.expert_id) for s in snap.sessions}),
-        "shell contact": ({r.id: r.state for r in live.contacts},
-                          {c.id: c.state.value for c in engine._live.values()}),
-    }
-    problems = []
-    for name, (stored, held) in pairs.items():
-        for key in sorted(set(stored) | set(held)):
-            if stored.get(key) != held.get(key):
-                problems.append(f"{name} {key}: database {stored.get(key)!r}, "
-                                f"router {held.get(key)!r}")
-    return problems
+    """Every way the router and the database differ about live work, contact by contact."""
+    return await engine.disagreements()
 
 
 @asynccontextmanager

@@ -250,3 +250,12 @@ async def test_a_contact_nobody_could_ever_take_is_refused(
     ok = await client.post("/api/v1/contacts", json={"skill": "dementia", "language": "cy",
                                                      "org": "nhs-a"}, headers=desk["sup"])
     assert ok.status == 201  # bob speaks Welsh and works for nhs-a
+
+
+async def test_admins_can_check_the_router_against_the_database(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    await client.post("/api/v1/contacts", json={"skill": "dementia"}, headers=desk["sup"])
+    await client.put("/api/v1/me/status", json={"status": "available"}, headers=desk["ann"])
+    resp = await client.get("/api/v1/router/consistency", headers=desk["admin"])
+    assert await resp.json() == {"agree": True, "differences": [], "count": 0}
+    assert (await client.get("/api/v1/router/consistency", headers=desk["sup"])).status == 403
