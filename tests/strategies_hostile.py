@@ -13,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-POISON = st.sampled_from(["\x00", "\ud800", "\udfff", "a\x00b", "\ud83d", "%00"])
+POISON = st.sampled_from(["\x00", "\ud800", "\udfff", "a\x00b", "\ud83d"])  # unstorable
 
 # Strings an attacker would try, each with at least one thing no database can store.
 hostile_text = st.builds(lambda head, poison, tail: head + poison + tail,
