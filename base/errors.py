@@ -54,6 +54,16 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class UriTooLong(DomainError):
+    status = 414
+    code = "uri_too_long"
+
+
+class HeadersTooLarge(DomainError):
+    status = 431
+    code = "headers_too_large"
+
+
 class RequestTimeout(DomainError):
     """The client did not send what it promised in time."""
 

@@ -24,11 +24,13 @@ from base.access import Principal
 from base.errors import (
     BadRequest,
     DomainError,
+    HeadersTooLarge,
     InvalidInput,
     PayloadTooLarge,
     TooManyRequests,
     Unauthorized,
     Unavailable,
+    UriTooLong,
 )
 from base.inputs import parse_day, parse_json, read_body, text_problem
 
@@ -261,10 +263,23 @@ def database_down(exc: BaseException) -> bool:
         exc.connection_invalidated or exc.statement is None)
 
 
+MAX_TARGET = 8190  # bytes of a request target, and of one header line: aiohttp's own limits
+PARSER_LIMITS = {"max_line_size": 65536, "max_field_size": 65536}
+"""``web.Application(handler_args=PARSER_LIMITS)``: aiohttp's parser lets lines up to 64 KiB
+reach ``input_middleware``, which refuses anything over MAX_TARGET with a JSON 414 or 431
+(aiohttp's own refusal would be a plain-text 400)."""
+
+
 @web.middleware
 async def input_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A path or query string holding text no database can store (NUL, a lone surrogate) is
-    refused before any handler sees it."""
+    """A request target or header line longer than MAX_TARGET, or a path or query string
+    holding text no database can store (NUL, a lone surrogate), is refused before any
+    handler sees it."""
+    if len(request.raw_path) > MAX_TARGET:
+        raise UriTooLong(f"the request target is longer than {MAX_TARGET} bytes")
+    for name, value in request.raw_headers:
+        if len(name) + len(value) > MAX_TARGET:
+            raise HeadersTooLarge(f"a header line is longer than {MAX_TARGET} bytes")
     for where, text in _request_texts(request):
         problem = text_problem(text)
         if problem is not None:

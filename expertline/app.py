@@ -20,7 +20,14 @@ from base.access import Principal
 from base.config import Config
 from base.db import Database
 from base.errors import TooManyRequests, Unauthorized
-from base.http import PRINCIPAL, Handler, error_middleware, input_middleware, json_response
+from base.http import (
+    PARSER_LIMITS,
+    PRINCIPAL,
+    Handler,
+    error_middleware,
+    input_middleware,
+    json_response,
+)
 from base.inputs import BODY_TIMEOUT
 from base.limits import TRUST_FORWARDED_FOR, RateLimit, client_of
 from expertline import schema
@@ -43,6 +50,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app = web.Application(
         middlewares=[error_middleware, input_middleware, auth_middleware],
         client_max_size=config.server.max_body_bytes,
+        handler_args=PARSER_LIMITS,
     )
     app[CONFIG] = config
     app[DEMO] = demo

@@ -172,3 +172,15 @@ def test_tracebacks_in_the_log_have_numbers_and_tokens_masked() -> None:
     text = out.getvalue()
     assert "ValueError" in text and "***123" in text and "***456" in text
     assert "7700900123" not in text and "900456" not in text and "xl_secret" not in text
+
+
+@pytest.mark.parametrize(("path", "headers", "status"), [
+    ("/api/v1/skills?q=" + "x" * 20_000, {}, 414),            # a 20 KB request line
+    ("/api/v1/skills", {"X-Padding": "x" * 10_000}, 431),     # a 10 KB header
+])
+async def test_an_over_long_request_line_or_header_is_a_json_4xx(
+        client: TestClient, tokens: dict[str, dict[str, str]], path: str,
+        headers: dict[str, str], status: int) -> None:
+    """aiohttp's own parser answered these with a plain-text 400."""
+    resp = await client.get(path, headers={**tokens["admin"], **headers})
+    await error_of(resp, status)
