@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -49,18 +49,20 @@ class DemoDesks:
     def _sink(self, expert_id: str) -> Callable[[dict[str, Any]], None]:
         def sink(event: dict[str, Any]) -> None:
             if event.get("type") == "offer":
-                self._later(self.accept_after_s, self.engine.accept(expert_id,
-                                                                    event["offer_id"]))
+                offer_id = event["offer_id"]
+                self._later(self.accept_after_s, lambda: self.engine.accept(expert_id, offer_id))
             elif event.get("type") == "session":
-                self._later(self.talk_s, self.engine.complete(expert_id,
-                                                              event["session_id"]))
+                session_id = event["session_id"]
+                self._later(self.talk_s, lambda: self.engine.complete(expert_id, session_id))
         return sink
 
-    def _later(self, delay: float, action: Any) -> None:
+    def _later(self, delay: float, action: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``action()`` after ``delay``; the coroutine is made only then, so a shutdown
+        meanwhile leaves none un-awaited."""
         async def run() -> None:
             await asyncio.sleep(delay)  # the demo's stand-in for a person taking their time
             with contextlib.suppress(DomainError):  # rescinded or already over meanwhile
-                await action
+                await action()
 
         task = asyncio.ensure_future(run())
         self._tasks.add(task)
