@@ -30,6 +30,8 @@ class ApiToken(SQLModel, table=True):
     expert_id: str | None = Field(default=None, max_length=64)
     label: str = Field(default="", max_length=200)
     created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+    last_used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
 
 

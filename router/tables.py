@@ -30,6 +30,9 @@ class ContactRow(SQLModel, table=True):
     address: str = Field(default="", max_length=64)  # the citizen's number: never logged whole
     callback_number: str = Field(default="", max_length=64)
     triage: dict[str, Any] | None = Field(default=None, sa_type=sa.JSON)
+    # the citizen's own first words (chat: first message; call: what they said to the IVR),
+    # shown to the expert an offer rings for; never logged
+    first_words: str = Field(default="", max_length=1000)
     state: str = Field(max_length=16, index=True)
     reason: str = Field(default="", max_length=200)
     arrived_at: float = Field(index=True)
@@ -49,6 +52,21 @@ class ContactEventRow(SQLModel, table=True):
     state: str = Field(max_length=16)
     reason: str = Field(default="", max_length=200)
     expert_id: str | None = Field(default=None, max_length=64)
+
+
+class MessageRow(SQLModel, table=True):
+    """One line of a chat's transcript, kept for the life of the contact so a desk reload, a
+    second device or the citizen's resumed chat sees the whole conversation. ``ref`` makes a
+    relayed message idempotent (a MessageSid, a web chat frame id)."""
+
+    __tablename__ = "contact_message"
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: str = Field(foreign_key="contact.id", index=True, max_length=40)
+    at: float
+    sender: str = Field(max_length=16)  # citizen | expert | system
+    expert_id: str | None = Field(default=None, max_length=64)
+    text: str = Field(max_length=2000)
+    ref: str | None = Field(default=None, max_length=160, unique=True)
 
 
 class OfferRow(SQLModel, table=True):

@@ -74,6 +74,11 @@ class Expert(SQLModel, table=True):
     sip_address: str = Field(default="", max_length=254)
     timezone: str = Field(default="Europe/London", max_length=64)
     active: bool = True
+    # What a citizen is told about who they are talking to: nothing the expert did not agree to
+    # show. Empty public_name: "an expert"; the organisation only with show_organisation.
+    public_name: str = Field(default="", max_length=64)
+    public_role: str = Field(default="", max_length=100)
+    show_organisation: bool = False
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 

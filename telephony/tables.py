@@ -15,6 +15,16 @@ from sqlmodel import Field, SQLModel
 from base.clock import now_utc
 
 
+class ChatResumeRow(SQLModel, table=True):
+    """A web chat's resume token (hashed): a citizen whose page reloaded or whose connection
+    dropped takes their chat back with it until ``expires_at`` (epoch seconds)."""
+
+    __tablename__ = "chat_resume"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    contact_id: str = Field(index=True, max_length=40)
+    expires_at: float
+
+
 class OptOutRow(SQLModel, table=True):
     __tablename__ = "messaging_opt_out"
     address_hash: str = Field(primary_key=True, max_length=64)
