@@ -26,6 +26,7 @@ from router.ports import (
     Ended,
     Medium,
     QueueInfo,
+    TranscriptLine,
 )
 from router.store import Batch, StateChange, Store
 from router.tables import ContactRow
@@ -154,6 +155,15 @@ class ChannelPort:
     async def find_open(self, *, medium: Medium, address: str) -> ContactView | None:
         found = self._find_open(medium, address)
         return None if found is None else found.view()
+
+    async def transcript(self, contact_id: str) -> list[TranscriptLine]:
+        found = await self.store.transcript(contact_id)
+        if found is None:
+            raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
+        contact, rows = found
+        first = ([TranscriptLine(contact.arrived_at, "citizen", contact.first_words)]
+                 if contact.first_words else [])
+        return first + [TranscriptLine(r.at, r.sender, r.text) for r in rows]
 
     async def open_contacts(self, *, medium: Medium) -> list[ContactView]:
         return [c.view() for c in self._live.values()

@@ -30,8 +30,8 @@ from skills.graph import TriageMatch
 __all__ = [
     "Announcement", "Assigned", "AvailabilityPort", "Channel", "ContactRequest", "ContactState",
     "ContactTicket", "ContactView", "Ended", "ExpertEndpoint", "ExpertMessage", "Listener",
-    "Medium", "OnShift", "QueueInfo", "Rescinded", "RoutingPort", "Triage", "TriageInfo",
-    "TriageMatch",
+    "Medium", "OnShift", "QueueInfo", "Rescinded", "RoutingPort", "ShownExpert",
+    "TranscriptLine", "Triage", "TriageInfo", "TriageMatch",
 ]
 
 class Medium(StrEnum):
@@ -75,6 +75,7 @@ class QueueInfo:
     state: ContactState
     position: int | None = None
     estimated_wait_s: float | None = None
+    experts_on_duty: int | None = None  # staffed experts who could take it now (None: unknown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +112,32 @@ class ExpertEndpoint:
 
 
 @dataclass(frozen=True, slots=True)
+class ShownExpert:
+    """What the citizen may be told about their expert: only what the expert agreed to show
+    (an empty name means "an expert"; an empty organisation, none)."""
+
+    name: str = ""
+    role: str = ""
+    organisation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptLine:
+    """One line of a chat: ``sender`` is citizen, expert or system; ``at`` epoch seconds."""
+
+    at: float
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Assigned:
     """An expert accepted the contact on the desk: the channel connects them now."""
 
     contact: ContactView
     expert: ExpertEndpoint
     waited_s: float = 0.0
+    shown: ShownExpert = ShownExpert()
 
     @property
     def contact_id(self) -> str:
@@ -214,7 +235,13 @@ class RoutingPort(Protocol):
         ...
 
     async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
-        """A citizen's chat message for the expert desk (idempotent on ``ref``)."""
+        """A citizen's chat message for the expert desk (idempotent on ``ref``); it joins the
+        contact's transcript."""
+        ...
+
+    async def transcript(self, contact_id: str) -> list[TranscriptLine]:
+        """The contact's chat so far, oldest first (its first words, then every message either
+        way); empty for a contact with none, ``NotFound`` for an unknown one."""
         ...
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:

@@ -26,6 +26,7 @@ from router.tables import (
     ContactEventRow,
     ContactRow,
     DecisionRow,
+    MessageRow,
     OfferRow,
     PresenceRow,
     SessionRow,
@@ -191,6 +192,16 @@ class Store:
     async def contact(self, contact_id: str) -> ContactRow | None:
         async with self.db.session() as session:
             return await session.get(ContactRow, contact_id)
+
+    async def transcript(self, contact_id: str) -> tuple[ContactRow, list[MessageRow]] | None:
+        """The contact and its messages, oldest first; None for an unknown contact."""
+        async with self.db.session() as session:
+            contact = await session.get(ContactRow, contact_id)
+            if contact is None:
+                return None
+            rows = (await session.exec(select(MessageRow).where(
+                MessageRow.contact_id == contact_id).order_by(col(MessageRow.id)))).all()
+            return contact, list(rows)
 
     async def by_ref(self, external_ref: str) -> ContactRow | None:
         async with self.db.session() as session:
