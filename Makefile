@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean install
+.PHONY: run test lint bench clean install govuk-frontend
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q
+
+# Refresh the vendored GOV.UK Frontend (pinned in pages/vendor.py); needs npm, run by hand.
+govuk-frontend: $(STAMP)
+	$(BIN)/python -m pages.vendor
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import pages.wiring
 import router.wiring
 import scheduler.wiring
 import skills.wiring
@@ -32,6 +33,7 @@ from base.inputs import BODY_TIMEOUT
 from base.limits import TRUST_FORWARDED_FOR, RateLimit, client_of
 from expertline import schema
 from expertline.auth import bearer, resolve_token
+from pages.access import cookie_principal
 from router.engine import Engine
 from router.wiring import ENGINE, engine_of
 from skills.wiring import pool_watch
@@ -60,6 +62,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
+    pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app),
                            triage=lambda text: engine_of(app).triage(text))
@@ -144,9 +147,15 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def _principal(request: web.Request) -> Principal:
+    """A bearer token (header, or ``?access_token=`` on a WebSocket), else the signed-in
+    browser's session (with its CSRF and origin checks)."""
     header = request.headers.get("Authorization")
     if header is None and request.path.startswith("/ws/") and "access_token" in request.query:
         header = "Bearer " + request.query["access_token"]
+    if header is None:
+        found = await cookie_principal(request)
+        if found is not None:
+            return found
     token = bearer(header)
     async with request.app[DATABASE].session() as session:
         return await resolve_token(session, token)

@@ -17,7 +17,7 @@ TABLE_MODULES = (
     "router.tables",
     "scheduler.tables",
     "telephony.tables",
-    "web.tables",
+    "pages.tables",
 )
 
 

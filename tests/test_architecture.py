@@ -11,7 +11,7 @@ from pathlib import Path
 import grimp
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("base", "skills", "router", "telephony", "scheduler", "web", "simulator", "bench",
+PACKAGES = ("base", "skills", "router", "telephony", "scheduler", "pages", "simulator", "bench",
             "expertline")
 
 

@@ -1,0 +1,124 @@
+"""Browser sessions, started by one-time sign-in links, ready for federated sign-in later.
+
+``expertline sign-in-link`` makes a link (``make_link``); opening it (``redeem``) spends the link
+and starts a session: a random cookie value (only its SHA-256 is stored) and a CSRF token. The
+cookie is HttpOnly and SameSite=Lax (Secure behind https); the CSRF token goes in every form
+(``csrf_token``) and in the desk's requests (``X-CSRF-Token``), and is checked on every
+request that changes something. A session lasts ``SESSION_HOURS`` (a shift), ends on sign-out,
+and carries the same ``Principal`` an API token would, so one set of role and scope rules
+serves both. Only the SHA-256 of each secret is kept.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from base.access import Principal, Role
+from base.clock import utc
+from base.errors import InvalidInput
+from pages.tables import SignInLinkRow, WebSessionRow
+
+COOKIE = "xl_session"
+SESSION_HOURS = 10
+MAX_LINK_MINUTES = 24 * 60
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The caller behind a session cookie, with the session's CSRF token."""
+
+    principal: Principal
+    csrf_token: str
+    expires_at: datetime
+
+    def csrf_ok(self, offered: str | None) -> bool:
+        return offered is not None and hmac.compare_digest(offered, self.csrf_token)
+
+
+def check_scope(role: Role, orgs: frozenset[str], expert_id: str | None) -> None:
+    """The same shapes as API tokens: an expert names one expert, a supervisor at least one
+    organisation, an admin neither."""
+    if role is Role.EXPERT and not expert_id:
+        raise InvalidInput("a sign-in link for an expert needs --expert")
+    if role is Role.SUPERVISOR and not orgs:
+        raise InvalidInput("a sign-in link for a supervisor needs at least one --org")
+    if role is Role.ADMIN and (orgs or expert_id):
+        raise InvalidInput("an admin sign-in link is not scoped: drop --org/--expert")
+    if role is not Role.EXPERT and expert_id:
+        raise InvalidInput("--expert goes with --role expert")
+
+
+def make_link(session: AsyncSession, *, role: Role, orgs: frozenset[str] = frozenset(),
+              expert_id: str | None = None, label: str = "", minutes: int,
+              now: datetime) -> str:
+    """A new one-time link token (returned once, stored hashed)."""
+    check_scope(role, orgs, expert_id)
+    if not 1 <= minutes <= MAX_LINK_MINUTES:
+        raise InvalidInput(f"--minutes must be 1..{MAX_LINK_MINUTES}")
+    token = secrets.token_urlsafe(32)
+    session.add(SignInLinkRow(token_hash=digest(token), role=role.value,
+                              orgs=",".join(sorted(orgs)), expert_id=expert_id, label=label,
+                              created_at=now, expires_at=now + timedelta(minutes=minutes)))
+    return token
+
+
+async def redeem(session: AsyncSession, token: str, *, now: datetime,
+                 hours: float = SESSION_HOURS) -> tuple[str, SignedIn] | None:
+    """Spend the link and start a session: ``(cookie value, who)``, or None when the link is
+    unknown, used or expired. Spending is one conditional UPDATE, so two tabs opening the same
+    link cannot both sign in."""
+    key = digest(token)
+    spent = await session.exec(sa.update(SignInLinkRow).where(
+        col(SignInLinkRow.token_hash) == key, col(SignInLinkRow.used_at).is_(None),
+        col(SignInLinkRow.expires_at) > now).values(used_at=now))
+    if spent.rowcount != 1:
+        return None
+    link = await session.get(SignInLinkRow, key)
+    if link is None:
+        return None
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    row = WebSessionRow(id_hash=digest(cookie), role=link.role, orgs=link.orgs,
+                        expert_id=link.expert_id, label=link.label, csrf_token=csrf,
+                        created_at=now, expires_at=now + timedelta(hours=hours))
+    session.add(row)
+    return cookie, _signed_in(row)
+
+
+async def resolve(session: AsyncSession, cookie: str, *, now: datetime) -> SignedIn | None:
+    """The live session behind a cookie value, or None (unknown, ended or expired)."""
+    row = await session.get(WebSessionRow, digest(cookie))
+    if row is None or row.revoked_at is not None:
+        return None
+    expires = utc(row.expires_at)
+    if expires is None or expires <= now:
+        return None
+    return _signed_in(row)
+
+
+async def end(session: AsyncSession, cookie: str, *, now: datetime) -> bool:
+    """Sign out: the session is revoked at once (the cookie is worthless from now on)."""
+    row = await session.get(WebSessionRow, digest(cookie))
+    if row is None or row.revoked_at is not None:
+        return False
+    row.revoked_at = now
+    session.add(row)
+    return True
+
+
+def _signed_in(row: WebSessionRow) -> SignedIn:
+    orgs = frozenset(o for o in row.orgs.split(",") if o)
+    principal = Principal(role=Role(row.role), orgs=orgs, expert_id=row.expert_id,
+                          name=row.label or f"{row.role}:session")
+    return SignedIn(principal, row.csrf_token, utc(row.expires_at) or row.expires_at)

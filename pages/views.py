@@ -1,0 +1,114 @@
+"""The pages: landing, citizen chat, expert desk, supervisor console, sign-in and sign-out.
+
+Each page is rendered on the server (Jinja2, autoescaped) and works before its script loads;
+the desk and the chat then come alive through their WebSockets (``/static/desk.js``,
+``/static/chat.js``). No page carries inline script, so a strict content security policy holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from base.access import Principal, Role
+from base.errors import Forbidden
+from pages import sessions
+from pages.access import WEB, signed_in
+from pages.sessions import COOKIE, SignedIn
+
+TEMPLATES = web.AppKey("pages.templates", jinja2.Environment)
+NAV = (("/chat", "Chat with an expert"), ("/desk", "Expert desk"), ("/console", "Console"))
+SIGN_IN_HINT = ("Ask your supervisor for a sign-in link. On the server they make one with:")
+
+
+def render(request: web.Request, template: str, *, status: int = 200,
+           **context: Any) -> web.Response:
+    page = request.app[TEMPLATES].get_template(template)
+    html = page.render(nav=NAV, here=request.path, **context)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+async def landing(request: web.Request) -> web.Response:
+    return render(request, "landing.html", title="Home")
+
+
+async def chat(request: web.Request) -> web.Response:
+    return render(request, "chat.html", title="Chat with an expert")
+
+
+async def desk(request: web.Request) -> web.Response:
+    who = await signed_in(request)
+    if who is None or who.principal.role is not Role.EXPERT:
+        return _sign_in_first(request, "the expert desk", "--expert exp-0001")
+    return render(request, "desk.html", title="Expert desk", csrf_token=who.csrf_token,
+                  expert_id=who.principal.expert_id)
+
+
+async def console(request: web.Request) -> web.Response:
+    who = await signed_in(request)
+    if who is None or who.principal.role not in (Role.SUPERVISOR, Role.ADMIN):
+        return _sign_in_first(request, "the console", "--role supervisor --org nhs-wales")
+    return render(request, "console.html", title="Supervisor console",
+                  csrf_token=who.csrf_token, who=describe(who.principal))
+
+
+def _sign_in_first(request: web.Request, what: str, example: str) -> web.Response:
+    return render(request, "message.html", status=401, title="Sign in first",
+                  paragraphs=[f"You need to sign in to use {what}.", SIGN_IN_HINT],
+                  example=f"expertline sign-in-link {example}")
+
+
+async def sign_in_page(request: web.Request) -> web.Response:
+    """The link's landing page: a button, so a mail scanner that fetches links cannot spend
+    it."""
+    return render(request, "sign_in.html", title="Sign in", token=request.match_info["token"],
+                  who="the person it was sent to")
+
+
+async def sign_in(request: web.Request) -> web.StreamResponse:
+    context = request.app[WEB]
+    async with context.sessions() as session, session.begin():
+        started = await sessions.redeem(session, request.match_info["token"],
+                                        now=context.clock())
+    if started is None:
+        return render(request, "message.html", status=410, title="This link cannot be used",
+                      paragraphs=["It has been used already, or it has expired. Sign-in "
+                                  "links work once, for a few minutes.", SIGN_IN_HINT],
+                      example="expertline sign-in-link --expert YOUR-ID")
+    cookie, who = started
+    target = "/desk" if who.principal.role is Role.EXPERT else "/console"
+    response = web.Response(status=303, headers={"Location": target})
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", path="/",
+                        secure=context.secure, expires=_cookie_expiry(who))
+    return response
+
+
+async def sign_out(request: web.Request) -> web.StreamResponse:
+    who = await signed_in(request)
+    cookie = request.cookies.get(COOKIE)
+    if who is not None and cookie:
+        form = await request.post()
+        offered = form.get("csrf_token")
+        if not who.csrf_ok(offered if isinstance(offered, str) else None):
+            raise Forbidden("sign-out needs the page's CSRF token", code="csrf")
+        context = request.app[WEB]
+        async with context.sessions() as session, session.begin():
+            await sessions.end(session, cookie, now=context.clock())
+    response = render(request, "message.html", title="You have signed out",
+                      paragraphs=["Your session has ended on this browser."])
+    response.del_cookie(COOKIE, path="/")
+    return response
+
+
+def describe(principal: Principal) -> str:
+    if principal.role is Role.SUPERVISOR:
+        return f"a supervisor for {', '.join(sorted(principal.orgs))}"
+    if principal.role is Role.EXPERT:
+        return f"expert {principal.expert_id}"
+    return "an administrator"
+
+
+def _cookie_expiry(who: SignedIn) -> str:
+    return who.expires_at.strftime("%a, %d %b %Y %H:%M:%S GMT")

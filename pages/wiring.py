@@ -1,0 +1,56 @@
+"""``setup(app, sessions=…, public_url=…)``: the pages, their static files and sign-in.
+
+Registers ``/`` (landing), ``/desk``, ``/console``, ``/sign-in/{token}`` (GET shows a button,
+POST spends the link), ``/sign-out`` and ``/static/``, and puts security headers on every
+response: a content security policy that allows only our own scripts and styles (no inline
+script anywhere), no framing, no referrer (a sign-in link must not leak through one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import jinja2
+from aiohttp import web
+
+from base.clock import now_utc
+from base.db import Sessions
+from pages import views
+from pages.access import WEB, WebContext
+
+HERE = Path(__file__).resolve().parent
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+       "form-action 'self'; frame-ancestors 'none'")
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+__all__ = ["setup"]
+
+
+def setup(app: web.Application, *, sessions: Sessions, public_url: str,
+          clock: Callable[[], datetime] = now_utc) -> None:
+    app[WEB] = WebContext(sessions=sessions, public_url=public_url, clock=clock)
+    app[views.TEMPLATES] = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined)
+    app.router.add_get("/", views.landing)
+    app.router.add_get("/desk", views.desk)
+    app.router.add_get("/console", views.console)
+    app.router.add_get("/sign-in/{token}", views.sign_in_page)
+    app.router.add_post("/sign-in/{token}", views.sign_in)
+    app.router.add_post("/sign-out", views.sign_out)
+    app.router.add_static("/static/", HERE / "static", append_version=False)
+    app.on_response_prepare.append(_security_headers)
+
+
+async def _security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
