@@ -7,6 +7,7 @@ the desk and the chat then come alive through their WebSockets (``/static/desk.j
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jinja2
@@ -14,7 +15,7 @@ from aiohttp import web
 
 from base.access import Principal, Role
 from base.errors import Forbidden
-from pages import sessions
+from pages import chat_words, sessions
 from pages.access import WEB, signed_in
 from pages.sessions import COOKIE, SignedIn
 
@@ -26,7 +27,7 @@ SIGN_IN_HINT = ("Ask your supervisor for a sign-in link. On the server they make
 def render(request: web.Request, template: str, *, status: int = 200,
            **context: Any) -> web.Response:
     page = request.app[TEMPLATES].get_template(template)
-    html = page.render(nav=NAV, here=request.path, **context)
+    html = page.render(**{"nav": NAV, "here": request.path, **context})
     return web.Response(text=html, content_type="text/html", status=status)
 
 
@@ -35,7 +36,13 @@ async def landing(request: web.Request) -> web.Response:
 
 
 async def chat(request: web.Request) -> web.Response:
-    return render(request, "chat.html", title="Chat with an expert")
+    """The citizen's web chat, in English or Welsh (``?lang=cy``)."""
+    lang, w = chat_words.words(request.query.get("lang"))
+    nav = (("/chat", w["nav_chat"]), ("/desk", w["nav_desk"]), ("/console", w["nav_console"]))
+    return render(request, "chat.html", title=w["title"], lang=lang, w=w,
+                  words_json=json.dumps(w, ensure_ascii=False), skip_label=w["skip"],
+                  service_label=w["service_label"], nav_label=w["nav_label"],
+                  footer_text=w["footer"], nav=nav)
 
 
 async def desk(request: web.Request) -> web.Response:

@@ -1,0 +1,193 @@
+// The citizen's web chat: one WebSocket to /ws/chat. The page works in the citizen's language
+// (its words come with the page, as JSON in data-words); the server's own lines come translated.
+// A reload or a dropped connection resumes the chat with its transcript: the resume token lives
+// in this tab's session storage, and the server keeps the chat for a few minutes. Ending it is
+// explicit ("End chat").
+
+const root = document.getElementById("chat");
+const words = JSON.parse(root.dataset.words);
+let lang = root.dataset.lang;
+const $ = (id) => document.getElementById(id);
+const KEY = "expertline-chat";
+const state = { socket: null, token: null, over: false, retry: 0, started: false };
+
+function say(template, values = {}) {
+  return Object.entries(values).reduce((text, [key, value]) => text.replaceAll(`{${key}}`, value), template);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child) node.append(child);
+  return node;
+}
+
+// -- the transcript: who said what, for eyes and for screen readers -----------------------------
+const SPEAKERS = { you: ["you", "you_said"], expert: ["expert", "expert_said"], system: ["system", "system_said"] };
+function addLine(from, text) {
+  if (!text) return;
+  const [shown, spoken] = SPEAKERS[from] || SPEAKERS.system;
+  const cls = from === "you" ? "expert" : from === "expert" ? "citizen" : "system";
+  $("transcript").append(el("p", { class: `govuk-body expertline-line expertline-line--${cls}` },
+    el("span", { class: "govuk-visually-hidden", text: `${words[spoken]} ` }),
+    el("strong", { "aria-hidden": "true", text: `${words[shown]}: ` }), text));
+  $("transcript").scrollTop = $("transcript").scrollHeight;
+  if (from === "expert" && $("chat-sound").checked) chime();
+}
+
+function setStatus(text) { $("chat-status").textContent = text; }
+
+function showQueue(frame) {
+  if (frame.state && frame.state !== "queued" && frame.state !== "callback") return;
+  const parts = [];
+  if (frame.position) parts.push(say(words.place, { position: frame.position }));
+  if (frame.experts_on_duty === 0) parts.push(words.nobody);
+  else if (frame.estimated_wait_s != null) {
+    const minutes = Math.ceil(frame.estimated_wait_s / 60);
+    parts.push(minutes <= 1 ? words.wait_soon : say(words.wait, { minutes }));
+  }
+  if (parts.length) setStatus(parts.join(" "));
+}
+
+function showExpert(expert) {
+  const parts = [expert && expert.name ? expert.name : words.an_expert];
+  if (expert && expert.role) parts.push(expert.role);
+  if (expert && expert.organisation) parts.push(expert.organisation);
+  setStatus(say(words.talking, { who: parts.join(", ") }));
+}
+
+// -- the connection --------------------------------------------------------------------------
+function remember(token) {
+  state.token = token;
+  sessionStorage.setItem(KEY, JSON.stringify({ token, lang }));
+}
+function forget() { sessionStorage.removeItem(KEY); state.token = null; }
+
+function connect(first) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/chat`);
+  state.socket = socket;
+  socket.addEventListener("open", () => {
+    state.retry = 0;
+    if (first) {
+      socket.send(JSON.stringify({ type: "hello", text: first, language: lang }));
+    } else {
+      socket.send(JSON.stringify({ type: "resume", token: state.token }));
+      socket.send(JSON.stringify({ type: "language", language: lang }));  // this page's
+    }
+  });
+  socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
+  socket.addEventListener("close", () => {
+    if (state.over || !state.token) return;
+    setStatus(words.reconnecting);
+    const wait = Math.min(1000 * 2 ** state.retry, 8000);
+    state.retry += 1;
+    setTimeout(() => connect(null), wait);
+  });
+}
+
+function handle(frame) {
+  switch (frame.type) {
+    case "queued":
+      if (frame.resume_token) remember(frame.resume_token);
+      if (frame.said) addLine("system", frame.said);
+      return showQueue(frame);
+    case "position": return showQueue(frame);
+    case "transcript":
+      $("transcript").replaceChildren();
+      for (const line of frame.lines || []) addLine(line.from, line.text);
+      if (frame.expert) showExpert(frame.expert);
+      else showQueue(frame.queue || frame);
+      return undefined;
+    case "connected":
+      addLine("system", frame.said || "");
+      return showExpert(frame.expert);
+    case "message": return addLine(frame.from === "citizen" ? "you" : "expert", frame.text);
+    case "system": return addLine("system", frame.text);
+    case "ended": return finish(frame.said || words.ended);
+    case "error":
+      if (frame.code === "resume_failed" || frame.code === "unknown_chat") return lost();
+      return addLine("system", frame.message);
+    default: return undefined;
+  }
+}
+
+function finish(text) {
+  state.over = true;
+  forget();
+  if (state.socket) state.socket.close();
+  $("say").hidden = true;
+  $("finished-text").textContent = text;
+  $("finished").hidden = false;
+  setStatus(text);
+}
+
+function lost() {
+  forget();
+  $("conversation").hidden = true;
+  $("start").hidden = false;
+  $("finished-text").textContent = words.lost;
+  $("finished").hidden = false;
+}
+
+function chime() {
+  try {
+    const audio = new AudioContext();
+    const tone = audio.createOscillator();
+    tone.frequency.value = 660;
+    tone.connect(audio.destination);
+    tone.start();
+    tone.stop(audio.currentTime + 0.2);
+  } catch (_error) { /* no sound here */ }
+}
+
+// -- what the citizen does -------------------------------------------------------------------------
+function showConversation() {
+  $("start").hidden = true;
+  $("finished").hidden = true;
+  $("conversation").hidden = false;
+}
+
+$("start").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("first-words").value.trim();
+  $("first-words-error").hidden = Boolean(text);
+  $("start-group").classList.toggle("govuk-form-group--error", !text);
+  if (!text) { $("first-words").focus(); return; }
+  showConversation();
+  addLine("you", text);
+  connect(text);
+});
+
+$("say").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const text = $("message").value.trim();
+  if (!text || !state.socket || state.socket.readyState !== WebSocket.OPEN) return;
+  state.socket.send(JSON.stringify({ type: "message", text }));
+  addLine("you", text);
+  $("message").value = "";
+});
+
+$("end").addEventListener("click", () => {
+  if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ type: "end" }));
+  finish(words.ended);
+});
+
+$("print").addEventListener("click", () => window.print());
+
+$("switch-language").addEventListener("click", () => {
+  // the chat carries on in the other language after the page reloads
+  const saved = JSON.parse(sessionStorage.getItem(KEY) || "null");
+  if (saved) sessionStorage.setItem(KEY, JSON.stringify({ ...saved, lang: $("switch-language").getAttribute("lang") }));
+});
+
+// -- a reload resumes ----------------------------------------------------------------------------
+const saved = JSON.parse(sessionStorage.getItem(KEY) || "null");
+if (saved && saved.token) {
+  state.token = saved.token;
+  showConversation();
+  connect(null);
+}
