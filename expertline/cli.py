@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -27,6 +29,12 @@ from expertline import schema
 PACKAGE_CLIS = (scheduler.cli, scheduler.coverage_cli, bench.cli, simulator.cli, telephony.cli,
                 skills.cli)
 
+log = logging.getLogger("expertline")
+
+
+class CommandError(Exception):
+    """A command that cannot do what it was asked: one line on stderr, exit 2."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="expertline", description="Expert-routing contact centre.")
@@ -38,11 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0..65535, got {port}")
+    return port
+
+
 def _register_core(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--demo", action="store_true", help="seed the demo pool if the db is empty")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=_port)
     serve.set_defaults(func=_serve)
 
     seed = sub.add_parser("seed", help="seed the configured database")
@@ -76,11 +94,57 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     config = ctx.config
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     config = config.replace(server=server) if server else config
-    setup_logging(config.server.log_level)
-    app = create_app(config, demo=args.demo)
-    web.run_app(app, host=config.server.host, port=config.server.port, print=None,
-                access_log_format='%a "%r" %s %b %Tfs')
+    # The port first: a second server on a busy port stops here, before it opens (or creates,
+    # or migrates, or seeds) any database.
+    socks = listen(config.server.host, config.server.port)
+    try:
+        setup_logging(config.server.log_level)
+        app = create_app(config, demo=args.demo)
+        url = f"http://{_netloc(config.server.host, socks[0].getsockname()[1])}"
+        # run_app "prints" once the app has started (database open) and every socket serves.
+        web.run_app(app, sock=socks, print=lambda *_: log.info("listening on %s", url),
+                    access_log_format='%a "%r" %s %b %Tfs')
+    finally:
+        for sock in socks:
+            sock.close()
     return 0
+
+
+def listen(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets on every address ``host`` names (as aiohttp's own would be), or a
+    ``CommandError`` naming the address and the reason."""
+    where = _netloc(host, port)
+    try:
+        found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {where}: {_reason(exc)}") from None
+    socks: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(128)
+            sock.setblocking(False)
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        raise CommandError(f"cannot listen on {where}: {_reason(exc)}") from None
+    return socks
+
+
+def _netloc(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _reason(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return reason[:1].lower() + reason[1:]
 
 
 def _seed(_args: argparse.Namespace, ctx: CliContext) -> int:
@@ -125,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args, context_of(args)))
-    except (ConfigError, DomainError) as exc:
+    except (ConfigError, DomainError, CommandError) as exc:
         message = exc.message if isinstance(exc, DomainError) else str(exc)
         print(f"expertline: error: {message}", file=sys.stderr)
         return 2
