@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import socket
 import sys
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import bench.cli
 import scheduler.cli
@@ -22,6 +24,7 @@ import simulator.cli
 import skills.cli
 import telephony.cli
 from base.cli import CliContext, Parser, Subparsers
+from base.clock import now_utc, utc
 from base.config import ConfigError
 from base.errors import DomainError
 from expertline import schema
@@ -56,6 +59,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of days: {text!r}") from None
+    if days <= 0:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {days}")
+    return days
+
+
 def _register_core(sub: Subparsers) -> None:
     serve = sub.add_parser("serve", help="run the service")
     serve.add_argument("--demo", action="store_true", help="seed the demo pool if the db is empty")
@@ -73,7 +86,15 @@ def _register_core(sub: Subparsers) -> None:
     create.add_argument("--org", action="append", default=[], help="organisation (supervisor)")
     create.add_argument("--expert", help="expert id (expert role)")
     create.add_argument("--label", default="", help="who holds it (shown in the audit log)")
+    create.add_argument("--days", type=_days, metavar="N",
+                        help="expires N days from now (default: never)")
     create.set_defaults(func=_token_create)
+    listing = token.add_parser("list", help="every token (never its secret)")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    listing.set_defaults(func=_token_list)
+    revoke = token.add_parser("revoke", help="refuse a token from its next request on")
+    revoke.add_argument("id", type=int, metavar="ID", help="the id `token list` shows")
+    revoke.set_defaults(func=_token_revoke)
 
     db = sub.add_parser("db", help="database").add_subparsers(dest="action", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=_db_upgrade)
@@ -163,15 +184,71 @@ def _token_create(args: argparse.Namespace, ctx: CliContext) -> int:
 async def _issue(ctx: CliContext, args: argparse.Namespace) -> str:
     from base import audit
     from base.access import Role
-    from expertline.auth import issue_token
+    from expertline.auth import check_in_pool, issue_token
 
+    expires_at = now_utc() + timedelta(days=args.days) if args.days else None
     async with ctx.database() as db, db.transaction() as session:
         token, row = await issue_token(session, role=Role(args.role), orgs=frozenset(args.org),
-                                       expert_id=args.expert, label=args.label)
+                                       expert_id=args.expert, label=args.label,
+                                       expires_at=expires_at)
+        await check_in_pool(session, args.org, args.expert)
         audit.record(session, actor="cli", action="create", entity="api_token",
                      entity_id=str(row.id), after={"role": row.role, "orgs": row.orgs,
-                                                   "expert_id": row.expert_id})
+                                                   "expert_id": row.expert_id,
+                                                   "expires_at": _iso(expires_at)})
     return token
+
+
+def _token_list(args: argparse.Namespace, ctx: CliContext) -> int:
+    from expertline.auth import list_tokens
+
+    async def run() -> list[dict[str, object]]:
+        async with ctx.database() as db, db.session() as session:
+            return [row.to_json() for row in await list_tokens(session)]
+
+    rows = asyncio.run(run())
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    header = ("id", "role", "scope", "label", "created", "expires", "last used", "revoked")
+    table = [header] + [(
+        str(r["id"]), str(r["role"]), str(r["org"] or r["expert"] or "-"), str(r["label"] or "-"),
+        *(_minute(r[k]) for k in ("created_at", "expires_at", "last_used_at", "revoked_at")),
+    ) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(header))]
+    for line in table:
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+              .rstrip())
+    return 0
+
+
+def _minute(value: object) -> str:
+    """An ISO instant as ``2025-06-01 14:05`` (UTC), or ``-``."""
+    if not isinstance(value, str):
+        return "-"
+    return f"{datetime.fromisoformat(value):%Y-%m-%d %H:%M}"
+
+
+def _iso(value: datetime | None) -> str | None:
+    at = utc(value)
+    return at.isoformat() if at else None
+
+
+def _token_revoke(args: argparse.Namespace, ctx: CliContext) -> int:
+    from base import audit
+    from expertline.auth import revoke_token
+
+    async def run() -> str:
+        async with ctx.database() as db, db.transaction() as session:
+            row = await revoke_token(session, args.id)
+            audit.record(session, actor="cli", action="revoke", entity="api_token",
+                         entity_id=str(row.id), before={"revoked_at": None},
+                         after={"revoked_at": _iso(row.revoked_at)})
+            return row.label
+
+    label = asyncio.run(run())
+    print(f"revoked token {args.id} ({label or 'no label'})")
+    return 0
 
 
 def _db_upgrade(_args: argparse.Namespace, ctx: CliContext) -> int:

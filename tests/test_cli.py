@@ -1,22 +1,38 @@
 """The command line's own commands (issue 14): ``serve`` takes its port before it touches the
-database.
+database, and ``token create|list|revoke``.
 
-What is about the process (a second server on a busy port) runs ``python -m expertline``.
+What is about the process (a second server on a busy port) runs ``python -m expertline``; the
+rest calls ``expertline.cli.main`` in a thread (it runs its own event loop) on a real database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
+from sqlmodel import select
 
+from base import audit
+from expertline.app import DATABASE
+from expertline.auth import ApiToken
 from expertline.cli import main
+from expertline.schema import database
+from skills.models import Expert, Organisation
 from tests.test_restart import ROOT, Server
+
+TOKEN_KEYS = ["id", "label", "role", "org", "expert", "created_at", "expires_at",
+              "last_used_at", "revoked_at"]
+
 
 # --- serve: the port first ------------------------------------------------------------------
 
@@ -84,3 +100,158 @@ def test_serve_refuses_a_port_that_is_not_one(argv: list[str],
         main(argv)
     assert exited.value.code == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+# --- tokens, in process, on a real database ---------------------------------------------------
+
+async def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``expertline ARGV`` in process: (exit code, stdout, stderr)."""
+    try:
+        code = await asyncio.to_thread(main, list(argv))
+    except SystemExit as exc:  # argparse's own refusals
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+async def pool(db_url: str, monkeypatch: pytest.MonkeyPatch,
+               capsys: pytest.CaptureFixture[str]) -> str:
+    """The CLI pointed at ``db_url``, which holds two organisations and one expert."""
+    monkeypatch.setenv("EXPERTLINE_DATABASE_URL", db_url)
+    async with database(db_url) as db, db.transaction() as session:
+        session.add_all([Organisation(id="nhs-a", name="NHS A"),
+                         Organisation(id="council-b", name="Council B")])
+        await session.flush()
+        session.add(Expert(id="e-ann", name="Ann", org_id="nhs-a"))
+    capsys.readouterr()
+    return db_url
+
+
+async def _rows(db_url: str) -> list[ApiToken]:
+    async with database(db_url) as db, db.session() as session:
+        return list((await session.exec(select(ApiToken))).all())
+
+
+async def test_token_create_refuses_ids_not_in_the_pool(pool: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    for argv, message in [
+        (("--role", "expert", "--expert", "e-nobody"), "no expert e-nobody in the pool"),
+        (("--role", "supervisor", "--org", "nhs-a", "--org", "nhs-z"),
+         "no organisation nhs-z in the pool"),
+    ]:
+        code, out, err = await cli(capsys, "token", "create", *argv)
+        assert (code, out, err) == (2, "", f"expertline: error: {message}\n")
+    assert await _rows(pool) == []  # nothing issued
+    code, out, _ = await cli(capsys, "token", "create", "--role", "supervisor",
+                             "--org", "nhs-a", "--org", "council-b")
+    assert code == 0 and out.startswith("xl_")
+    code, out, _ = await cli(capsys, "token", "create", "--role", "expert", "--expert", "e-ann")
+    assert code == 0 and out.startswith("xl_")
+
+
+@pytest.mark.parametrize("days", ["0", "-3", "soon"])
+async def test_token_create_refuses_days_that_are_not_positive(
+        pool: str, capsys: pytest.CaptureFixture[str], days: str) -> None:
+    code, out, err = await cli(capsys, "token", "create", "--role", "admin", "--days", days)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "--days" in err
+
+
+async def test_token_list_json_never_shows_the_secret(pool: str,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    _, admin, _ = await cli(capsys, "token", "create", "--role", "admin", "--label", "ops",
+                            "--days", "30")
+    _, desk, _ = await cli(capsys, "token", "create", "--role", "expert", "--expert", "e-ann")
+    await cli(capsys, "token", "create", "--role", "supervisor", "--org", "nhs-a",
+              "--org", "council-b", "--label", "sup")
+    code, out, err = await cli(capsys, "token", "list", "--json")
+    assert code == 0 and err == ""
+    assert admin.strip() not in out and desk.strip() not in out
+    listed = json.loads(out)
+    assert [list(t) for t in listed] == [TOKEN_KEYS] * 3
+    ops, ann, sup = listed
+    assert (ops["label"], ops["role"], ops["org"], ops["expert"]) == ("ops", "admin", None, None)
+    assert (ann["role"], ann["org"], ann["expert"]) == ("expert", None, "e-ann")
+    assert (sup["role"], sup["org"], sup["expert"]) == ("supervisor", "council-b,nhs-a", None)
+    created = datetime.fromisoformat(ops["created_at"])
+    expires = datetime.fromisoformat(ops["expires_at"])
+    assert created.tzinfo is not None
+    assert abs(expires - created - timedelta(days=30)) < timedelta(minutes=1)
+    assert ann["expires_at"] is None  # no --days, no expiry
+    assert all(t["last_used_at"] is None and t["revoked_at"] is None for t in listed)
+
+
+async def test_token_list_table(pool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = await cli(capsys, "token", "list")
+    assert code == 0 and out.split() == ["id", "role", "scope", "label", "created", "expires",
+                                         "last", "used", "revoked"]
+    _, secret, _ = await cli(capsys, "token", "create", "--role", "expert", "--expert", "e-ann",
+                             "--label", "Ann's desk")
+    await cli(capsys, "token", "revoke", "1")
+    code, out, _ = await cli(capsys, "token", "list")
+    header, row = out.splitlines()
+    assert secret.strip() not in out
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    cells = row.split()
+    assert cells[:6] == ["1", "expert", "e-ann", "Ann's", "desk", today]
+    assert cells[7:10] == ["-", "-", today]  # no expiry, never used, revoked today
+    assert row[header.index("revoked"):].startswith(today)  # the columns line up
+
+
+async def test_token_revoke_sets_revoked_at_and_audits_it(
+        pool: str, capsys: pytest.CaptureFixture[str]) -> None:
+    await cli(capsys, "token", "create", "--role", "admin", "--label", "old laptop")
+    code, out, err = await cli(capsys, "token", "revoke", "1")
+    assert (code, out, err) == (0, "revoked token 1 (old laptop)\n", "")
+    [row] = await _rows(pool)
+    assert row.revoked_at is not None
+    async with database(pool) as db, db.session() as session:
+        entries = await audit.list_entries(session, entity="api_token", entity_id="1")
+    assert sorted((e.actor, e.action) for e in entries) == [("cli", "create"), ("cli", "revoke")]
+
+    code, out, err = await cli(capsys, "token", "revoke", "1")  # the first revocation stands
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "already revoked" in err
+    code, out, err = await cli(capsys, "token", "revoke", "99")
+    assert (code, out, err) == (2, "", "expertline: error: no token 99\n")
+    code, _, err = await cli(capsys, "token", "revoke", "first")
+    assert code == 2 and len(err.splitlines()) == 1
+
+
+# --- tokens through the real app ------------------------------------------------------------
+
+async def test_a_revoked_token_is_refused_at_once(client: TestClient, config: Any,
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EXPERTLINE_DATABASE_URL", config.database_url)
+    capsys.readouterr()
+    _, secret, _ = await cli(capsys, "token", "create", "--role", "admin", "--label", "gone")
+    headers = {"Authorization": f"Bearer {secret.strip()}"}
+    assert (await client.get("/api/v1/skills", headers=headers)).status == 200
+    code, out, _ = await cli(capsys, "token", "revoke", "1")
+    assert (code, out) == (0, "revoked token 1 (gone)\n")
+    refused = await client.get("/api/v1/skills", headers=headers)
+    assert refused.status == 401
+    assert (await refused.json())["error"]["message"] == "unknown or revoked token"
+
+
+async def test_an_expired_token_is_refused_and_a_used_one_recorded(
+        client: TestClient, config: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("EXPERTLINE_DATABASE_URL", config.database_url)
+    capsys.readouterr()
+    _, secret, _ = await cli(capsys, "token", "create", "--role", "admin", "--days", "1")
+    headers = {"Authorization": f"Bearer {secret.strip()}"}
+    assert (await client.get("/api/v1/skills", headers=headers)).status == 200
+    _, out, _ = await cli(capsys, "token", "list", "--json")
+    [listed] = json.loads(out)
+    used = datetime.fromisoformat(listed["last_used_at"])
+    assert abs(datetime.now(UTC) - used) < timedelta(minutes=1)
+
+    async with client.app[DATABASE].transaction() as session:  # a day later
+        row = await session.get(ApiToken, listed["id"])
+        assert row is not None
+        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        session.add(row)
+    refused = await client.get("/api/v1/skills", headers=headers)
+    assert refused.status == 401
+    assert (await refused.json())["error"]["message"] == "expired token"
