@@ -3,6 +3,7 @@
 Each package contributes its sub-commands through ``register_cli(subparsers)``; a handler takes
 the parsed arguments and the ``CliContext`` made here (configuration, migrated database) and
 returns the exit code. Bad arguments or input exit 2 with one line on stderr, never a traceback.
+``--config PATH`` is accepted before the sub-command and after it, with the same meaning.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from expertline import schema
 
 PACKAGE_CLIS = (scheduler.cli, scheduler.coverage_cli, bench.cli, simulator.cli, telephony.cli,
                 skills.cli)
+CONFIG_HELP = "config file (default: ./config.toml)"
 
 log = logging.getLogger("expertline")
 
@@ -41,12 +43,34 @@ class CommandError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="expertline", description="Expert-routing contact centre.")
-    parser.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml)")
+    parser.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     _register_core(sub)
     for module in PACKAGE_CLIS:
         module.register_cli(sub)
+    _config_after_subcommands(parser)
     return parser
+
+
+def _config_after_subcommands(parser: argparse.ArgumentParser) -> None:
+    """``--config`` on every sub-command too (``expertline serve --config x.toml``). Its default
+    is SUPPRESS, so a sub-command without it leaves the value given before it alone."""
+    seen: set[int] = set()
+
+    def visit(node: argparse.ArgumentParser) -> None:
+        for action in node._actions:
+            if not isinstance(action, argparse._SubParsersAction):
+                continue
+            for child in action.choices.values():
+                if id(child) in seen:  # an alias names the same parser twice
+                    continue
+                seen.add(id(child))
+                if "--config" not in child._option_string_actions:
+                    child.add_argument("--config", metavar="PATH", default=argparse.SUPPRESS,
+                                       help=CONFIG_HELP)
+                visit(child)
+
+    visit(parser)
 
 
 def _port(text: str) -> int:

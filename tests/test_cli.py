@@ -1,5 +1,5 @@
 """The command line's own commands (issue 14): ``serve`` takes its port before it touches the
-database, and ``token create|list|revoke``.
+database, ``--config`` after the sub-command, and ``token create|list|revoke``.
 
 What is about the process (a second server on a busy port) runs ``python -m expertline``; the
 rest calls ``expertline.cli.main`` in a thread (it runs its own event loop) on a real database.
@@ -25,7 +25,7 @@ from sqlmodel import select
 from base import audit
 from expertline.app import DATABASE
 from expertline.auth import ApiToken
-from expertline.cli import main
+from expertline.cli import build_parser, main
 from expertline.schema import database
 from skills.models import Expert, Organisation
 from tests.test_restart import ROOT, Server
@@ -91,6 +91,20 @@ def test_a_second_serve_on_a_busy_port_leaves_an_existing_database_untouched(
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in existing.iterdir()} == before
 
 
+def test_serve_takes_config_after_the_subcommand(running: Server, tmp_path: Path) -> None:
+    """The port comes from the file named after ``serve``: it is the busy one."""
+    config = tmp_path / "busy.toml"
+    config.write_text(f'[server]\nhost = "127.0.0.1"\nport = {running.port}\n'
+                      f'data_dir = "{tmp_path / "third"}"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPERTLINE_")}
+    done = subprocess.run([sys.executable, "-m", "expertline", "serve", "--config", str(config)],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{running.port}" in done.stderr
+    assert not (tmp_path / "third").exists()
+
+
 @pytest.mark.parametrize("argv", [
     ["serve", "--port", "65536"], ["serve", "--port", "http"],
 ])
@@ -100,6 +114,25 @@ def test_serve_refuses_a_port_that_is_not_one(argv: list[str],
         main(argv)
     assert exited.value.code == 2
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+# --- --config in either place ---------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [
+    ["--config", "x.toml", "serve"], ["serve", "--config", "x.toml"],
+    ["--config", "x.toml", "token", "list"], ["token", "list", "--config", "x.toml"],
+    ["token", "create", "--role", "admin", "--config", "x.toml"],
+    ["erlang", "c", "--per-hour", "1", "--aht", "1", "--agents", "1", "--target", "20",
+     "--config", "x.toml"],
+])
+def test_config_is_read_before_or_after_the_subcommand(argv: list[str]) -> None:
+    assert build_parser().parse_args(argv).config == "x.toml"
+
+
+def test_config_after_the_subcommand_wins_over_one_before() -> None:
+    args = build_parser().parse_args(["--config", "a.toml", "token", "list", "--config", "b.toml"])
+    assert args.config == "b.toml"
+    assert build_parser().parse_args(["token", "list"]).config is None
 
 
 # --- tokens, in process, on a real database ---------------------------------------------------
@@ -215,6 +248,24 @@ async def test_token_revoke_sets_revoked_at_and_audits_it(
     assert (code, out, err) == (2, "", "expertline: error: no token 99\n")
     code, _, err = await cli(capsys, "token", "revoke", "first")
     assert code == 2 and len(err.splitlines()) == 1
+
+
+async def test_config_file_named_after_the_subcommand_is_the_one_used(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("EXPERTLINE_DATABASE_URL", raising=False)
+    config = tmp_path / "other.toml"
+    config.write_text(f'[database]\nurl = "{db_url}"\n')
+    code, _, _ = await cli(capsys, "token", "create", "--role", "admin", "--label", "after",
+                           "--config", str(config))
+    assert code == 0
+    code, _, _ = await cli(capsys, "--config", str(config), "token", "create", "--role", "admin",
+                           "--label", "before")
+    assert code == 0
+    for argv in (("token", "list", "--json", "--config", str(config)),
+                 ("--config", str(config), "token", "list", "--json")):
+        code, out, _ = await cli(capsys, *argv)
+        assert [t["label"] for t in json.loads(out)] == ["after", "before"]
 
 
 # --- tokens through the real app ------------------------------------------------------------
