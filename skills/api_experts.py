@@ -3,6 +3,8 @@
 Admins do anything; supervisors read every expert but create, change and delete only experts of
 their organisations (and cannot move one outside them); an expert reads their own profile only.
 Giving ``skills`` or ``languages`` in a POST or PATCH replaces the expert's whole set.
+``public_name`` (up to 64 characters), ``public_role`` (up to 100) and ``show_organisation``
+are the expert's public profile: all a citizen is ever told about who they talk to.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from base.http import (
     query_int,
     read_json,
 )
+from base.inputs import text_problem
 from skills import pool
 from skills.api_common import (
     PoolApi,
@@ -50,8 +53,10 @@ from skills.pool import ExpertProfile
 from skills.serialise import expert_json
 from skills.watch import PoolChange
 
+PUBLIC_MAX = {"public_name": 64, "public_role": 100}
 FIELDS = frozenset(
-    {"id", "name", "organisation", "skills", "languages", "timezone", "active", "contact"}
+    {"id", "name", "organisation", "skills", "languages", "timezone", "active", "contact",
+     *PUBLIC_MAX, "show_organisation"}
 )
 CONTACT = ("email", "phone", "client_identity", "sip_address")
 CONTACT_MAX = {"email": 254, "phone": 32, "client_identity": 128, "sip_address": 254}
@@ -168,6 +173,7 @@ def parse_expert(body: Mapping[str, Any], *, new: bool) -> tuple[dict[str, Any],
         columns["active"] = f.bool("active", required=True)
     if f.has("contact"):
         columns.update(_contact(f.mapping("contact", required=True) or {}))
+    columns.update(_public(f))
     sets: dict[str, Any] = {}
     if f.has("skills"):
         sets["skills"] = _levels(f.mapping("skills", required=True) or {})
@@ -201,6 +207,21 @@ def _contact(raw: Mapping[str, Any]) -> dict[str, str]:
         for key in CONTACT
         if f.has(key)
     }
+
+
+def _public(f: Fields) -> dict[str, Any]:
+    """The public profile's columns given in the body: texts trimmed (empty clears them)."""
+    found: dict[str, Any] = {}
+    for key, limit in PUBLIC_MAX.items():
+        if f.has(key):
+            value = f.str(key, max_len=limit) or ""
+            problem = text_problem(value)
+            if problem is not None:
+                raise InvalidInput(f"{key!r} {problem}", field=key)
+            found[key] = value
+    if f.has("show_organisation"):
+        found["show_organisation"] = f.bool("show_organisation", required=True)
+    return found
 
 
 def _levels(raw: Mapping[str, Any]) -> dict[str, int]:

@@ -132,6 +132,10 @@ async def patch_organisation(request: web.Request) -> web.Response:
             before=before,
             after=after,
         )
+        renamed = after["name"] != before["name"]
+        shown = await pool.shown_experts(session, org_id=org_id) if renamed else frozenset()
+    if shown:  # the experts who show citizens their organisation's name show the new one
+        await api.changed(PoolChange(experts=shown))
     return json_response(after)
 
 

@@ -77,6 +77,7 @@ __all__ = [
     "replace_levels",
     "save_skill",
     "set_level",
+    "shown_experts",
     "skill_holders",
     "update_expert",
     "update_organisation",
@@ -146,6 +147,9 @@ class ExpertProfile:
     skills: Mapping[str, int] = field(default_factory=dict)
     languages: tuple[str, ...] = ()
     accreditations: tuple[AccreditationRecord, ...] = ()
+    public_name: str = ""  # what a citizen may be told (see ``Expert``)
+    public_role: str = ""
+    show_organisation: bool = False
 
 
 async def _all(session: AsyncSession, statement: Any) -> list[Any]:
@@ -371,6 +375,9 @@ def _profile(
         skills=MappingProxyType(dict(levels)),
         languages=tuple(languages),
         accreditations=tuple(accs),
+        public_name=e.public_name,
+        public_role=e.public_role,
+        show_organisation=e.show_organisation,
     )
 
 
@@ -477,6 +484,12 @@ async def update_organisation(
 
 async def delete_organisation(session: AsyncSession, *, org_id: str) -> None:
     await session.exec(delete(Organisation).where(col(Organisation.id) == org_id))
+
+
+async def shown_experts(session: AsyncSession, *, org_id: str) -> frozenset[str]:
+    """Experts of ``org_id`` who show their organisation to citizens (a rename reaches them)."""
+    query = select(Expert.id).where(Expert.org_id == org_id, col(Expert.show_organisation))
+    return frozenset(await _all(session, query))
 
 
 async def org_usage(session: AsyncSession, *, org_id: str) -> tuple[int, int]:

@@ -36,7 +36,8 @@ def skill_json(skill: SkillRecord) -> dict[str, Any]:
 
 def expert_json(expert: ExpertProfile, *, today: date) -> dict[str, Any]:
     """The expert as the API shows it; ``valid`` says whether an accreditation holds on
-    ``today``."""
+    ``today``. ``public_name``, ``public_role`` and ``show_organisation`` are what a citizen
+    may be told about them (nothing else is ever shown)."""
     return {
         "id": expert.id,
         "name": expert.name,
@@ -61,6 +62,9 @@ def expert_json(expert: ExpertProfile, *, today: date) -> dict[str, Any]:
             "client_identity": expert.client_identity,
             "sip_address": expert.sip_address,
         },
+        "public_name": expert.public_name,
+        "public_role": expert.public_role,
+        "show_organisation": expert.show_organisation,
     }
 
 

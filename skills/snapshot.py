@@ -34,6 +34,7 @@ from skills.models import (
     Accreditation,
     Expert,
     ExpertLanguage,
+    Organisation,
     Proficiency,
     SharingAgreement,
     Skill,
@@ -46,7 +47,9 @@ _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 @dataclass(frozen=True, slots=True)
 class ExpertRecord:
-    """One expert as routing sees them: skills with levels, languages, valid accreditations."""
+    """One expert as routing sees them: skills with levels, languages, valid accreditations;
+    their name (for their own desk) and what a citizen may be told about them
+    (``public_organisation`` is the organisation's name only when they chose to show it)."""
 
     id: str
     org: str
@@ -58,6 +61,10 @@ class ExpertRecord:
     phone: str = ""
     client_identity: str = ""
     sip_address: str = ""
+    name: str = ""
+    public_name: str = ""
+    public_role: str = ""
+    public_organisation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,14 +202,17 @@ async def _experts(
     skill_ids: Mapping[str, str],
     ids: tuple[str, ...] | None = None,
 ) -> dict[str, ExpertRecord]:
-    """Expert records, all of them or only ``ids``, in five selects."""
+    """Expert records, all of them or only ``ids``, in six selects."""
     skills = await _skill_levels(session, skill_ids, ids)
     languages = await _languages(session, ids)
     accreditations = await _accreditations(session, today, ids)
+    o = sa.inspect(Organisation).local_table.c
+    org_names = dict(await _core(session, o.id, o.name))
     # the mapped table's columns (``Expert.__table__.c``, which SQLModel leaves untyped)
     e = sa.inspect(Expert).local_table.c
     rows = await _core(
         session, e.id, e.org_id, e.active, e.timezone, e.phone, e.client_identity, e.sip_address,
+        e.name, e.public_name, e.public_role, e.show_organisation,
         where=None if ids is None else e.id.in_(ids),
     )
     return {
@@ -217,8 +227,13 @@ async def _experts(
             phone=phone,
             client_identity=client,
             sip_address=sip,
+            name=name,
+            public_name=public_name,
+            public_role=public_role,
+            public_organisation=org_names.get(org, "") if shown else "",
         )
-        for eid, org, active, tz, phone, client, sip in rows
+        for eid, org, active, tz, phone, client, sip, name, public_name, public_role, shown
+        in rows
     }
 
 

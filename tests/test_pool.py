@@ -122,8 +122,9 @@ async def _seed(db: Database) -> None:
         [Organisation(id=o, name=o.upper()) for o in ("org-a", "org-b", "org-c")],
         [Skill(id="care", name="Care"), Skill(id="dementia", name="Dementia")],
         [SkillEdge(source_id="dementia", target_id="care", kind="broader")],
-        [Expert(id="x", name="X", org_id="org-a", phone="+447700900001", timezone="Europe/Paris"),
-         Expert(id="y", name="Y", org_id="org-b", active=False),
+        [Expert(id="x", name="X", org_id="org-a", phone="+447700900001", timezone="Europe/Paris",
+                public_name="Xan", public_role="Nurse", show_organisation=True),
+         Expert(id="y", name="Y", org_id="org-b", active=False, public_name="Yas"),
          Expert(id="z", name="Z", org_id="org-c")],
         [Proficiency(expert_id="x", skill_id="care", level=3),
          Proficiency(expert_id="x", skill_id="dementia", level=5),
@@ -154,8 +155,10 @@ async def test_the_snapshot_is_the_pool_as_frozen_plain_data(db_url: str) -> Non
         id="x", org="org-a", skills={"care": 3, "dementia": 5}, languages=frozenset({"en", "cy"}),
         accreditations={"enhanced-dbs": None, "ig-training": T + timedelta(days=300),
                         "first-aid": T},
-        timezone="Europe/Paris", phone="+447700900001")
+        timezone="Europe/Paris", phone="+447700900001", name="X", public_name="Xan",
+        public_role="Nurse", public_organisation="ORG-A")
     assert snap.experts["y"].active is False and snap.experts["z"].skills == {}
+    assert snap.experts["y"].public_organisation == ""  # only when the expert shows it
     assert snap.graph.narrower("care") == {"care", "dementia"}
     assert snap.sharing == {("org-a", "org-b")}
     assert tomorrow.sharing == {("org-a", "org-b"), ("org-b", "org-c")}

@@ -386,6 +386,7 @@ async def test_experts_and_skills_read_as_the_contract_says(pool: Pool) -> None:
         "timezone": "Europe/London", "active": True,
         "contact": {"email": "ann@example.org", "phone": ann["contact"]["phone"],
                     "client_identity": "", "sip_address": ""},
+        "public_name": "", "public_role": "", "show_organisation": False,
     }
     _, dementia = await pool.call("sup_in", "GET", "/skills/dementia")
     _, carers = await pool.call("sup_in", "GET", "/skills/carers-support")
