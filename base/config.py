@@ -167,7 +167,7 @@ class Config:
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
-        return f"sqlite+aiosqlite:///{self.data_path / 'base.db'}"
+        return f"sqlite+aiosqlite:///{self.data_path / 'expertline.db'}"
 
     def replace(self, **sections: Any) -> Config:
         """A copy with whole sections or section fields replaced (``server={"port": 0}``)."""

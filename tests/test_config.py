@@ -106,3 +106,9 @@ def test_cli_reports_config_error_in_one_line_exit_2(tmp_path: Path) -> None:
          "--role", "admin"], capture_output=True, text=True, cwd=ROOT, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "expertline: error: server.prot: unknown key"
+
+
+def test_the_default_database_is_the_file_the_readme_names() -> None:
+    """An upgrade must find the database it wrote before (it was once renamed by mistake)."""
+    url = load_config(None, {}).database_url
+    assert url.startswith("sqlite+aiosqlite:///") and url.endswith("/data/expertline.db")

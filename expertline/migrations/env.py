@@ -1,4 +1,4 @@
-"""Alembic environment: runs on the connection handed over by ``base.db``.
+"""Alembic environment: runs on the connection handed over by ``expertline.schema``.
 
 For a new revision against a scratch database, see README ("Schema changes").
 """
