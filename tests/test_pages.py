@@ -14,7 +14,6 @@ from base.access import Role
 from base.clock import now_utc
 from expertline.app import DATABASE
 from pages import sessions
-from pages.sessions import COOKIE
 from router.context import engine_of
 from skills.watch import EVERYTHING
 from tests.engine_support import seed_pool
