@@ -187,13 +187,18 @@ class ChannelPort:
             return QueueInfo(live.state)
         ahead = self.core.position(contact_id)
         place = None if ahead is None else ahead + 1
-        return QueueInfo(live.state, place, self._estimate(live.skill, place))
+        staffed = self._staffed(live.skill)
+        return QueueInfo(live.state, place, self._estimate(place, staffed), staffed)
 
-    def _estimate(self, skill: str, place: int | None) -> float | None:
+    def _staffed(self, skill: str) -> int:
+        """Experts holding ``skill`` who are signed in and working now (available, offered,
+        busy or wrapping up)."""
+        states = self.core.holder_states(skill)
+        return sum(states[s] for s in STAFFED)
+
+    def _estimate(self, place: int | None, staffed: int) -> float | None:
         """Place x mean handle time / experts staffed on the skill; None without enough
         history or when nobody holding the skill is signed in."""
-        states = self.core.holder_states(skill)
-        staffed = sum(states[s] for s in STAFFED)
         samples = list(self._handle_times)
         if place is None or staffed == 0 or len(samples) < MIN_HANDLE_SAMPLES:
             return None

@@ -39,7 +39,7 @@ from router.model import (
     RoutingConfig,
 )
 from router.pool_view import Capacity, pool_of, profile_of
-from router.ports import Assigned, ExpertEndpoint, Listener, OnShift
+from router.ports import Assigned, ExpertEndpoint, Listener, OnShift, ShownExpert
 from router.rebuild import disagreements, live_contacts, snapshot_of
 from router.store import Batch, Live, Store
 from skills.graph import SkillGraph, TriageMatch
@@ -100,7 +100,8 @@ class Engine(ChannelPort, DeskActions):
         # reload must not apply before a slower whole reload that read the database earlier
         self._reloading = asyncio.Lock()
         self._translator = Translator(self._live, presence=self._desired,
-                                      endpoint=self.endpoint, forget=self._forget)
+                                      endpoint=self.endpoint, shown=self.shown,
+                                      forget=self._forget)
         self.started = False
 
     def __repr__(self) -> str:
@@ -230,7 +231,7 @@ class Engine(ChannelPort, DeskActions):
                 continue
             waited = max(unsaved.at - contact.arrived_at, 0.0)
             news.announcements.append(Assigned(contact.view(), self.endpoint(made.expert_id),
-                                               waited))
+                                               waited, self.shown(made.expert_id)))
         return news
 
     async def _rebuild(self) -> None:
@@ -506,6 +507,13 @@ class Engine(ChannelPort, DeskActions):
         return ExpertEndpoint(expert_id, phone=record.phone,
                               client_identity=record.client_identity,
                               sip_address=record.sip_address)
+
+    def shown(self, expert_id: str) -> ShownExpert:
+        """What a citizen may be told about the expert: only what the expert chose to show."""
+        record = self._records.get(expert_id)
+        if record is None:
+            return ShownExpert()
+        return ShownExpert(record.public_name, record.public_role, record.public_organisation)
 
     def _remember(self, contact: LiveContact) -> None:
         self._live[contact.id] = contact

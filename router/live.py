@@ -23,6 +23,7 @@ from router.ports import (
     ExpertEndpoint,
     Medium,
     Rescinded,
+    ShownExpert,
 )
 from router.store import Batch, StateChange
 
@@ -88,10 +89,12 @@ class Translator:
 
     def __init__(self, live: dict[str, LiveContact], *, presence: Mapping[str, Presence],
                  endpoint: Callable[[str], ExpertEndpoint],
+                 shown: Callable[[str], ShownExpert],
                  forget: Callable[[LiveContact], None]) -> None:
         self.live = live
         self.presence = presence
         self.endpoint = endpoint
+        self.shown = shown
         self.forget = forget
 
     def apply(self, commands: list[cmd.Command], batch: Batch, news: News) -> None:
@@ -113,7 +116,7 @@ class Translator:
                                         "reason": c.reason}))
         contact = self.live.get(c.contact_id)
         if contact is not None:
-            news.announcements.append(Later(Rescinded, contact, c.expert_id, c.reason))
+            news.announcements.append(Later(Rescinded, contact, (c.expert_id, c.reason)))
 
     def _Connected(self, c: cmd.Connected, batch: Batch, news: News) -> None:
         batch.connected.append(c)
@@ -133,7 +136,8 @@ class Translator:
                                         "contact": contact.summary(batch.at),
                                         "messages": list(contact.messages)}))
         contact.messages.clear()
-        news.announcements.append(Later(Assigned, contact, self.endpoint(c.expert_id), waited))
+        news.announcements.append(Later(Assigned, contact, (
+            self.endpoint(c.expert_id), waited, self.shown(c.expert_id))))
 
     def _ContactStateChanged(self, c: cmd.ContactStateChanged, batch: Batch,
                              news: News) -> None:
@@ -170,12 +174,12 @@ class Translator:
 
 @dataclass(frozen=True, slots=True)
 class Later:
-    """An announcement built once the step is over, so it carries the contact's final view."""
+    """An announcement built once the step is over, so it carries the contact's final view:
+    ``kind(view, *args)``."""
 
-    kind: Callable[[ContactView, Any, Any], Announcement]
+    kind: Callable[..., Announcement]
     contact: LiveContact
-    detail: Any
-    extra: Any
+    args: tuple[Any, ...]
 
     def build(self) -> Announcement:
-        return self.kind(dataclasses.replace(self.contact.view()), self.detail, self.extra)
+        return self.kind(dataclasses.replace(self.contact.view()), *self.args)

@@ -75,7 +75,9 @@ class QueueInfo:
     state: ContactState
     position: int | None = None
     estimated_wait_s: float | None = None
-    experts_on_duty: int | None = None  # staffed experts who could take it now (None: unknown)
+    # experts holding the contact's skill who are staffed now (available, offered, busy or
+    # wrapping up); None when the contact is not waiting
+    experts_on_duty: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
