@@ -139,6 +139,15 @@ class LimitsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatConfig:
+    """The citizen's web chat: how long a dropped chat waits for its citizen to come back, and
+    how often a waiting citizen's place in the queue is looked at again."""
+
+    resume_window_s: float = 120.0
+    position_every_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: int = 7
     experts: int = 600
@@ -155,6 +164,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
+    chat: ChatConfig = field(default_factory=ChatConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = field(default="", compare=False)
 
@@ -287,6 +297,8 @@ def validate(config: Config) -> None:
     _check(config.database.busy_timeout_ms >= 0, "database.busy_timeout_ms", "must be >= 0")
     for name in ("chat_opens_per_min", "messages_per_number_per_min", "auth_failures_per_min"):
         _check(getattr(config.limits, name) >= 0, f"limits.{name}", "must be >= 0")
+    _check(config.chat.resume_window_s > 0, "chat.resume_window_s", "must be positive")
+    _check(config.chat.position_every_s > 0, "chat.position_every_s", "must be positive")
 
 
 def _validate_routing(routing: RoutingConfig) -> None:

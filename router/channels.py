@@ -32,6 +32,7 @@ from router.store import Batch, StateChange, Store
 from router.tables import ContactRow
 
 MAX_BUFFERED_MESSAGES = 50
+FIRST_WORDS_MAX = 1000
 RELAY_REFS_KEPT = 10_000
 MIN_HANDLE_SAMPLES = 5
 STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
@@ -90,7 +91,8 @@ class ChannelPort:
                               medium=request.medium, skill=request.skill,
                               language=request.language or "en",
                               external_ref=request.external_ref, arrived_at=now,
-                              priority=request.priority, address=request.address)
+                              priority=request.priority, address=request.address,
+                              first_words=first_words_of(request))
         async with self._lock:
             if request.external_ref in self._refs:  # a concurrent retry won the race
                 contact_id = self._refs[request.external_ref]
@@ -120,6 +122,7 @@ class ChannelPort:
                          triage=None if triage is None else {
                              "method": triage.method, "score": triage.score,
                              "matched": list(triage.matched)},
+                         first_words=contact.first_words,
                          state="queued", reason="arrived", arrived_at=contact.arrived_at)
         commands = self.core.handle(ev.ContactArrived(spec, contact.seq), contact.arrived_at)
 
@@ -322,6 +325,19 @@ class ChannelPort:
                  "text": text}
         for sink in list(self._desks.get(live.expert_id, ())):
             sink(event)
+
+
+def first_words_of(request: ContactRequest) -> str:
+    """The citizen's own words from triage (a chat's first message, what a caller said to the
+    IVR), trimmed and cut to what the contact keeps."""
+    return "" if request.triage is None else storable(request.triage.text, FIRST_WORDS_MAX)
+
+
+def storable(text: str, limit: int) -> str:
+    """``text`` trimmed and cut to ``limit`` characters, without what no database can store
+    (NUL characters; lone surrogates become U+FFFD)."""
+    clean = text.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return clean.strip()[:limit]
 
 
 def _view_of(row: ContactRow) -> ContactView:

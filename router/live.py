@@ -51,17 +51,21 @@ class LiveContact:
     failed: str = ""  # why the contact failed, once it has
     distressing: bool = False
     messages: list[str] = field(default_factory=list)  # citizen text before an expert joined
+    # the citizen's own first words, for the expert's desk only: never logged, never shown to
+    # supervisors (``ContactRow.first_words``)
+    first_words: str = field(default="", repr=False)
 
     def view(self) -> ContactView:
         return ContactView(self.id, self.channel, self.medium, self.skill, self.language,
                            self.state, self.external_ref, self.address, self.callback_number)
 
     def summary(self, now: float) -> dict[str, Any]:
-        """What an expert's desk is shown about the contact (no phone number)."""
+        """What an expert's desk is shown about the contact (no phone number): with the
+        citizen's first words, so a ringing offer shows what they need in their own words."""
         return {"id": self.id, "channel": self.channel.value, "medium": self.medium.value,
                 "skill": self.skill, "language": self.language, "priority": self.priority,
                 "waited_s": round(max(now - self.arrived_at, 0.0), 1),
-                "callback": bool(self.callback_number)}
+                "callback": bool(self.callback_number), "first_words": self.first_words}
 
 
 DeskEvent = tuple[str, dict[str, Any]]

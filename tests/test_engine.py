@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,17 @@ from base.db import Database
 from base.errors import Conflict, InvalidInput, NotFound
 from expertline.schema import database
 from router.engine import Engine
-from router.ports import Announcement, Assigned, Channel, ContactState, Ended, OnShift, Rescinded
+from router.ports import (
+    Announcement,
+    Assigned,
+    Channel,
+    ContactRequest,
+    ContactState,
+    Ended,
+    OnShift,
+    Rescinded,
+    TriageInfo,
+)
 from router.tables import ContactEventRow, ContactRow, DecisionRow, OfferRow
 from tests.conftest import make_config
 from tests.engine_support import Clock, call, seed_pool
@@ -303,3 +315,45 @@ async def test_chat_relays_wait_for_the_expert(harness: Harness) -> None:
     assert session["messages"] == ["hello?"]
     await engine.relay_to_expert(ticket.contact_id, "are you there", ref="m2")
     assert harness.desk["e-ann"][-1]["text"] == "are you there"
+
+
+# -- the expert desk (issue 14): first words, transcripts, what the citizen is shown -------------
+WORDS = "my mum keeps forgetting to eat and wanders at night"
+
+
+def said(ref: str, words: str, *, channel: Channel = Channel.CHAT) -> ContactRequest:
+    """A contact whose citizen said ``words`` first (a chat's first message, the IVR)."""
+    request = call(ref, channel=channel, address="")
+    return replace(request, triage=TriageInfo("text", 0.8, ("dementia",), words))
+
+
+async def accepted_session(engine: Engine, expert_id: str = "e-ann") -> str:
+    await engine.set_status(expert_id, "available")
+    [offer] = engine.offers(expert_id)
+    return str((await engine.accept(expert_id, offer["id"]))["session_id"])
+
+
+async def test_an_offer_carries_the_citizens_first_words_never_logged(
+        harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="router")
+    engine = await harness.engine()
+    engine.connect_desk("e-ann", harness.sink("e-ann"))
+    ticket = await engine.submit(said("WEB1", f"  {WORDS}\n"))
+    long = await engine.submit(said("WEB2", "x" * 1500, channel=Channel.VOICE))
+    await engine.set_status("e-ann", "available")
+    [ringing] = [e for e in harness.desk["e-ann"] if e["type"] == "offer"]
+    assert ringing["contact"]["first_words"] == WORDS  # trimmed
+    assert engine.offers("e-ann")[0]["contact"]["first_words"] == WORDS
+    [row] = await harness.rows(ContactRow, id=ticket.contact_id)
+    assert row.first_words == WORDS and "text" not in (row.triage or {})
+    [cut] = await harness.rows(ContactRow, id=long.contact_id)
+    assert cut.first_words == "x" * 1000
+
+    await engine.close()  # a restart: the offer still shows them
+    reborn = await harness.engine()
+    assert reborn.offers("e-ann")[0]["contact"]["first_words"] == WORDS
+    session_id = await accepted_session(reborn)
+    [session] = reborn.desk_state("e-ann")["sessions"]
+    assert (session["id"], session["contact"]["first_words"]) == (session_id, WORDS)
+    assert WORDS not in caplog.text and "wanders" not in caplog.text
