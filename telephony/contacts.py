@@ -30,12 +30,13 @@ async def open_chat(tel: Telephony, *, medium: Medium, text: str, lang: str, ref
 
 
 def queued_words(tel: Telephony, lang: str, skill: str, ticket: ContactTicket) -> list[str]:
-    """What a new chat contact is told: who they will talk to, their place, the wait."""
+    """What a new chat contact is told: who they will talk to, their place, the wait (or that
+    nobody is on duty just now)."""
     if skill == tel.rules.general_skill:
-        first = prompts.text(lang, "routed_general")
+        first = prompts.text(lang, "webchat_routed_general")
     else:
         first = prompts.text(lang, "routed", label=prompts.skill_label(skill))
-    return [first, *prompts.queue_sentences(lang, ticket.queue)]
+    return [first, *prompts.chat_queue_sentences(lang, ticket.queue)]
 
 
 async def close_by_citizen(routing: RoutingPort, view: ContactView, *, reason: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from router.ports import ContactState, QueueInfo
+from router.ports import ContactState, QueueInfo, ShownExpert
 
 EN, CY = "en", "cy"
 
@@ -50,6 +50,40 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
         "chat_ended": "This conversation has ended. Message us again any time.",
         "chat_bye": "Thank you. This conversation has ended.",
         "chat_resumed": "You will receive our messages again. Tell us what you need.",
+        # the citizen's web chat: written words, never "call"
+        "webchat_routed_general": "Thank you. We will connect you with one of our advisers.",
+        "webchat_offered": "An expert is about to join your chat.",
+        "webchat_nobody_on_duty": "Nobody is on duty just now. Your chat keeps its place and "
+                                  "will be answered when someone comes on duty. If someone is "
+                                  "in danger, call 999.",
+        "webchat_connected": "You are now chatting with {who}.",
+        "webchat_connected_anonymous": "You are now chatting with an expert{details}.",
+        "webchat_resumed": "Welcome back. Your chat carries on from where it was.",
+        "webchat_elsewhere": "This chat has been opened in another window, so it carries on "
+                             "there.",
+        "webchat_language": "We will write to you in English from now on.",
+        "webchat_ended_citizen": "Thank you. This chat has ended.",
+        "webchat_ended_expert": "The expert has ended this chat. If you need more help, you can "
+                                "start a new chat.",
+        "webchat_ended_system": "This chat has been closed. If you still need help, please "
+                                "start a new chat.",
+        "webchat_resume_unknown": "Sorry, we could not find that chat. Please start a new chat.",
+        "webchat_resume_expired": "Sorry, this chat has closed because it was left for too "
+                                  "long. Please start a new chat if you still need help.",
+        "webchat_resume_ended": "This chat has ended. Please start a new chat if you still need "
+                                "help.",
+        "webchat_bad_json": "Sorry, we could not read that: send JSON objects.",
+        "webchat_bad_type": "Sorry, we did not understand that. The type must be hello, resume, "
+                            "message, position, language or end.",
+        "webchat_binary": "Sorry, we could not read that: send text, not binary data.",
+        "webchat_not_started": "Please tell us what you need first, so that your chat can "
+                               "start.",
+        "webchat_started": "This chat has already started.",
+        "webchat_empty": "Please write a message first.",
+        "webchat_too_long": "That message is too long: please keep it under {n} characters.",
+        "webchat_bad_language": "Please choose English (en) or Welsh (cy).",
+        "webchat_trouble": "Sorry, something went wrong on our side. Please try again in a "
+                           "moment.",
         "whisper": "Expertline call about {label}. The caller has waited {waited}. To accept, "
                    "press 1.",
         "whisper_callback": "Expertline callback about {label}. To accept, press 1, and we will "
@@ -98,6 +132,44 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
         "chat_bye": "Diolch. Mae'r sgwrs hon wedi dod i ben.",
         "chat_resumed": "Byddwch yn derbyn ein negeseuon eto. Dywedwch wrthym beth sydd ei "
                         "angen arnoch.",
+        "webchat_routed_general": "Diolch. Byddwn yn eich cysylltu ag un o'n cynghorwyr.",
+        "webchat_offered": "Mae arbenigwr ar fin ymuno â'ch sgwrs.",
+        "webchat_nobody_on_duty": "Does neb ar ddyletswydd ar hyn o bryd. Bydd eich sgwrs yn "
+                                  "cadw ei lle a chaiff ei hateb pan ddaw rhywun ar ddyletswydd. "
+                                  "Os oes rhywun mewn perygl, ffoniwch 999.",
+        "webchat_connected": "Rydych chi wedi'ch cysylltu. Eich arbenigwr yw {who}.",
+        "webchat_connected_anonymous": "Rydych chi wedi'ch cysylltu ag arbenigwr{details}.",
+        "webchat_resumed": "Croeso'n ôl. Mae eich sgwrs yn parhau o'r man lle'r oedd hi.",
+        "webchat_elsewhere": "Mae'r sgwrs hon wedi'i hagor mewn ffenestr arall, felly mae'n "
+                             "parhau yno.",
+        "webchat_language": "Byddwn yn ysgrifennu atoch yn Gymraeg o hyn ymlaen.",
+        "webchat_ended_citizen": "Diolch. Mae'r sgwrs hon wedi dod i ben.",
+        "webchat_ended_expert": "Mae'r arbenigwr wedi dod â'r sgwrs hon i ben. Os oes angen "
+                                "rhagor o help arnoch, gallwch ddechrau sgwrs newydd.",
+        "webchat_ended_system": "Mae'r sgwrs hon wedi cau. Os oes angen help arnoch o hyd, "
+                                "dechreuwch sgwrs newydd.",
+        "webchat_resume_unknown": "Mae'n ddrwg gen i, ni allem ddod o hyd i'r sgwrs honno. "
+                                  "Dechreuwch sgwrs newydd.",
+        "webchat_resume_expired": "Mae'n ddrwg gen i, mae'r sgwrs hon wedi cau am ei bod wedi'i "
+                                  "gadael yn rhy hir. Dechreuwch sgwrs newydd os oes angen help "
+                                  "arnoch o hyd.",
+        "webchat_resume_ended": "Mae'r sgwrs hon wedi dod i ben. Dechreuwch sgwrs newydd os oes "
+                                "angen help arnoch o hyd.",
+        "webchat_bad_json": "Mae'n ddrwg gen i, ni allem ddarllen hynny: anfonwch wrthrychau "
+                            "JSON.",
+        "webchat_bad_type": "Mae'n ddrwg gen i, nid oeddem yn deall hynny. Rhaid i'r math fod "
+                            "yn hello, resume, message, position, language neu end.",
+        "webchat_binary": "Mae'n ddrwg gen i, ni allem ddarllen hynny: anfonwch destun, nid data "
+                          "deuaidd.",
+        "webchat_not_started": "Dywedwch wrthym beth sydd ei angen arnoch yn gyntaf, er mwyn i'ch "
+                               "sgwrs ddechrau.",
+        "webchat_started": "Mae'r sgwrs hon eisoes wedi dechrau.",
+        "webchat_empty": "Ysgrifennwch neges yn gyntaf, os gwelwch yn dda.",
+        "webchat_too_long": "Mae'r neges honno'n rhy hir: cadwch hi o dan {n} nod, os gwelwch "
+                            "yn dda.",
+        "webchat_bad_language": "Dewiswch Saesneg (en) neu Gymraeg (cy).",
+        "webchat_trouble": "Mae'n ddrwg gen i, aeth rhywbeth o'i le ar ein hochr ni. Rhowch "
+                           "gynnig arall arni mewn munud.",
     },
 }
 
@@ -141,6 +213,31 @@ def queue_sentences(lang: str, info: QueueInfo) -> list[str]:
     place = text(lang, "position_next") if info.position == 1 else text(lang, "position",
                                                                           n=info.position)
     return [place, wait_sentence(lang, info.estimated_wait_s)]
+
+
+def chat_queue_sentences(lang: str, info: QueueInfo) -> list[str]:
+    """What a waiting chat (web, SMS, WhatsApp) is told about its place: written words, never
+    "call", and plainly when nobody who could answer it is on duty."""
+    if info.state is ContactState.OFFERED:
+        return [text(lang, "webchat_offered")]
+    if info.state is ContactState.CONNECTED:
+        return [text(lang, "connecting")]
+    said = [] if info.position is None else [
+        text(lang, "position_next") if info.position == 1 else text(lang, "position",
+                                                                    n=info.position)]
+    if info.experts_on_duty == 0:
+        return [*said, text(lang, "webchat_nobody_on_duty")]
+    return [*said, wait_sentence(lang, info.estimated_wait_s)]
+
+
+def connected_sentence(lang: str, shown: ShownExpert) -> str:
+    """Who the citizen is now chatting with: only what the expert agreed to show."""
+    details = ", ".join(part for part in (shown.role.strip(), shown.organisation.strip()) if part)
+    if not shown.name.strip():
+        return text(lang, "webchat_connected_anonymous",
+                    details=f" ({details})" if details else "")
+    who = f"{shown.name.strip()} ({details})" if details else shown.name.strip()
+    return text(lang, "webchat_connected", who=who)
 
 
 def last_digits(number: str, count: int = 3) -> str:
