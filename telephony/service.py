@@ -1,9 +1,10 @@
 """``Telephony``: the channels' long-lived state, one per application, under a typed AppKey.
 
 It holds the configuration-derived helpers (URLs, speech locales, IVR rules, signature check),
-the outbound gateway, the bounded idempotency memories, the background task runner, the phone
-``Connector`` and the web chat hub. The routing port is looked up through a function each time,
-because the engine starts after this object is made.
+the outbound gateway, the bounded idempotency memories, the background task runner and its
+``schedule``, the phone ``Connector``, the web chat hub and the chats' resume tokens. The
+routing port is looked up through a function each time, because the engine starts after this
+object is made.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from aiohttp import web
 
 from base.config import Config
 from base.db import Sessions
+from base.errors import DomainError
 from base.limits import RateLimit
 from router.ports import Listener, RoutingPort, Triage
 from telephony.chat_hub import ChatHub
+from telephony.chat_resume import ResumeTokens
 from telephony.connect import Connector
 from telephony.dedup import CallIndex, RecentKeys, Replies
 from telephony.gateway import Gateway
@@ -37,6 +40,7 @@ class Telephony:
     def __init__(self, *, config: Config, routing: Callable[[], RoutingPort], triage: Triage,
                  gateway: Gateway, sessions: Sessions,
                  clock: Callable[[], float] = time.monotonic,
+                 wall_clock: Callable[[], float] = time.time,
                  schedule: Schedule | None = None) -> None:
         self.config = config
         self.triage = triage
@@ -55,9 +59,13 @@ class Telephony:
         self.chat_opens = RateLimit(config.limits.chat_opens_per_min)
         self.message_senders = RateLimit(config.limits.messages_per_number_per_min)
         self.tasks = Tasks()
+        self.schedule: Schedule = schedule or self.tasks.later
+        self.wall_clock = wall_clock
         self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
-                                   routing=routing, schedule=schedule or self.tasks.later)
+                                   routing=routing, schedule=self.schedule)
         self.chats = ChatHub()
+        self.resume_tokens = ResumeTokens(sessions, clock=wall_clock,
+                                          window_s=config.chat.resume_window_s)
         self._unsubscribe: Callable[[], None] | None = None
 
     @property
@@ -75,11 +83,18 @@ class Telephony:
         await self.tasks.idle()
 
     async def close(self) -> None:
-        """Stop listening, cancel background work, close chats and the gateway. Safe twice."""
+        """Stop listening, cancel background work, close chat sockets (their chats stay
+        resumable for a window from now, so a restart loses nobody) and the gateway. Safe
+        twice."""
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
         await self.tasks.close()
+        present = [chat.contact_id for chat in self.chats.present()]
+        try:
+            await self.resume_tokens.extend(present)
+        except DomainError as exc:
+            log.warning("web chats' resume tokens not extended at shutdown: %s", exc)
         await self.chats.close()
         await self.gateway.close()
 

@@ -44,27 +44,33 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
           routing: Callable[[], RoutingPort],
           triage: Triage, gateway: Callable[[], Gateway] | None = None,
           clock: Callable[[], float] = time.monotonic,
-          schedule: Schedule | None = None) -> None:
-    """Register the Twilio webhooks, ``/ws/chat`` and ``/chat``.
+          wall_clock: Callable[[], float] = time.time,
+          schedule: Schedule | None = None, chat_page: bool = True) -> None:
+    """Register the Twilio webhooks, ``/ws/chat`` and (unless ``chat_page`` is False, when
+    another package serves the citizen's page) ``/chat``.
 
     ``sessions`` opens a database session (opt-outs live there); ``routing`` returns the
     engine (called once it runs); ``triage`` is the skills graph's
     ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an auth token
-    is configured, else loopback); ``schedule`` runs callback retries later (default: the event
+    is configured, else loopback); ``clock`` is monotonic (idempotency memories), ``wall_clock``
+    epoch seconds (web chat resume tokens, which outlive the process); ``schedule`` runs work
+    later: callback retries, web chat position checks and resume windows (default: the event
     loop's timers).
     """
     for path, handler in VOICE_ROUTES.items():
         app.router.add_post(path, voice_webhook(handler))
     app.router.add_post(urls.MESSAGING, messaging_webhook(messaging.inbound))
     app.router.add_get("/ws/chat", chat.socket)
-    app.router.add_get("/chat", chat.page)
+    if chat_page:
+        app.router.add_get("/chat", chat.page)
     if not config.twilio.enabled:
         app.router.add_get(urls.LOOPBACK_CALL, _loopback_call)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         made = gateway() if gateway is not None else make_gateway(config.twilio)
         tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
-                        sessions=sessions, clock=clock, schedule=schedule)
+                        sessions=sessions, clock=clock, wall_clock=wall_clock,
+                        schedule=schedule)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         tel.start(announcements.listener(tel))

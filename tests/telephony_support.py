@@ -11,8 +11,10 @@ contacts keep their place when requeued) and lets a test act as the expert desk:
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ from router.ports import (
     Listener,
     Medium,
     QueueInfo,
+    ShownExpert,
+    TranscriptLine,
 )
 from telephony.gateway import Gateway
 from telephony.signature import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
@@ -57,12 +61,18 @@ class FakeContact:
 
 
 class FakeRouting:
-    """In-memory routing port. ``seconds_per_place`` makes the wait estimate (None: unknown)."""
+    """In-memory routing port. ``seconds_per_place`` makes the wait estimate (None: unknown);
+    ``on_duty`` is what ``QueueInfo.experts_on_duty`` says of a waiting contact (None:
+    unknown). Each contact keeps a transcript: its first words, then both sides' messages."""
 
-    def __init__(self, *, seconds_per_place: float | None = 90.0) -> None:
+    def __init__(self, *, seconds_per_place: float | None = 90.0,
+                 on_duty: int | None = None) -> None:
         self.contacts: dict[str, FakeContact] = {}
         self.relayed: list[tuple[str, str]] = []
+        self.lines: dict[str, list[TranscriptLine]] = {}
         self.seconds_per_place = seconds_per_place
+        self.on_duty = on_duty
+        self._at = itertools.count(1_796_000_000)
         self._refs: dict[str, str] = {}
         self._relay_refs: set[str] = set()
         self._listeners: list[Listener] = []
@@ -80,6 +90,8 @@ class FakeRouting:
                            request.address)
         self.contacts[contact_id] = FakeContact(view, request, n)
         self._refs[request.external_ref] = contact_id
+        first = request.triage.text if request.triage is not None else ""
+        self.lines[contact_id] = [self._line("citizen", first)] if first else []
         return ContactTicket(contact_id, True, await self.position(contact_id))
 
     async def get(self, contact_id: str) -> ContactView | None:
@@ -106,7 +118,7 @@ class FakeRouting:
         ahead = [c for c in self.contacts.values() if c.view.state.waiting and c.seq < contact.seq]
         place = len(ahead) + 1
         estimate = None if self.seconds_per_place is None else place * self.seconds_per_place
-        return QueueInfo(state, place, estimate)
+        return QueueInfo(state, place, estimate, self.on_duty)
 
     async def abandon(self, contact_id: str, *, reason: str,
                       waited_s: float | None = None) -> None:
@@ -147,6 +159,11 @@ class FakeRouting:
         if ref not in self._relay_refs:
             self._relay_refs.add(ref)
             self.relayed.append((contact_id, text))
+            self.lines[contact_id].append(self._line("citizen", text))
+
+    async def transcript(self, contact_id: str) -> list[TranscriptLine]:
+        self._contact(contact_id)
+        return list(self.lines[contact_id])
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -161,15 +178,20 @@ class FakeRouting:
         self._set(contact, ContactState.OFFERED, f"offered to {expert_id}")
 
     async def assign(self, contact_id: str, expert: ExpertEndpoint,
-                     waited_s: float = 75.0) -> None:
-        """An expert accepted the contact on the desk."""
+                     waited_s: float = 75.0, shown: ShownExpert | None = None) -> None:
+        """An expert accepted the contact on the desk (``shown``: what they agreed the
+        citizen may be told of them)."""
         contact = self._contact(contact_id)
         contact.expert_id = expert.expert_id
         self._set(contact, ContactState.CONNECTED, f"accepted by {expert.expert_id}")
-        await self._announce(Assigned(contact.view, expert, waited_s))
+        await self._announce(Assigned(contact.view, expert, waited_s, shown or ShownExpert()))
 
-    async def expert_says(self, contact_id: str, text: str) -> None:
-        await self._announce(ExpertMessage(self._contact(contact_id).view, text))
+    async def expert_says(self, contact_id: str, text: str, *, announce: bool = True) -> None:
+        """The expert writes: the line joins the transcript, then is announced (``announce``
+        False: the announcement is still on its way)."""
+        self.lines[contact_id].append(self._line("expert", text))
+        if announce:
+            await self._announce(ExpertMessage(self._contact(contact_id).view, text))
 
     async def complete(self, contact_id: str, by: str = "expert") -> None:
         contact = self._contact(contact_id)
@@ -193,6 +215,9 @@ class FakeRouting:
             return self.contacts[contact_id]
         except KeyError:
             raise NotFound(f"no contact {contact_id}") from None
+
+    def _line(self, sender: str, text: str) -> TranscriptLine:
+        return TranscriptLine(float(next(self._at)), sender, text)
 
     def _set(self, contact: FakeContact, state: ContactState, reason: str) -> None:
         contact.view = dataclasses.replace(contact.view, state=state)
@@ -231,19 +256,50 @@ def keyword_triage(text: str) -> list[Match]:
 
 # -- a scheduler the test runs by hand -----------------------------------------------------------
 class ManualScheduler:
-    """Records ``schedule(delay_s, key, job)``; ``await run_due()`` runs what was scheduled."""
+    """Records ``schedule(delay_s, key, job)``; ``await run_due()`` runs what was scheduled,
+    whatever its delay. It also keeps virtual time: ``time`` is a wall clock for the code under
+    test, and ``await advance(s)`` moves it on, running each job as its time comes (jobs that
+    jobs schedule too), in time order. No sleeps."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: float = 1_796_000_000.0) -> None:
+        self.now = start
         self.jobs: list[tuple[float, str, Callable[[], Awaitable[None]]]] = []
+        self._due: list[float] = []
 
     def __call__(self, delay_s: float, key: str, job: Callable[[], Awaitable[None]]) -> None:
         self.jobs.append((delay_s, key, job))
+        self._due.append(self.now + delay_s)
+
+    def time(self) -> float:
+        return self.now
 
     async def run_due(self) -> list[float]:
-        jobs, self.jobs = self.jobs, []
+        jobs, self.jobs, self._due = self.jobs, [], []
         for _, _, job in jobs:
             await job()
         return [delay for delay, _, _ in jobs]
+
+    async def advance(self, seconds: float) -> None:
+        until = self.now + seconds
+        while self._due and min(self._due) <= until:
+            i = self._due.index(min(self._due))
+            self.now = max(self.now, self._due.pop(i))
+            _, _, job = self.jobs.pop(i)
+            await job()
+        self.now = until
+
+    def pending(self, key: str) -> int:
+        """How many jobs wait under ``key``."""
+        return sum(1 for _, k, _ in self.jobs if k == key)
+
+
+async def eventually(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    """Yield to the event loop until ``condition`` holds: the server notices a socket closed
+    by the client on its own schedule. Not a sleep: nothing here waits for time to pass."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the server did not get there"
+        await asyncio.sleep(0)
 
 
 # -- configuration and the application -----------------------------------------------------------
@@ -266,8 +322,9 @@ def telephony_config(tmp_path: Any, *, twilio: bool, api_url: str = "https://api
 def telephony_app(config: Config, routing: FakeRouting, *,
                   gateway: Callable[[], Gateway] | None = None,
                   schedule: ManualScheduler | None = None) -> web.Application:
-    """A bare application with the real error middleware, a real database (opt-outs live
-    there) and ``telephony.wiring.setup``."""
+    """A bare application with the real error middleware, a real database (opt-outs and chat
+    resume tokens live there) and ``telephony.wiring.setup``. With a ``schedule`` its virtual
+    time is also telephony's wall clock."""
     app = web.Application(middlewares=[error_middleware])
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -281,7 +338,8 @@ def telephony_app(config: Config, routing: FakeRouting, *,
     app.cleanup_ctx.append(database_ctx)
     telephony.wiring.setup(app, config=config, sessions=sessions,
                            routing=lambda: routing, triage=keyword_triage, gateway=gateway,
-                           schedule=schedule)
+                           schedule=schedule,
+                           **({} if schedule is None else {"wall_clock": schedule.time}))
     return app
 
 
