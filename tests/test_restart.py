@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ class Server:
                     "EXPERTLINE_HOST": "127.0.0.1", "EXPERTLINE_PORT": str(self.port)}
         self.env.pop("EXPERTLINE_DATABASE_URL", None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.data_dir = data_dir
         self.log = data_dir / "server.log"
 
     def cli(self, *args: str) -> str:
@@ -162,10 +165,14 @@ def test_stop_is_remembered_across_a_crash(server: Server) -> None:
     assert len([c for c in found if c["medium"] == "sms"]) == 1
 
 
-async def test_web_chats_cut_off_by_a_crash_are_not_offered_after_the_restart(
+async def test_web_chats_cut_off_by_a_crash_are_kept_for_their_window_and_no_longer(
         server: Server) -> None:
     """Issue 13, item 2: 100 web chats open at kill -9 were queued again after the restart,
-    with no socket behind any of them, and experts spent minutes on citizens who had gone."""
+    with no socket behind any of them, and experts spent minutes on citizens who had gone.
+    Issue 14: but a citizen whose page is reconnecting must not lose their chat to a restart.
+    So a chat whose resume token has not expired is kept for the rest of its window and can be
+    taken back with its transcript; one whose token has expired (here: as if the crash had been
+    long ago) is closed on start and never offered."""
     admin = server.cli("token", "create", "--role", "admin")
     server.start()
     status, org = server.call("GET", "/api/v1/organisations?limit=1", admin)
@@ -177,22 +184,63 @@ async def test_web_chats_cut_off_by_a_crash_are_not_offered_after_the_restart(
     async with aiohttp.ClientSession() as http:
         sockets = [await http.ws_connect(f"http://127.0.0.1:{server.port}/ws/chat")
                    for _ in range(5)]
-        ids = []
+        chats = []
         for ws in sockets:
             await ws.send_json({"type": "hello", "text": "my mum has dementia"})
             queued = await ws.receive_json(timeout=10)
             assert queued["type"] == "queued"
-            ids.append(queued["contact_id"])
+            chats.append((queued["contact_id"], queued["resume_token"]))
+        ids = [cid for cid, _ in chats]
         status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
         offer = next(o for o in desk["offers"] if o["contact"]["id"] in ids)
         status, _ = server.call("POST", f"/api/v1/me/offers/{offer['id']}/accept", expert)
         assert status == 200
+        connected = offer["contact"]["id"]
+        waiting = [cid for cid in ids if cid != connected]
+        kept, gone = waiting[:2], [*waiting[2:], connected]
+        first = sockets[ids.index(kept[0])]
+        await first.send_json({"type": "message", "text": "hello?"})
+        await first.send_json({"type": "position"})  # answered once "hello?" is stored
+        while (await first.receive_json(timeout=10))["type"] != "position":
+            pass
         server.kill()  # the sockets die with it
         for ws in sockets:
             await ws.close()
+    expire_tokens(server, gone)  # these citizens were gone longer than the window
     server.start()
+
     states = {c["id"]: c["state"] for c in server.call(
         "GET", "/api/v1/contacts?limit=100", admin)[1]["items"] if c["id"] in ids}
-    assert sorted(states.values()) == ["abandoned"] * 4 + ["wrapup"]
+    assert sorted(states[cid] for cid in gone) == ["abandoned", "abandoned", "wrapup"]
+    assert all(states[cid] in ("queued", "offered") for cid in kept), states
     status, desk = server.call("PUT", "/api/v1/me/status", expert, {"status": "available"})
-    assert [o for o in desk["offers"] if o["contact"]["id"] in ids] == []
+    assert {o["contact"]["id"] for o in desk["offers"]} <= set(kept)  # never a closed one
+
+    token = dict(chats)[kept[0]]
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(f"http://127.0.0.1:{server.port}/ws/chat") as ws:
+        await ws.send_json({"type": "resume", "token": token})
+        resumed = await ws.receive_json(timeout=10)
+        assert (resumed["type"], resumed["contact_id"]) == ("resumed", kept[0]), resumed
+        transcript = await ws.receive_json(timeout=10)
+        assert [(x["from"], x["text"]) for x in transcript["lines"]] == [
+            ("you", "my mum has dementia"), ("you", "hello?")]
+        assert (await ws.receive_json(timeout=10))["type"] in ("position", "connected")
+        await ws.send_json({"type": "resume", "token": dict(chats)[gone[0]]})
+        refused = await ws.receive_json(timeout=10)
+        assert refused["code"] == "already_started"
+    async with aiohttp.ClientSession() as http, \
+            http.ws_connect(f"http://127.0.0.1:{server.port}/ws/chat") as ws:
+        await ws.send_json({"type": "resume", "token": dict(chats)[gone[0]]})
+        assert (await ws.receive_json(timeout=10))["code"] == "resume_expired"
+
+
+def expire_tokens(server: Server, contact_ids: list[str]) -> None:
+    """While the server is down: these chats' resume tokens expired minutes ago."""
+    [database] = server.data_dir.glob("*.db")
+    with closing(sqlite3.connect(database)) as db, db:
+        marks = ",".join("?" * len(contact_ids))
+        changed = db.execute(f"UPDATE chat_resume SET expires_at = ? "
+                             f"WHERE contact_id IN ({marks})",
+                             [time.time() - 300, *contact_ids]).rowcount
+    assert changed == len(contact_ids)
