@@ -87,6 +87,8 @@ async def test_a_citizen_chats_with_an_expert_through_both_websockets(
                                  "language": "en"})
         queued = await next_of(citizen, "queued")
         assert (queued["skill"], queued["position"]) == ("dementia", 1)
+        assert queued["experts_on_duty"] == 0  # Annie's desk is open but she is not working
+        assert "Nobody is on duty just now." in queued["text"]
         await citizen.send_json({"type": "message", "text": "is anyone there?"})
 
         session = await take(desk)
