@@ -1,8 +1,15 @@
 """REST surface of the routing engine (README, "HTTP API"): the expert desk under ``/api/v1/me``,
 contacts and live statistics for supervisors (``router.wiring.setup`` registers ``routes()``).
 
-Experts act only on their own offers and sessions; supervisors and admins read contacts and
-stats.
+The desk: ``GET /api/v1/me`` (the expert's state, offers, sessions, wrap-ups),
+``PUT /api/v1/me/status``, ``GET /api/v1/me/offers`` (each offer's contact with the
+citizen's ``first_words``), accept and decline, ``POST …/sessions/{id}/complete``,
+``POST …/sessions/{id}/messages`` (``{"text"}``: stored in the transcript, then delivered) and
+``GET …/sessions/{id}/messages`` (``{"items": [{"at", "sender", "text"}]}``: the chat so far,
+first words first, for a session connected or in wrap-up).
+
+Experts act only on their own offers and sessions (anyone else's is a 404); supervisors and
+admins read contacts and stats, never the citizen's words.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/v1/me/offers/{id}/decline", decline),
         web.post("/api/v1/me/sessions/{id}/complete", complete),
         web.post("/api/v1/me/sessions/{id}/messages", message),
+        web.get("/api/v1/me/sessions/{id}/messages", transcript),
         web.get("/api/v1/contacts", list_contacts),
         web.post("/api/v1/contacts", create_contact),
         web.get("/api/v1/contacts/{id}", get_contact),
@@ -92,6 +100,12 @@ async def message(request: web.Request) -> web.Response:
     return json_response({"sent": True}, status=202)
 
 
+async def transcript(request: web.Request) -> web.Response:
+    expert_id = me(request)
+    lines = await engine_of(request.app).session_messages(expert_id, request.match_info["id"])
+    return json_response({"items": lines})
+
+
 # -- contacts for supervisors --------------------------------------------------------------------
 def _reader(request: web.Request) -> Principal:
     caller = principal(request)
@@ -100,7 +114,8 @@ def _reader(request: web.Request) -> Principal:
 
 
 def contact_json(row: ContactRow, caller: Principal) -> dict[str, Any]:
-    """Admins see the citizen's number; supervisors see it masked."""
+    """Admins see the citizen's number; supervisors see it masked. Neither sees the
+    citizen's first words or messages: those are for the expert they talk to."""
     def number(value: str) -> str:
         return value if caller.role is Role.ADMIN else mask_phone(value)
 

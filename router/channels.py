@@ -3,17 +3,25 @@
 Each method is one engine step (or a plain read): validate, hand an event to the core, commit,
 announce. The port's rules hold: ``submit`` and ``relay_to_expert`` are idempotent on their
 refs; calls on finished contacts are no-ops; unknown ids raise ``NotFound``.
+
+A chat's transcript lives in the database (``contact_message``): the citizen's first words are
+kept on the contact, each relayed message is stored (once per ref, the database's unique
+``ref`` deciding) before the expert's desk hears of it. First words and messages are never
+logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import secrets
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from base.errors import Conflict, InvalidInput, NotFound
+from base.errors import Conflict, InvalidInput, NotFound, Unavailable
+from base.inputs import text_problem
 from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
@@ -29,10 +37,12 @@ from router.ports import (
     TranscriptLine,
 )
 from router.store import Batch, StateChange, Store
-from router.tables import ContactRow
+from router.tables import ContactRow, MessageRow
 
-MAX_BUFFERED_MESSAGES = 50
+log = logging.getLogger("router.channels")
 FIRST_WORDS_MAX = 1000
+MESSAGE_MAX = 2000
+REF_MAX = 160
 RELAY_REFS_KEPT = 10_000
 MIN_HANDLE_SAMPLES = 5
 STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
@@ -163,10 +173,7 @@ class ChannelPort:
         found = await self.store.transcript(contact_id)
         if found is None:
             raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
-        contact, rows = found
-        first = ([TranscriptLine(contact.arrived_at, "citizen", contact.first_words)]
-                 if contact.first_words else [])
-        return first + [TranscriptLine(r.at, r.sender, r.text) for r in rows]
+        return transcript_lines(*found)
 
     async def open_contacts(self, *, medium: Medium) -> list[ContactView]:
         return [c.view() for c in self._live.values()
@@ -312,19 +319,48 @@ class ChannelPort:
             await self._step(ev.ContactAbandoned(contact_id, live.failed))
 
     async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
-        live = await self._require(contact_id)
-        if live is None or ref in self._relay_refs:
+        """Store the citizen's message in the transcript, then push it to the expert's desk
+        if one is connected (an expert who joins later reads it in the ``session`` event).
+        Under the engine's lock, so a desk's session event and this push never both carry
+        it, nor neither."""
+        if await self._require(contact_id) is None or ref in self._relay_refs:
             return
+        async with self._lock:
+            live = self._live.get(contact_id)  # None: it finished meanwhile
+            line = MessageRow(contact_id=contact_id, at=self.clock(), sender="citizen",
+                              text=storable(text, MESSAGE_MAX), ref=ref_key(ref))
+            if live is None or not line.text:  # nothing to keep, or nobody left to read it
+                return
+            added = await self._save_line(line)
+            self._relayed(ref)
+            if added and live.expert_id is not None and live.state is ContactState.CONNECTED:
+                event = {"type": "message", "contact_id": contact_id, "sender": "citizen",
+                         "session_id": live.session_id, "at": line.at, "text": line.text}
+                for sink in list(self._desks.get(live.expert_id, ())):
+                    sink(event)
+
+    def _relayed(self, ref: str) -> None:
+        """Remember a stored ref: a quick answer to the channel's next retry of it."""
         self._relay_refs[ref] = None
         if len(self._relay_refs) > RELAY_REFS_KEPT:
             del self._relay_refs[next(iter(self._relay_refs))]
-        if live.expert_id is None or live.state is not ContactState.CONNECTED:
-            live.messages = [*live.messages, text][-MAX_BUFFERED_MESSAGES:]
-            return
-        event = {"type": "message", "contact_id": contact_id, "session_id": live.session_id,
-                 "text": text}
-        for sink in list(self._desks.get(live.expert_id, ())):
-            sink(event)
+
+    async def _save_line(self, line: MessageRow) -> bool:
+        """Store one transcript line (False: its ref was stored already); 503 when the
+        database does not answer."""
+        try:
+            return await self.store.add_message(line)
+        except Exception as exc:
+            log.warning("could not save a chat message for contact %s (%s)", line.contact_id,
+                        type(exc).__name__)
+            raise Unavailable("the chat message could not be saved; try again") from None
+
+
+def transcript_lines(contact: ContactRow, rows: list[MessageRow]) -> list[TranscriptLine]:
+    """A contact's chat, oldest first: its first words (when it has some), then its messages."""
+    first = ([TranscriptLine(contact.arrived_at, "citizen", contact.first_words)]
+             if contact.first_words else [])
+    return first + [TranscriptLine(r.at, r.sender, r.text) for r in rows]
 
 
 def first_words_of(request: ContactRequest) -> str:
@@ -338,6 +374,13 @@ def storable(text: str, limit: int) -> str:
     (NUL characters; lone surrogates become U+FFFD)."""
     clean = text.replace("\x00", "").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return clean.strip()[:limit]
+
+
+def ref_key(ref: str) -> str:
+    """The ref as stored: a ref too long or unstorable for the column is kept as its hash."""
+    if len(ref) <= REF_MAX and text_problem(ref) is None:
+        return ref
+    return "sha256:" + hashlib.sha256(ref.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _view_of(row: ContactRow) -> ContactView:

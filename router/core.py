@@ -521,6 +521,14 @@ class RoutingCore(CoreState):
         expert = self._experts.get(expert_id)
         return list(expert.wrapups) if expert else []
 
+    def wrapping_up(self, expert_id: str) -> list[tuple[str, str, float]]:
+        """``(session_id, contact_id, until)`` of each wrap-up the expert holds, ``until``
+        being when it ends (epoch seconds)."""
+        expert = self._experts.get(expert_id)
+        if expert is None:
+            return []
+        return [(sid, wrap.contact_id, wrap.until) for sid, wrap in expert.wrapups.items()]
+
     def stale(self, offers_before: float, sessions_before: float) -> tuple[list[str], list[str]]:
         """Pending offers made before ``offers_before`` and sessions started before
         ``sessions_before``: what the engine's watchdog ends."""

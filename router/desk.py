@@ -1,34 +1,59 @@
 """The engine as the expert desk uses it (a mixin of ``Engine``): status, offers, sessions,
-messages, and the desk connections whose loss starts a short grace.
+their transcripts, messages, and the desk connections whose loss starts a short grace.
 
 Every action names the acting expert; one expert can never see or act on another's offers or
-sessions (``NotFound``, as if they did not exist).
+sessions (``NotFound``, as if they did not exist). An expert's messages are stored in the
+chat's transcript before the channel is told to deliver them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
+
 from base.config import Config
-from base.errors import Conflict, InvalidInput, NotFound
+from base.errors import Conflict, InvalidInput, NotFound, Unavailable
+from base.inputs import text_problem
 from router import events as ev
-from router.channels import EndSession, Step
+from router.channels import EndSession, Step, transcript_lines
 from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import ContactState, OfferStatus, OfferView, Presence
-from router.ports import ExpertMessage
-from router.store import Batch
+from router.ports import ExpertMessage, TranscriptLine
+from router.store import Batch, Store
+from router.tables import MessageRow
 from skills.snapshot import ExpertRecord
 
+log = logging.getLogger("router.desk")
 DeskSink = Callable[[dict[str, Any]], None]
 MAX_MESSAGE = 2000
+
+
+def line_json(line: TranscriptLine) -> dict[str, Any]:
+    return {"at": line.at, "sender": line.sender, "text": line.text}
+
+
+@asynccontextmanager
+async def _reading(what: str) -> AsyncIterator[None]:
+    """A read the desk needs from the database: 503 (not a 500) when it does not answer."""
+    try:
+        yield
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        log.warning("could not read %s (%s)", what, type(exc).__name__)
+        raise Unavailable(f"{what} could not be read just now; try again") from None
 
 
 class DeskActions:
     core: RoutingCore
     config: Config
+    store: Store
     clock: Callable[[], float]
+    _lock: asyncio.Lock
     _live: dict[str, LiveContact]
     _records: dict[str, ExpertRecord]
     _desired: dict[str, Presence]
@@ -38,6 +63,7 @@ class DeskActions:
     _arm: Callable[[], None]
     _end: EndSession
     _announce: Callable[[News], Awaitable[None]]
+    _save_line: Callable[[MessageRow], Awaitable[bool]]
     effective: Callable[[str], tuple[Presence, str]]
 
     def _expert(self, expert_id: str) -> None:
@@ -70,6 +96,67 @@ class DeskActions:
                 "sessions": self.sessions_of(expert_id),
                 "wrapups": self.core.wrapups(expert_id),
                 "desk_connected": bool(self._desks.get(expert_id))}
+
+    async def desk_view(self, expert_id: str, *, transcripts: bool = False
+                        ) -> dict[str, Any]:
+        """``desk_state`` with, with ``transcripts``, each session's chat so far."""
+        view = self.desk_state(expert_id)
+        if transcripts:
+            async with _reading("the desk's history"):
+                for session in view["sessions"]:
+                    session.update(await self._chat_so_far(session["contact"]["id"]))
+        return view
+
+    async def _chat_so_far(self, contact_id: str) -> dict[str, Any]:
+        """``transcript``: every line of the contact's chat, its first words first;
+        ``messages``: the texts of the citizen's messages after their first words."""
+        found = await self.store.transcript(contact_id)
+        if found is None:
+            return {"transcript": [], "messages": []}
+        contact, rows = found
+        return {"transcript": [line_json(line) for line in transcript_lines(contact, rows)],
+                "messages": [row.text for row in rows if row.sender == "citizen"]}
+
+    async def _with_chat(self, event: dict[str, Any]) -> dict[str, Any]:
+        """A desk's ``session`` event with the chat so far; when the database cannot be read
+        just now its ``transcript`` is None and the desk reads ``GET …/messages`` later."""
+        try:
+            async with _reading("the transcript"):
+                return {**event, **await self._chat_so_far(event["contact"]["id"])}
+        except Unavailable:
+            return {**event, "transcript": None, "messages": []}
+
+    async def _hello(self, expert_id: str) -> dict[str, Any]:
+        """What a (re)connected desk is sent first: its whole state with each session's
+        transcript; without transcripts when the database does not answer, so the desk still
+        connects."""
+        try:
+            return {"type": "hello", **await self.desk_view(expert_id, transcripts=True)}
+        except Unavailable:
+            return {"type": "hello", **self.desk_state(expert_id)}
+
+    async def session_messages(self, expert_id: str, session_id: str
+                               ) -> list[dict[str, Any]]:
+        """The transcript of the expert's own session, connected or in wrap-up."""
+        contact_id = self._own_session(expert_id, session_id)
+        async with _reading("the transcript"):
+            found = await self.store.transcript(contact_id)
+        if found is None:
+            raise NotFound(f"session {session_id} is not yours, unknown or over",
+                           session=session_id)
+        return [line_json(line) for line in transcript_lines(*found)]
+
+    def _own_session(self, expert_id: str, session_id: str) -> str:
+        """The contact of the expert's session (connected or in wrap-up); ``NotFound`` for
+        anyone else's, an unknown one or one that is over."""
+        found = self.core.session(session_id)
+        if found is not None and found[1] == expert_id:
+            return found[0]
+        for wrapped, contact_id, _until in self.core.wrapping_up(expert_id):
+            if wrapped == session_id:
+                return contact_id
+        raise NotFound(f"session {session_id} is not yours, unknown or over",
+                       session=session_id)
 
     def offer_json(self, offer: OfferView) -> dict[str, Any]:
         """An offer as the desk shows it. ``contact.waited_s`` is the citizen's wait when the
@@ -144,16 +231,27 @@ class DeskActions:
         return view.state.value if view else "offline"
 
     async def send_message(self, expert_id: str, session_id: str, text: str) -> None:
+        """Store the expert's message in the transcript, then have the channel deliver it."""
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
             raise InvalidInput(f"text must be 1..{MAX_MESSAGE} characters", field="text")
+        problem = text_problem(text)
+        if problem is not None:
+            raise InvalidInput(f"text {problem}", field="text")
+        async with self._lock:
+            contact = self._connected(expert_id, session_id)
+            line = MessageRow(contact_id=contact.id, at=self.clock(), sender="expert",
+                              expert_id=expert_id, text=text.strip())
+            await self._save_line(line)
+            await self._announce(News(announcements=[ExpertMessage(contact.view(), line.text)]))
+
+    def _connected(self, expert_id: str, session_id: str) -> LiveContact:
         found = self.core.session(session_id)
         if found is None or found[1] != expert_id:
             raise NotFound(f"session {session_id} is not yours or is over", session=session_id)
         contact = self._live.get(found[0])
         if contact is None or contact.state is not ContactState.CONNECTED:
             raise Conflict(f"session {session_id} is not connected", session=session_id)
-        news = News(announcements=[ExpertMessage(contact.view(), text.strip())])
-        await self._announce(news)
+        return contact
 
     async def mark_distressing(self, contact_id: str) -> None:
         """A supervisor marks a live session distressing: recovery follows its wrap-up."""
@@ -163,6 +261,17 @@ class DeskActions:
         contact.distressing = True
 
     # -- desk connections ---------------------------------------------------------------------
+    async def open_desk(self, expert_id: str, sink: DeskSink) -> Callable[[], None]:
+        """Connect a desk WebSocket and send it its ``hello`` before anything else. Under the
+        engine's lock, so no offer or message falls between what the hello shows and the
+        events that follow it. Returns the disconnect function, as ``connect_desk``."""
+        self._expert(expert_id)
+        async with self._lock:
+            hello = await self._hello(expert_id)
+            disconnect = self.connect_desk(expert_id, sink)
+            sink(hello)
+        return disconnect
+
     def connect_desk(self, expert_id: str, sink: DeskSink) -> Callable[[], None]:
         """A desk WebSocket opened: it hears this expert's events until the returned function
         is called; the last one closing starts the grace (``routing.desk_grace_s``)."""

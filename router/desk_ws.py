@@ -1,10 +1,22 @@
 """``/ws/expert``: the expert desk's live channel (token auth by the app's middleware).
 
-The server pushes ``{"type": "hello"|"offer"|"rescind"|"state"|"session"|"session_ended"|
-"message", …}``; the desk sends actions ``{"action": "status"|"accept"|"decline"|"complete"|
-"message", "id": …, …}`` and gets ``{"type": "result", "action", "ok": true, …}`` or
-``{"type": "error", "code", "message"}`` back. Each connection has its own outbound queue, so a
-slow desk never holds up routing. Closing the last connection starts the desk grace.
+The server pushes, first, ``hello``: the desk's whole state as ``GET /api/v1/me`` answers it
+(``state``, ``offers``, ``sessions``, ``wrapups``), each session with its ``transcript`` so
+far; a reconnected desk needs nothing else. Then:
+
+* ``offer`` (``offer_id``, ``expires_at``, ``contact`` with the citizen's ``first_words``),
+  ``rescind``, ``state``;
+* ``session`` when an offer was accepted: ``session_id``, ``offer_id``, ``contact``,
+  ``transcript`` (every line so far, ``{"at", "sender", "text"}``, first words first; None
+  when it could not be read just now: ``GET /api/v1/me/sessions/{id}/messages``) and
+  ``messages`` (the citizen's texts after their first words, for older desks);
+* ``message`` (a citizen wrote: ``contact_id``, ``session_id``, ``sender``, ``at``, ``text``);
+* ``session_ended`` (``session_id``, ``contact_id``, ``by``, ``reason``).
+
+The desk sends actions ``{"action": "status"|"accept"|"decline"|"complete"|"message", "id": …,
+…}`` and gets ``{"type": "result", "action", "ok": true, …}`` or ``{"type": "error", "code",
+"message"}`` back. Each connection has its own outbound queue, so a slow desk never holds up
+routing. Closing the last connection starts the desk grace.
 """
 
 from __future__ import annotations
@@ -34,10 +46,9 @@ async def expert_socket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     outbox = Outbox(ws, expert_id)
-    disconnect = engine.connect_desk(expert_id, outbox.push)
+    disconnect = await engine.open_desk(expert_id, outbox.push)  # pushes the hello first
     writer = asyncio.ensure_future(_write(ws, outbox.queue))
     try:
-        outbox.push({"type": "hello", **engine.desk_state(expert_id)})
         async for frame in ws:
             if frame.type is not WSMsgType.TEXT:
                 continue

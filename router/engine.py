@@ -256,8 +256,9 @@ class Engine(ChannelPort, DeskActions):
         self._stale = False
         self._arm()
         for expert_id in list(self._desks):
+            hello = await self._hello(expert_id)
             for sink in list(self._desks.get(expert_id, ())):
-                sink({"type": "hello", **self.desk_state(expert_id)})
+                sink(hello)
         log.info("router rebuilt from the database: %d live contacts, %d pending offers, "
                  "%d sessions", len(live.contacts), len(live.offers), len(live.sessions))
 
@@ -279,7 +280,11 @@ class Engine(ChannelPort, DeskActions):
         await self._announce(news)
 
     async def _announce(self, news: News) -> None:
+        """Push the desk events (a ``session`` event with the chat so far), then hand the
+        announcements to the channels (the caller holds the lock)."""
         for expert_id, event in news.desk:
+            if event.get("type") == "session" and self._desks.get(expert_id):
+                event = await self._with_chat(event)  # noqa: PLW2901 - the same event, whole
             for sink in list(self._desks.get(expert_id, ())):
                 sink(event)
         for item in news.announcements:

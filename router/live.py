@@ -3,7 +3,8 @@
 ``Translator.apply(commands)`` decides, without I/O, what one engine step must persist (a
 ``store.Batch``) and what it must announce afterwards: channel announcements
 (``router.ports``) and desk events for each expert's WebSocket. The engine commits the
-batch first and announces second.
+batch first and announces second (a desk's ``session`` event gets the chat's transcript, read
+from the database, just before it is pushed).
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class LiveContact:
     session_id: str | None = None
     failed: str = ""  # why the contact failed, once it has
     distressing: bool = False
-    messages: list[str] = field(default_factory=list)  # citizen text before an expert joined
     # the citizen's own first words, for the expert's desk only: never logged, never shown to
     # supervisors (``ContactRow.first_words``)
     first_words: str = field(default="", repr=False)
@@ -137,9 +137,7 @@ class Translator:
                                        "offer": c.offer_id, "waited_s": round(waited, 1)}})
         news.desk.append((c.expert_id, {"type": "session", "session_id": c.session_id,
                                         "offer_id": c.offer_id,
-                                        "contact": contact.summary(batch.at),
-                                        "messages": list(contact.messages)}))
-        contact.messages.clear()
+                                        "contact": contact.summary(batch.at)}))
         news.announcements.append(Later(Assigned, contact, (
             self.endpoint(c.expert_id), waited, self.shown(c.expert_id))))
 

@@ -237,8 +237,10 @@ class RoutingPort(Protocol):
         ...
 
     async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
-        """A citizen's chat message for the expert desk (idempotent on ``ref``); it joins the
-        contact's transcript."""
+        """A citizen's chat message for the expert desk (idempotent on ``ref``, across
+        restarts too: a ref is stored once, for good, so it must be unique to the message);
+        it joins the contact's transcript before any desk hears of it. ``Unavailable`` when
+        the database cannot store it just now (retry with the same ref)."""
         ...
 
     async def transcript(self, contact_id: str) -> list[TranscriptLine]:

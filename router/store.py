@@ -3,7 +3,8 @@
 ``Store.commit(batch)`` writes everything one event produced (new contacts, offers, sessions,
 decisions, state changes, audit records) and commits before the engine announces any of it.
 ``Store.load_live()`` reads what a restart needs: live contacts in arrival order, pending
-offers, active sessions. I/O lives here; what to write is decided by the engine and the core.
+offers, active sessions. ``Store.add_message`` keeps one line of a chat's transcript (once per
+``ref``). I/O lives here; what to write is decided by the engine and the core.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -168,6 +170,20 @@ class Store:
             row.presence, row.state, row.reason = presence, state, reason[:200]
             row.updated_at = batch.at
             session.add(row)
+
+    async def add_message(self, row: MessageRow) -> bool:
+        """Add one line to a contact's transcript. A line whose ``ref`` is already stored is
+        not added again (False): the database's unique ``ref`` makes a relayed message
+        idempotent, across restarts too."""
+        values = row.model_dump(exclude={"id"})
+        table = MessageRow.metadata.tables[MessageRow.__tablename__]
+        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
+        statement = dialect.insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=["ref"])
+        async with self.db.session() as session:
+            result = await (await session.connection()).execute(statement)
+            await session.commit()
+        return bool(result.rowcount)
 
     async def all_offline(self, at: float) -> None:
         """After a restart nobody is connected: every expert must reconnect."""

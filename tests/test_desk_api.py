@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 
 from expertline.app import DATABASE
 from router.context import engine_of
+from router.ports import Channel, ContactRequest, Medium, TriageInfo
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
@@ -259,3 +260,104 @@ async def test_admins_can_check_the_router_against_the_database(
     resp = await client.get("/api/v1/router/consistency", headers=desk["admin"])
     assert await resp.json() == {"agree": True, "differences": [], "count": 0}
     assert (await client.get("/api/v1/router/consistency", headers=desk["sup"])).status == 403
+
+
+WORDS = "my dad has dementia and keeps wandering off at night"
+
+
+async def _chat_in_session(client: TestClient, desk: dict[str, Any]) -> tuple[str, str]:
+    """A web chat whose citizen wrote WORDS, then one more message, taken by ann over REST:
+    (contact id, session id)."""
+    engine = engine_of(client.app)
+    request = ContactRequest(channel=Channel.CHAT, medium=Medium.WEB, skill="dementia",
+                             language="en", external_ref="web-1",
+                             triage=TriageInfo("text", 0.9, ("dementia",), WORDS))
+    contact_id = (await engine.submit(request)).contact_id
+    await engine.relay_to_expert(contact_id, "he is 81", ref="web-1:1")
+    await client.put("/api/v1/me/status", json={"status": "available"}, headers=desk["ann"])
+    [offer] = (await _json(await client.get("/api/v1/me/offers", headers=desk["ann"])))["items"]
+    assert offer["contact"]["first_words"] == WORDS  # the ringing offer shows their words
+    accepted = await _json(await client.post(f"/api/v1/me/offers/{offer['id']}/accept",
+                                             headers=desk["ann"]))
+    return contact_id, accepted["session_id"]
+
+
+async def test_a_desk_reload_reads_the_whole_transcript_of_its_own_session(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    _, session_id = await _chat_in_session(client, desk)
+    path = f"/api/v1/me/sessions/{session_id}/messages"
+    resp = await client.post(path, json={"text": "Is he safe right now?"}, headers=desk["ann"])
+    assert resp.status == 202, await resp.text()
+    items = (await _json(await client.get(path, headers=desk["ann"])))["items"]
+    assert [(i["sender"], i["text"]) for i in items] == [
+        ("citizen", WORDS), ("citizen", "he is 81"), ("expert", "Is he safe right now?")]
+    assert all(isinstance(i["at"], float) for i in items)
+
+    token = desk["ann"]["Authorization"].split()[1]
+    async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:  # a reload
+        hello = await ws.receive_json(timeout=5)
+        assert hello["type"] == "hello"
+        [session] = hello["sessions"]
+        assert (session["id"], session["transcript"]) == (session_id, items)
+
+    done = await client.post(f"/api/v1/me/sessions/{session_id}/complete", headers=desk["ann"])
+    assert (await _json(done))["state"] == "wrapup"
+    assert (await _json(await client.get(path, headers=desk["ann"])))["items"] == items
+
+
+@pytest.mark.parametrize(("who", "session", "status"), [
+    ("bob", "mine", 404),              # another expert: as if it did not exist
+    ("ann", "session-nope", 404),
+    ("sup", "mine", 403),              # supervisors have no desk
+    (None, "mine", 401),
+])
+async def test_nobody_else_reads_an_experts_transcript(
+        client: TestClient, desk: dict[str, Any], who: str | None, session: str,
+        status: int) -> None:
+    _, session_id = await _chat_in_session(client, desk)
+    wanted = session_id if session == "mine" else session
+    resp = await client.get(f"/api/v1/me/sessions/{wanted}/messages",
+                            headers=desk[who] if who else {})
+    assert resp.status == status
+    body = await resp.text()
+    assert "error" in json.loads(body) and WORDS not in body and "he is 81" not in body
+
+
+async def test_supervisors_never_see_the_citizens_words(client: TestClient,
+                                                         desk: dict[str, Any]) -> None:
+    contact_id, _ = await _chat_in_session(client, desk)
+    for who in ("sup", "admin"):
+        for path in (f"/api/v1/contacts/{contact_id}", "/api/v1/contacts"):
+            resp = await client.get(path, headers=desk[who])
+            assert resp.status == 200
+            body = await resp.text()
+            assert contact_id in body and WORDS not in body and "he is 81" not in body
+            assert "first_words" not in body
+
+
+async def test_the_desk_websocket_session_event_carries_the_chat_so_far(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    engine = engine_of(client.app)
+    request = ContactRequest(channel=Channel.CHAT, medium=Medium.WEB, skill="dementia",
+                             language="en", external_ref="web-2",
+                             triage=TriageInfo("text", 0.9, ("dementia",), WORDS))
+    contact_id = (await engine.submit(request)).contact_id
+    await engine.relay_to_expert(contact_id, "hello?", ref="web-2:1")
+    token = desk["ann"]["Authorization"].split()[1]
+    async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        await ws.send_json({"action": "status", "status": "available"})
+        while (offer := await ws.receive_json(timeout=5))["type"] != "offer":
+            pass
+        assert offer["contact"]["first_words"] == WORDS
+        await ws.send_json({"action": "accept", "id": offer["offer_id"]})
+        while (session := await ws.receive_json(timeout=5))["type"] != "session":
+            pass
+        assert [(line["sender"], line["text"]) for line in session["transcript"]] == [
+            ("citizen", WORDS), ("citizen", "hello?")]
+        assert session["messages"] == ["hello?"]
+        await engine.relay_to_expert(contact_id, "are you there", ref="web-2:2")
+        while (said := await ws.receive_json(timeout=5))["type"] != "message":
+            pass
+        assert (said["sender"], said["text"], said["session_id"]) == (
+            "citizen", "are you there", session["session_id"])

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+import sqlalchemy as sa
+from sqlmodel import col, select
 
 from base.audit import AuditEntry
 from base.db import Database
@@ -23,11 +24,14 @@ from router.ports import (
     ContactRequest,
     ContactState,
     Ended,
+    ExpertMessage,
     OnShift,
     Rescinded,
+    ShownExpert,
     TriageInfo,
 )
-from router.tables import ContactEventRow, ContactRow, DecisionRow, OfferRow
+from router.tables import ContactEventRow, ContactRow, DecisionRow, MessageRow, OfferRow
+from skills.models import Expert
 from tests.conftest import make_config
 from tests.engine_support import Clock, call, seed_pool
 
@@ -357,3 +361,97 @@ async def test_an_offer_carries_the_citizens_first_words_never_logged(
     [session] = reborn.desk_state("e-ann")["sessions"]
     assert (session["id"], session["contact"]["first_words"]) == (session_id, WORDS)
     assert WORDS not in caplog.text and "wanders" not in caplog.text
+
+
+async def test_a_chat_transcript_is_kept_across_a_restart_and_a_ref_stored_once(
+        harness: Harness) -> None:
+    engine = await harness.engine()
+    ticket = await engine.submit(said("WEB1", WORDS))
+    cid = ticket.contact_id
+    await engine.relay_to_expert(cid, "is anyone there?", ref="WEB1:1")
+    await engine.relay_to_expert(cid, "is anyone there?", ref="WEB1:1")  # a retry
+    await engine.close()
+
+    reborn = await harness.engine()  # the restart forgets every ref it had seen...
+    await reborn.relay_to_expert(cid, "is anyone there?", ref="WEB1:1")  # ...the database not
+    assert len(await harness.rows(MessageRow, contact_id=cid)) == 1
+    reborn.connect_desk("e-ann", harness.sink("e-ann"))
+    harness.clock.advance(5)
+    session_id = await accepted_session(reborn)
+    [event] = [e for e in harness.desk["e-ann"] if e["type"] == "session"]
+    assert [(line["sender"], line["text"]) for line in event["transcript"]] == [
+        ("citizen", WORDS), ("citizen", "is anyone there?")]
+    assert event["messages"] == ["is anyone there?"]
+
+    await reborn.relay_to_expert(cid, "she is 84", ref="WEB1:2")
+    pushed = harness.desk["e-ann"][-1]
+    assert (pushed["type"], pushed["sender"], pushed["text"]) == ("message", "citizen",
+                                                                  "she is 84")
+    await reborn.send_message("e-ann", session_id, "  Is she safe right now?  ")
+    [said_by_ann] = [a for a in harness.heard if isinstance(a, ExpertMessage)]
+    assert said_by_ann.text == "Is she safe right now?"
+    [stored] = await harness.rows(MessageRow, sender="expert")
+    assert (stored.expert_id, stored.text) == ("e-ann", "Is she safe right now?")
+    whole = [(line.sender, line.text) for line in await reborn.transcript(cid)]
+    assert whole == [("citizen", WORDS), ("citizen", "is anyone there?"),
+                     ("citizen", "she is 84"), ("expert", "Is she safe right now?")]
+    lines = await reborn.session_messages("e-ann", session_id)
+    assert [(line["sender"], line["text"]) for line in lines] == whole
+    assert lines[0]["at"] == harness.clock.now - 5  # the first words, when the chat began
+
+
+async def test_only_the_experts_own_session_transcript_is_readable_until_wrap_up_ends(
+        harness: Harness) -> None:
+    engine = await harness.engine()
+    ticket = await engine.submit(said("WEB1", WORDS))
+    session_id = await accepted_session(engine)
+    for who, session in (("e-bob", session_id), ("e-ann", "session-unknown"),
+                         ("e-ann", ticket.contact_id)):
+        with pytest.raises(NotFound):
+            await engine.session_messages(who, session)
+    await engine.complete("e-ann", session_id)
+    assert [line["text"] for line in await engine.session_messages("e-ann", session_id)] == [
+        WORDS]  # in wrap-up: still the expert's to read
+    with pytest.raises(NotFound):
+        await engine.session_messages("e-bob", session_id)
+    harness.clock.advance(31)
+    await engine.tick()
+    with pytest.raises(NotFound):  # wrap-up over: the session is no longer on the desk
+        await engine.session_messages("e-ann", session_id)
+
+
+async def test_the_citizen_is_told_only_what_the_expert_agreed_to_show(harness: Harness) -> None:
+    async with harness.db.transaction() as session:
+        for expert_id, values in {
+            "e-ann": {"public_name": "Ann", "public_role": "Dementia nurse"},
+            "e-bob": {"public_name": "Bob", "public_role": "Carers' adviser",
+                      "show_organisation": True},
+        }.items():
+            await session.exec(sa.update(Expert).where(col(Expert.id) == expert_id)
+                               .values(**values))
+    engine = await harness.engine()
+    await engine.submit(call("CA1"))
+    await accepted_session(engine, "e-ann")
+    await engine.submit(call("CA2"))
+    await accepted_session(engine, "e-bob")
+    await engine.submit(call("CA3", skill="housing"))
+    await accepted_session(engine, "e-cat")
+    shown = {a.expert.expert_id: a.shown for a in harness.heard if isinstance(a, Assigned)}
+    assert shown == {"e-ann": ShownExpert("Ann", "Dementia nurse", ""),
+                     "e-bob": ShownExpert("Bob", "Carers' adviser", "NHS-A"),
+                     "e-cat": ShownExpert()}  # cat chose to show nothing: "an expert"
+
+
+async def test_a_waiting_citizen_hears_how_many_experts_are_on_duty(harness: Harness) -> None:
+    engine = await harness.engine()
+    first = await engine.submit(call("CA1"))
+    assert (await engine.position(first.contact_id)).experts_on_duty == 0
+    await engine.set_status("e-cat", "available")  # housing only: no help with dementia
+    await engine.set_status("e-ann", "available")  # offered the first contact
+    second = await engine.submit(call("CA2"))
+    info = await engine.position(second.contact_id)
+    assert (info.state, info.position, info.experts_on_duty) == (ContactState.QUEUED, 1, 1)
+    await engine.set_status("e-bob", "away")  # signed in but away: not on duty
+    assert (await engine.position(second.contact_id)).experts_on_duty == 1
+    await engine.set_status("e-bob", "available")  # takes the second contact's offer
+    assert (await engine.position(second.contact_id)).experts_on_duty is None  # not waiting
