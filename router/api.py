@@ -1,8 +1,9 @@
 """REST surface of the routing engine (README, "HTTP API"): the expert desk under ``/api/v1/me``,
 contacts and live statistics for supervisors (``router.wiring.setup`` registers ``routes()``).
 
-The desk: ``GET /api/v1/me`` (the expert's state, offers, sessions, wrap-ups),
-``PUT /api/v1/me/status``, ``GET /api/v1/me/offers`` (each offer's contact with the
+The desk: ``GET /api/v1/me`` (the expert's ``name``, state, offers, sessions, ``wrapups`` as
+``[{"session_id", "ends_at"}]``, ``today`` as ``{"sessions", "handle_s"}`` since midnight in
+London), ``PUT /api/v1/me/status``, ``GET /api/v1/me/offers`` (each offer's contact with the
 citizen's ``first_words``), accept and decline, ``POST …/sessions/{id}/complete``,
 ``POST …/sessions/{id}/messages`` (``{"text"}``: stored in the transcript, then delivered) and
 ``GET …/sessions/{id}/messages`` (``{"items": [{"at", "sender", "text"}]}``: the chat so far,
@@ -15,9 +16,8 @@ admins read contacts and stats, never the citizen's words.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -26,6 +26,7 @@ from base.errors import BadRequest, InvalidInput, NotFound
 from base.http import Fields, is_language, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
 from router.context import engine_of, me
+from router.desk import local_midnight
 from router.ports import Channel, ContactRequest, Medium
 from router.store import decision_row
 from router.tables import ContactRow
@@ -33,7 +34,6 @@ from router.tables import ContactRow
 log = logging.getLogger("router.api")
 STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",
           "failed")
-LOCAL = ZoneInfo("Europe/London")
 
 
 def routes() -> list[web.RouteDef]:
@@ -64,7 +64,7 @@ async def put_status(request: web.Request) -> web.Response:
 
 
 async def get_me(request: web.Request) -> web.Response:
-    return json_response(engine_of(request.app).desk_state(me(request)))
+    return json_response(await engine_of(request.app).desk_view(me(request)))
 
 
 async def get_offers(request: web.Request) -> web.Response:
@@ -228,9 +228,8 @@ async def stats(request: web.Request) -> web.Response:
     queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
                "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
                "available_experts": q.available} for q in engine.core.queue_stats(now)]
-    local = datetime.fromtimestamp(now, LOCAL)
-    midnight = datetime.combine(local.date(), time(0), LOCAL).timestamp()
-    today = summarise(await engine.store.since(midnight), engine.config.staffing.target_s)
+    today = summarise(await engine.store.since(local_midnight(now)),
+                      engine.config.staffing.target_s)
     return json_response({"at": _iso(now), "waiting": engine.core.waiting, "queues": queues,
                           "experts": engine.experts_by_state(), "today": today})
 

@@ -12,7 +12,9 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -32,6 +34,13 @@ from skills.snapshot import ExpertRecord
 log = logging.getLogger("router.desk")
 DeskSink = Callable[[dict[str, Any]], None]
 MAX_MESSAGE = 2000
+LOCAL = ZoneInfo("Europe/London")
+
+
+def local_midnight(now: float) -> float:
+    """The last midnight in Europe/London before ``now`` (epoch seconds): where "today" starts."""
+    local = datetime.fromtimestamp(now, LOCAL)
+    return datetime.combine(local.date(), time(0), LOCAL).timestamp()
 
 
 def line_json(line: TranscriptLine) -> dict[str, Any]:
@@ -84,28 +93,43 @@ class DeskActions:
         return self.desk_state(expert_id)
 
     def desk_state(self, expert_id: str) -> dict[str, Any]:
+        """What the engine holds for the expert's desk: state, offers, sessions, and each
+        wrap-up with when it ends (``ends_at``, epoch seconds)."""
         self._expert(expert_id)
         view = self.core.expert(expert_id)
         assert view is not None
-        return {"expert": expert_id, "state": view.state.value,
+        record = self._records.get(expert_id)
+        wrapups = [{"session_id": session_id, "ends_at": until}
+                   for session_id, _contact, until in self.core.wrapping_up(expert_id)]
+        return {"expert": expert_id, "name": record.name if record else "",
+                "state": view.state.value,
                 "presence": view.presence.value, "reason": view.reason,
                 "requested": self._desired.get(expert_id, Presence.OFFLINE).value,
                 "missed_offers": view.missed_offers,
                 "load": {"voice": view.voice_load, "chat": view.chat_load},
                 "offers": [self.offer_json(o) for o in self.core.pending_offers(expert_id)],
-                "sessions": self.sessions_of(expert_id),
-                "wrapups": self.core.wrapups(expert_id),
+                "sessions": self.sessions_of(expert_id), "wrapups": wrapups,
                 "desk_connected": bool(self._desks.get(expert_id))}
 
     async def desk_view(self, expert_id: str, *, transcripts: bool = False
                         ) -> dict[str, Any]:
-        """``desk_state`` with, with ``transcripts``, each session's chat so far."""
+        """``desk_state`` with ``today`` (the expert's sessions since midnight in London and
+        their handle time) and, with ``transcripts``, each session's chat so far."""
         view = self.desk_state(expert_id)
-        if transcripts:
-            async with _reading("the desk's history"):
+        async with _reading("the desk's history"):
+            view["today"] = await self._today(expert_id)
+            if transcripts:
                 for session in view["sessions"]:
                     session.update(await self._chat_so_far(session["contact"]["id"]))
         return view
+
+    async def _today(self, expert_id: str) -> dict[str, Any]:
+        """Sessions the expert started since local midnight (failed connections aside) and
+        their handle time in seconds, a session still open counting until now."""
+        now = self.clock()
+        found = await self.store.sessions_since(expert_id, local_midnight(now))
+        handled = sum((now if ended is None else ended) - started for started, ended in found)
+        return {"sessions": len(found), "handle_s": round(max(handled, 0.0), 1)}
 
     async def _chat_so_far(self, contact_id: str) -> dict[str, Any]:
         """``transcript``: every line of the contact's chat, its first words first;
@@ -128,12 +152,12 @@ class DeskActions:
 
     async def _hello(self, expert_id: str) -> dict[str, Any]:
         """What a (re)connected desk is sent first: its whole state with each session's
-        transcript; without transcripts when the database does not answer, so the desk still
-        connects."""
+        transcript; without ``today`` and transcripts (None) when the database does not
+        answer, so the desk still connects."""
         try:
             return {"type": "hello", **await self.desk_view(expert_id, transcripts=True)}
         except Unavailable:
-            return {"type": "hello", **self.desk_state(expert_id)}
+            return {"type": "hello", **self.desk_state(expert_id), "today": None}
 
     async def session_messages(self, expert_id: str, session_id: str
                                ) -> list[dict[str, Any]]:
@@ -213,12 +237,16 @@ class DeskActions:
 
     async def complete(self, expert_id: str, session_id: str, *,
                        distressing: bool = False) -> dict[str, Any]:
-        """End the session (wrap-up starts); on a session in wrap-up, end wrap-up early."""
+        """End the session (wrap-up starts, ending at ``wrapup_ends_at``, None with no
+        wrap-up); on a session in wrap-up, end wrap-up early."""
         found = self.core.session(session_id)
         if found is not None and found[1] == expert_id:
             await self._end(found[0], session_id, by="expert", reason="completed by the "
                             "expert", distressing=distressing)
-            return {"session_id": session_id, "ended": True, "state": self._state(expert_id)}
+            ends = [until for wrapped, _contact, until in self.core.wrapping_up(expert_id)
+                    if wrapped == session_id]
+            return {"session_id": session_id, "ended": True, "state": self._state(expert_id),
+                    "wrapup_ends_at": ends[0] if ends else None}
         if session_id in self.core.wrapups(expert_id):
             await self._step(ev.WrapUpEnded(expert_id, session_id))
             return {"session_id": session_id, "ended": True, "wrapup_ended": True,

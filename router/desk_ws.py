@@ -1,8 +1,8 @@
 """``/ws/expert``: the expert desk's live channel (token auth by the app's middleware).
 
 The server pushes, first, ``hello``: the desk's whole state as ``GET /api/v1/me`` answers it
-(``state``, ``offers``, ``sessions``, ``wrapups``), each session with its ``transcript`` so
-far; a reconnected desk needs nothing else. Then:
+(``name``, ``state``, ``offers``, ``sessions``, ``wrapups`` with their ``ends_at``, ``today``),
+each session with its ``transcript`` so far; a reconnected desk needs nothing else. Then:
 
 * ``offer`` (``offer_id``, ``expires_at``, ``contact`` with the citizen's ``first_words``),
   ``rescind``, ``state``;
@@ -11,7 +11,8 @@ far; a reconnected desk needs nothing else. Then:
   when it could not be read just now: ``GET /api/v1/me/sessions/{id}/messages``) and
   ``messages`` (the citizen's texts after their first words, for older desks);
 * ``message`` (a citizen wrote: ``contact_id``, ``session_id``, ``sender``, ``at``, ``text``);
-* ``session_ended`` (``session_id``, ``contact_id``, ``by``, ``reason``).
+* ``session_ended`` (``session_id``, ``contact_id``, ``by``, ``reason`` and, when a wrap-up
+  follows, ``wrapup_ends_at``: epoch seconds).
 
 The desk sends actions ``{"action": "status"|"accept"|"decline"|"complete"|"message", "id": …,
 …}`` and gets ``{"type": "result", "action", "ok": true, …}`` or ``{"type": "error", "code",

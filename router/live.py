@@ -169,6 +169,11 @@ class Translator:
 
     def _StartTimer(self, c: cmd.StartTimer, batch: Batch, news: News) -> None:
         news.timers.append(c)
+        kind, _, session_id = c.key.partition(":")
+        if kind == "wrapup":  # the desk hears when the wrap-up it starts will end
+            for _expert, event in news.desk:
+                if event.get("type") == "session_ended" and event.get("session_id") == session_id:
+                    event["wrapup_ends_at"] = c.at
 
     def _CancelTimer(self, c: cmd.CancelTimer, batch: Batch, news: News) -> None:
         news.timers.append(c)

@@ -262,6 +262,17 @@ class Store:
             rows = await (await session.connection()).execute(query)
             return [tuple(r) for r in rows.all()]
 
+    async def sessions_since(self, expert_id: str, start: float
+                             ) -> list[tuple[float, float | None]]:
+        """(started_at, ended_at) of the expert's sessions started since ``start``, but those
+        that failed (the expert could not be connected)."""
+        s = SessionRow.metadata.tables[SessionRow.__tablename__].c
+        query = sa.select(s.started_at, s.ended_at).where(
+            s.expert_id == expert_id, s.started_at >= start, s.ended_by != "failed")
+        async with self.db.session() as session:
+            rows = await (await session.connection()).execute(query)
+            return [(started, ended) for started, ended in rows.all()]
+
     async def handle_times(self, limit: int = 200) -> list[float]:
         """Durations (start to end) of the most recent finished sessions, newest first."""
         s = SessionRow.metadata.tables[SessionRow.__tablename__].c

@@ -296,13 +296,17 @@ async def test_a_desk_reload_reads_the_whole_transcript_of_its_own_session(
     token = desk["ann"]["Authorization"].split()[1]
     async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:  # a reload
         hello = await ws.receive_json(timeout=5)
-        assert hello["type"] == "hello"
+        assert hello["type"] == "hello" and hello["name"] == "Ann"
         [session] = hello["sessions"]
         assert (session["id"], session["transcript"]) == (session_id, items)
+        assert hello["today"]["sessions"] == 1
 
     done = await client.post(f"/api/v1/me/sessions/{session_id}/complete", headers=desk["ann"])
     assert (await _json(done))["state"] == "wrapup"
     assert (await _json(await client.get(path, headers=desk["ann"])))["items"] == items
+    me_now = await _json(await client.get("/api/v1/me", headers=desk["ann"]))
+    [wrapup] = me_now["wrapups"]
+    assert wrapup["session_id"] == session_id and wrapup["ends_at"] > items[-1]["at"]
 
 
 @pytest.mark.parametrize(("who", "session", "status"), [

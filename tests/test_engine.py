@@ -16,6 +16,7 @@ from base.audit import AuditEntry
 from base.db import Database
 from base.errors import Conflict, InvalidInput, NotFound
 from expertline.schema import database
+from router.desk import local_midnight
 from router.engine import Engine
 from router.ports import (
     Announcement,
@@ -33,7 +34,7 @@ from router.ports import (
 from router.tables import ContactEventRow, ContactRow, DecisionRow, MessageRow, OfferRow
 from skills.models import Expert
 from tests.conftest import make_config
-from tests.engine_support import Clock, call, seed_pool
+from tests.engine_support import T0, Clock, call, seed_pool
 
 
 class Harness:
@@ -455,3 +456,31 @@ async def test_a_waiting_citizen_hears_how_many_experts_are_on_duty(harness: Har
     assert (await engine.position(second.contact_id)).experts_on_duty == 1
     await engine.set_status("e-bob", "available")  # takes the second contact's offer
     assert (await engine.position(second.contact_id)).experts_on_duty is None  # not waiting
+
+
+async def test_the_desk_shows_its_name_wrap_ups_and_todays_sessions(harness: Harness) -> None:
+    harness.clock.now = local_midnight(T0) - 600  # ten minutes before midnight in London
+    engine = await harness.engine()
+    await engine.submit(call("CA0"))
+    yesterday = await accepted_session(engine)
+    harness.clock.advance(300)
+    await engine.complete("e-ann", yesterday)
+    await engine.complete("e-ann", yesterday)  # wrap-up ended early
+    harness.clock.now = T0
+    await engine.submit(said("WEB0", "hello"))
+    first = await accepted_session(engine)
+    harness.clock.advance(100)
+    engine.connect_desk("e-ann", harness.sink("e-ann"))
+    done = await engine.complete("e-ann", first)
+    assert done["wrapup_ends_at"] == T0 + 100 + 30  # the desk can count the wrap-up down
+    [ended] = [e for e in harness.desk["e-ann"] if e["type"] == "session_ended"]
+    assert (ended["session_id"], ended["wrapup_ends_at"]) == (first, T0 + 100 + 30)
+    await engine.submit(said("WEB1", WORDS))
+    chat = await accepted_session(engine)
+    harness.clock.advance(40)
+    state = await engine.desk_view("e-ann")
+    assert state["name"] == "Ann"
+    assert state["wrapups"] == [{"session_id": first, "ends_at": T0 + 100 + 30}]
+    assert [s["id"] for s in state["sessions"]] == [first, chat]
+    assert state["today"] == {"sessions": 2, "handle_s": 140.0}  # 100 s, and 40 s so far
+    assert (await engine.desk_view("e-bob"))["today"] == {"sessions": 0, "handle_s": 0.0}
