@@ -310,6 +310,7 @@ async def close_chat(tel: Telephony, chat: WebChat, *, reason: str,
     tokens = tel.resume_tokens
     try:
         await (tokens.forget(chat.contact_id) if forget else tokens.expire(chat.contact_id))
+        await tokens.purge(unless_recent=True)
     except DomainError as exc:  # the contact is closed: a resume is refused as ended
         log.warning("web chat %s: resume token not retired: %s", chat.contact_id, exc)
 

@@ -27,6 +27,7 @@ from telephony.tables import ChatResumeRow
 
 TOKEN_BYTES = 32  # 43 URL-safe characters
 KEEP_EXPIRED_S = 86_400.0
+PURGE_EVERY_S = 3_600.0
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,128}")
 
 
@@ -42,6 +43,7 @@ class ResumeTokens:
         self._sessions = sessions
         self.clock = clock
         self.window_s = window_s
+        self._purged_at: float | None = None
 
     async def issue(self, contact_id: str) -> tuple[str, float]:
         """A new token for the contact, and when it expires if the socket is not seen again."""
@@ -93,8 +95,14 @@ class ResumeTokens:
             found[row.contact_id] = max(row.expires_at, found.get(row.contact_id, 0.0))
         return found
 
-    async def purge(self) -> None:
-        """Forget tokens that expired more than a day ago."""
+    async def purge(self, *, unless_recent: bool = False) -> None:
+        """Forget tokens that expired more than a day ago (``unless_recent``: only if that was
+        not done within the hour)."""
+        now = self.clock()
+        if unless_recent and self._purged_at is not None \
+                and now - self._purged_at < PURGE_EVERY_S:
+            return
+        self._purged_at = now
         async with writing(self._sessions) as session:
             await session.exec(sa.delete(ChatResumeRow).where(
                 col(ChatResumeRow.expires_at) < self.clock() - KEEP_EXPIRED_S))

@@ -259,6 +259,19 @@ async def test_an_expired_token_is_refused_in_welsh_for_a_welsh_chat(
     await again.close()
 
 
+async def test_an_expired_token_is_forgotten_after_a_day(
+        tclient: TestClient, tel: Telephony, scheduler: ManualScheduler) -> None:
+    ws, queued = await start(tclient)
+    await drop(tel, ws, queued["contact_id"])
+    await scheduler.advance(WINDOW)
+    await scheduler.advance(86_400 + 3_600)
+    other, _ = await start(tclient, "I'm a carer")
+    await ask(other, {"type": "end"})  # closing a chat clears out day-old tokens
+    again, [refused] = await resume(tclient, queued["resume_token"])
+    assert refused["code"] == "resume_unknown"
+    await again.close()
+
+
 async def test_unknown_and_ended_tokens_are_refused_clearly(
         tclient: TestClient, routing: FakeRouting, tel: Telephony) -> None:
     ws, [refused] = await resume(tclient, "x" * 43, language="cy")
