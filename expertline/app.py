@@ -64,7 +64,7 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
-                           routing=lambda: engine_of(app),
+                           routing=lambda: engine_of(app), chat_page=False,
                            triage=lambda text: engine_of(app).triage(text))
     scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
                            availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))

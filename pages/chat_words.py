@@ -2,9 +2,10 @@
 
 The page is rendered in the citizen's language (``?lang=cy``) and its script takes the same
 catalogue (as JSON in a data attribute, so the page needs no inline script) for the lines it
-writes itself: speaker labels a screen reader announces, the place in the queue, reconnecting.
-What the server says in the chat (queued, connected, ended, errors) comes translated from
-telephony. A test checks that both languages have every key.
+writes itself: speaker labels a screen reader announces, reconnecting, a chat that is over.
+What the server says in the chat (queued, the place in the queue, who the expert is, nobody on
+duty, ended, errors) comes translated from telephony. A test checks that both languages have
+every key.
 """
 
 from __future__ import annotations
@@ -37,15 +38,9 @@ EN = {
     "system_said": "System message:",
     "connecting": "Connecting…",
     "reconnecting": "Connection lost. Reconnecting… Your chat is kept for a few minutes.",
-    "place": "You are number {position} in the queue.",
-    "wait": "An expert should answer within about {minutes} minutes.",
-    "wait_soon": "An expert should answer within a minute.",
-    "nobody": "Nobody is on duty just now. Your chat keeps its place and an expert will "
-              "answer when the next shift starts.",
-    "talking": "You are talking to {who}.",
-    "an_expert": "an expert",
     "ended": "The chat has ended. Thank you for using Expertline.",
     "again": "Start a new chat",
+    "elsewhere": "This chat carries on in another window or tab.",
     "lost": "We could not carry on your earlier chat: it ended or was kept too long. You can "
             "start a new one.",
     "skip": "Skip to main content",
@@ -86,15 +81,9 @@ CY = {
     "connecting": "Yn cysylltu…",
     "reconnecting": "Collwyd y cysylltiad. Yn ailgysylltu… Caiff eich sgwrs ei chadw am "
                     "ychydig funudau.",
-    "place": "Rydych chi'n rhif {position} yn y ciw.",
-    "wait": "Dylai arbenigwr ateb o fewn tua {minutes} munud.",
-    "wait_soon": "Dylai arbenigwr ateb o fewn munud.",
-    "nobody": "Does neb ar ddyletswydd ar hyn o bryd. Mae eich sgwrs yn cadw ei lle a bydd "
-              "arbenigwr yn ateb pan fydd y sifft nesaf yn dechrau.",
-    "talking": "Rydych chi'n siarad â {who}.",
-    "an_expert": "arbenigwr",
     "ended": "Mae'r sgwrs wedi dod i ben. Diolch am ddefnyddio Expertline.",
     "again": "Dechrau sgwrs newydd",
+    "elsewhere": "Mae'r sgwrs hon yn parhau mewn ffenestr neu dab arall.",
     "lost": "Doedd dim modd parhau â'ch sgwrs gynharach: daeth i ben neu cafodd ei chadw'n "
             "rhy hir. Gallwch ddechrau un newydd.",
     "skip": "Neidio i'r prif gynnwys",

@@ -1,7 +1,8 @@
 """``setup(app, sessions=…, public_url=…)``: the pages, their static files and sign-in.
 
-Registers ``/`` (landing), ``/desk``, ``/console``, ``/sign-in/{token}`` (GET shows a button,
-POST spends the link), ``/sign-out`` and ``/static/``, and puts security headers on every
+Registers ``/`` (landing), ``/chat`` (the citizen's web chat), ``/desk``, ``/console``,
+``/sign-in/{token}`` (GET shows a button, POST spends the link), ``/sign-out`` and
+``/static/``, and puts security headers on every
 response: a content security policy that allows only our own scripts and styles (no inline
 script anywhere), no framing, no referrer (a sign-in link must not leak through one).
 """
@@ -42,6 +43,7 @@ def setup(app: web.Application, *, sessions: Sessions, public_url: str,
         loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined)
     app.router.add_get("/", views.landing)
+    app.router.add_get("/chat", views.chat)
     app.router.add_get("/desk", views.desk)
     app.router.add_get("/console", views.console)
     app.router.add_get("/sign-in/{token}", views.sign_in_page)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Page, expect
+from playwright.async_api import Locator, Page, expect
 
 from base.access import Role
 from base.clock import now_utc
@@ -17,6 +17,7 @@ from base.config import Config
 from expertline.app import DATABASE, create_app
 from pages import sessions
 from router.context import engine_of
+from skills.models import Expert
 from skills.watch import EVERYTHING
 from tests.browser_support import browser, checked
 from tests.engine_support import seed_pool
@@ -43,6 +44,11 @@ async def sign_in_link(site: TestServer, role: Role = Role.EXPERT, *,
         token = sessions.make_link(session, role=role, expert_id=expert, orgs=orgs,
                                    minutes=10, now=now_utc())
     return url(site, f"/sign-in/{token}")
+
+
+async def heard(log: Locator, line: str) -> None:
+    """``line`` is in the transcript as a screen reader reads it (speaker label first)."""
+    await expect(log).to_match_aria_snapshot(f'- log:\n  - paragraph: "{line}"')
 
 
 async def no_serious_violations(page: Page, name: str) -> None:
@@ -73,3 +79,91 @@ async def test_an_expert_signs_in_with_a_link_and_the_desk_connects(site: TestSe
         await page.get_by_role("button", name="Available").click()
         await expect(page.locator("#status-now")).to_contain_text("available")
         await no_serious_violations(page, "desk")
+
+
+async def signed_in_desk(chromium: Any, site: TestServer, expert: str) -> Page:
+    page = await (await chromium.new_context()).new_page()
+    await page.goto(await sign_in_link(site, expert=expert))
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#connection")).to_contain_text("Connected")
+    await page.get_by_role("button", name="Available").click()
+    await expect(page.locator("#status-now")).to_contain_text("available")
+    return page
+
+
+async def start_chat(chromium: Any, site: TestServer, lang: str, words: str,
+                     label: str, button: str) -> Page:
+    page = await (await chromium.new_context()).new_page()
+    await page.goto(url(site, f"/chat?lang={lang}"))
+    await expect(page.locator("html")).to_have_attribute("lang", lang)
+    await no_serious_violations(page, f"chat-start-{lang}")
+    await page.get_by_label(label).fill(words)
+    await page.get_by_role("button", name=button).click()
+    return page
+
+
+async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses_nothing(
+        site: TestServer) -> None:
+    first_words = "My mum has dementia and keeps getting lost at night"
+    async with site.app[DATABASE].transaction() as session:  # what Ann agreed to show
+        ann = await session.get(Expert, "e-ann")
+        assert ann is not None
+        ann.public_name, ann.public_role, ann.show_organisation = "Ann", "dementia nurse", True
+    await engine_of(site.app)._reload_pool(EVERYTHING)
+    async with browser() as chromium:
+        desk = await signed_in_desk(chromium, site, "e-ann")
+        chat = await start_chat(chromium, site, "en", first_words,
+                                "What do you need help with?", "Start chat")
+        log = chat.get_by_role("log")
+        await heard(log, "You said: " + first_words)  # a screen reader hears who spoke
+        await expect(chat.locator("#chat-status")).not_to_have_text("Connecting…")
+
+        offer = desk.get_by_role("alert")
+        await expect(offer).to_contain_text(first_words)  # the citizen's own words ring
+        await expect(offer).to_contain_text("Answer within")
+        await expect(desk).to_have_title("(1) Offer \u2013 Expert desk \u2013 Expertline")
+        await no_serious_violations(desk, "desk-offer")
+        await desk.get_by_role("button", name="Accept").click()
+        await expect(chat.locator("#chat-status")).to_contain_text(
+            "chatting with Ann (dementia nurse, NHS-A)")
+
+        await desk.get_by_label("Your message (Chat 1: dementia)").fill("Hello, I am Ann.")
+        await desk.get_by_role("button", name="Send").click()
+        await heard(log, "Expert said: Hello, I am Ann.")
+        await chat.get_by_label("Your message").fill("She went out at 3 am again")
+        await chat.get_by_role("button", name="Send").click()
+        await heard(desk.get_by_role("log"), "Citizen said: She went out at 3 am again")
+        await no_serious_violations(chat, "chat-conversation-en")
+        await no_serious_violations(desk, "desk-conversation")
+
+        await chat.reload()  # the page reloads: the chat carries on with its transcript
+        await expect(log).to_contain_text("Hello, I am Ann.")
+        await expect(log).to_contain_text("She went out at 3 am again")
+        await chat.get_by_label("Your message").fill("Thank you")
+        await chat.get_by_role("button", name="Send").click()
+        await expect(desk.get_by_role("log")).to_contain_text("Thank you")
+
+        await desk.get_by_role("button", name="Complete").click()
+        await expect(desk.get_by_role("button", name="End wrap-up now")).to_be_visible()
+        await expect(chat.locator("#finished")).to_be_visible()
+        await no_serious_violations(desk, "desk-wrapup")
+        await desk.get_by_role("button", name="End wrap-up now").click()
+        await expect(desk.locator("#status-now")).to_contain_text("available")
+
+
+async def test_a_welsh_chat_is_welsh_throughout(site: TestServer) -> None:
+    async with browser() as chromium:
+        desk = await signed_in_desk(chromium, site, "e-bob")  # bob speaks Welsh
+        chat = await start_chat(chromium, site, "cy", "Mae gan fy nhad dementia",
+                                "Gyda beth sydd angen help arnoch chi?", "Dechrau sgwrs")
+        log = chat.get_by_role("log")
+        await heard(log, "Dywedoch chi: Mae gan fy nhad dementia")
+        await expect(chat.get_by_role("button", name="Anfon")).to_be_visible()
+        await expect(chat.get_by_role("button", name="Gorffen y sgwrs")).to_be_visible()
+        await desk.get_by_role("button", name="Accept").click()
+        await desk.get_by_label("Your message (Chat 1: dementia)").fill("Bore da")
+        await desk.get_by_role("button", name="Send").click()
+        await heard(log, "Dywedodd yr arbenigwr: Bore da")
+        await no_serious_violations(chat, "chat-conversation-cy")
+        await chat.get_by_role("button", name="Gorffen y sgwrs").click()
+        await expect(chat.locator("#finished")).to_contain_text("Mae'r sgwrs wedi dod i ben")

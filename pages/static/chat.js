@@ -11,10 +11,6 @@ const $ = (id) => document.getElementById(id);
 const KEY = "expertline-chat";
 const state = { socket: null, token: null, over: false, retry: 0, started: false };
 
-function say(template, values = {}) {
-  return Object.entries(values).reduce((text, [key, value]) => text.replaceAll(`{${key}}`, value), template);
-}
-
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs)) {
@@ -41,22 +37,11 @@ function addLine(from, text) {
 function setStatus(text) { $("chat-status").textContent = text; }
 
 function showQueue(frame) {
-  if (frame.state && frame.state !== "queued" && frame.state !== "callback") return;
-  const parts = [];
-  if (frame.position) parts.push(say(words.place, { position: frame.position }));
-  if (frame.experts_on_duty === 0) parts.push(words.nobody);
-  else if (frame.estimated_wait_s != null) {
-    const minutes = Math.ceil(frame.estimated_wait_s / 60);
-    parts.push(minutes <= 1 ? words.wait_soon : say(words.wait, { minutes }));
-  }
-  if (parts.length) setStatus(parts.join(" "));
+  // the server words the place, the wait and "nobody on duty" in the chat's language
+  if (frame.text) setStatus(frame.text);
 }
-
-function showExpert(expert) {
-  const parts = [expert && expert.name ? expert.name : words.an_expert];
-  if (expert && expert.role) parts.push(expert.role);
-  if (expert && expert.organisation) parts.push(expert.organisation);
-  setStatus(say(words.talking, { who: parts.join(", ") }));
+function showExpert(frame) {
+  if (frame.text) setStatus(frame.text);
 }
 
 // -- the connection --------------------------------------------------------------------------
@@ -75,17 +60,19 @@ function connect(first) {
     if (first) {
       socket.send(JSON.stringify({ type: "hello", text: first, language: lang }));
     } else {
-      socket.send(JSON.stringify({ type: "resume", token: state.token }));
+      socket.send(JSON.stringify({ type: "resume", token: state.token, language: lang }));
       socket.send(JSON.stringify({ type: "language", language: lang }));  // this page's
     }
   });
   socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
-  socket.addEventListener("close", () => {
-    if (state.over || !state.token) return;
+  socket.addEventListener("close", (event) => {
+    if (event.code === 4001) return finish(words.elsewhere);  // taken back in another window
+    if (state.over || !state.token) return undefined;
     setStatus(words.reconnecting);
     const wait = Math.min(1000 * 2 ** state.retry, 8000);
     state.retry += 1;
     setTimeout(() => connect(null), wait);
+    return undefined;
   });
 }
 
@@ -93,23 +80,23 @@ function handle(frame) {
   switch (frame.type) {
     case "queued":
       if (frame.resume_token) remember(frame.resume_token);
-      if (frame.said) addLine("system", frame.said);
+      addLine("system", frame.text);
       return showQueue(frame);
-    case "position": return showQueue(frame);
+    case "resumed": return undefined;
     case "transcript":
       $("transcript").replaceChildren();
       for (const line of frame.lines || []) addLine(line.from, line.text);
-      if (frame.expert) showExpert(frame.expert);
-      else showQueue(frame.queue || frame);
       return undefined;
+    case "position": return showQueue(frame);
     case "connected":
-      addLine("system", frame.said || "");
-      return showExpert(frame.expert);
-    case "message": return addLine(frame.from === "citizen" ? "you" : "expert", frame.text);
+      addLine("system", frame.text);
+      return showExpert(frame);
+    case "message": return addLine("expert", frame.text);
+    case "language": return undefined;
     case "system": return addLine("system", frame.text);
-    case "ended": return finish(frame.said || words.ended);
+    case "ended": return finish(frame.text || words.ended);
     case "error":
-      if (frame.code === "resume_failed" || frame.code === "unknown_chat") return lost();
+      if (String(frame.code).startsWith("resume_")) return lost();
       return addLine("system", frame.message);
     default: return undefined;
   }
@@ -118,7 +105,7 @@ function handle(frame) {
 function finish(text) {
   state.over = true;
   forget();
-  if (state.socket) state.socket.close();
+  if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.close();
   $("say").hidden = true;
   $("finished-text").textContent = text;
   $("finished").hidden = false;

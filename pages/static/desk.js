@@ -21,7 +21,11 @@ function el(tag, attrs = {}, ...children) {
   for (const child of children) if (child) node.append(child);
   return node;
 }
-const seconds = (s) => (s < 60 ? `${Math.round(s)} seconds` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+function seconds(s) {
+  if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  const n = Math.round(s);
+  return n === 1 ? "1 second" : `${n} seconds`;
+}
 const CHANNEL = { voice: "Call", chat: "Chat" };
 const MEDIUM = { phone: "by phone", sms: "by text message", whatsapp: "on WhatsApp", web: "on the web" };
 const LANGUAGE = { en: "English", cy: "Welsh" };
@@ -77,7 +81,9 @@ function hello(desk) {
   showStatus(desk);
   for (const id of [...state.offers.keys()]) removeOffer(id, null);
   for (const offer of desk.offers || []) addOffer({ offer_id: offer.id, expires_at: offer.expires_at, contact: offer.contact });
-  for (const session of desk.sessions || []) openSession({ session_id: session.id, contact: session.contact, state: session.state });
+  for (const session of desk.sessions || []) {
+    openSession({ session_id: session.id, contact: session.contact, transcript: session.transcript });
+  }
   for (const wrapup of desk.wrapups || []) {
     const id = typeof wrapup === "string" ? wrapup : wrapup.session_id;
     startWrapup(id, typeof wrapup === "string" ? null : wrapup.ends_at);
@@ -89,7 +95,42 @@ function result(event) {
   const value = event.result || {};
   if (event.action === "status") showStatus(value);
   if (event.action === "decline") removeOffer(value.id, null);
-  if (event.action === "complete" && value.session_id) startWrapup(value.session_id, value.wrapup_ends_at || null);
+  if (event.action === "complete") {
+    if (value.session_id && value.wrapup_ends_at) startWrapup(value.session_id, value.wrapup_ends_at);
+    refreshDesk();
+  }
+}
+
+// The desk's own state as the API has it now: today's figures and when each wrap-up ends.
+async function refreshDesk() {
+  const response = await fetch("/api/v1/me", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const desk = await response.json();
+  showStatus(desk);
+  showToday(desk.today);
+  const wrapping = new Set();
+  for (const wrapup of desk.wrapups || []) {
+    const id = typeof wrapup === "string" ? wrapup : wrapup.session_id;
+    wrapping.add(id);
+    startWrapup(id, typeof wrapup === "string" ? null : wrapup.ends_at);
+  }
+  for (const id of [...state.sessions.keys()]) {
+    const session = state.sessions.get(id);
+    const open = (desk.sessions || []).some((s) => s.id === id);
+    if (!open && !wrapping.has(id) && session.ended) closeSession(id);
+  }
+}
+
+function closeSession(id) {
+  const session = state.sessions.get(id);
+  if (!session) return;
+  session.tab.remove();
+  session.panel.remove();
+  state.sessions.delete(id);
+  state.wrapups.delete(id);
+  const next = state.sessions.keys().next();
+  if (!next.done) select(next.value);
+  $("no-sessions").hidden = state.sessions.size > 0;
 }
 
 function showStatus(desk) {
@@ -103,6 +144,12 @@ function showStatus(desk) {
     words += ` (${desk.reason})`;
   }
   $("status-now").textContent = words;
+  const asked = desk.requested || desk.presence;
+  if (asked) {
+    for (const [id, value] of [["go-available", "available"], ["go-away", "away"], ["go-offline", "offline"]]) {
+      $(id).setAttribute("aria-pressed", asked === value ? "true" : "false");
+    }
+  }
 }
 function showState(value, reason) { showStatus({ state: value, reason }); }
 
@@ -160,6 +207,7 @@ function tick() {
   for (const [id, wrap] of state.wrapups) {
     if (wrap.ends && wrap.left) wrap.left.textContent = `Wrap-up: ${seconds(Math.max(0, wrap.ends - now))} left`;
     if (!state.sessions.has(id)) state.wrapups.delete(id);
+    if (wrap.ends && wrap.ends <= now && state.sessions.get(id)?.ended) refreshDesk();
   }
   $("no-offers").hidden = state.offers.size > 0;
   document.title = state.offers.size ? `(${state.offers.size}) Offer – Expert desk – Expertline` : "Expert desk – Expertline";
@@ -212,9 +260,8 @@ function openSession(event) {
   $("session-tabs").append(tab);
   $("sessions").append(panel);
   state.sessions.set(id, { tab, panel, log, contact, label });
-  if (contact.first_words) addLine(id, "citizen", contact.first_words);
-  for (const line of event.messages || []) addTranscriptLine(id, line);
-  if (!event.messages) loadTranscript(id);
+  if (Array.isArray(event.transcript)) showTranscript(id, event.transcript);
+  else loadTranscript(id);  // the server could not read it just now: ask again
   select(id);
   $("no-sessions").hidden = true;
 }
@@ -225,17 +272,16 @@ function describeContact(contact) {
 
 async function loadTranscript(id) {
   const response = await fetch(`/api/v1/me/sessions/${encodeURIComponent(id)}/messages`, { credentials: "same-origin" });
-  if (!response.ok) return;
-  const body = await response.json();
+  if (response.ok) showTranscript(id, (await response.json()).items || []);
+}
+
+// The whole chat so far, the citizen's first words first (from the server: a reload, a
+// second device or a restart all see the same).
+function showTranscript(id, lines) {
   const session = state.sessions.get(id);
   if (!session) return;
   session.log.replaceChildren();
-  for (const line of body.items || []) addTranscriptLine(id, line);
-}
-
-function addTranscriptLine(id, line) {
-  if (typeof line === "string") return addLine(id, "citizen", line);
-  return addLine(id, line.sender || line.from, line.text);
+  for (const line of lines) addLine(id, line.sender, line.text);
 }
 
 const SPEAKER = { citizen: ["Citizen", "Citizen said:"], expert: ["You", "You said:"], system: ["System", "System message:"] };
@@ -296,16 +342,21 @@ function endSession(event) {
   const id = event.session_id;
   addLine(id, "system", event.by === "citizen" ? "The citizen has left the conversation." : "The conversation has ended.");
   startWrapup(id, event.wrapup_ends_at || null);
+  refreshDesk();
 }
 
 function startWrapup(id, endsAt) {
   const wrap = state.wrapups.get(id);
-  if (!wrap) return;
+  const session = state.sessions.get(id);
+  if (!wrap || !session) return;
+  session.ended = true;
   wrap.ends = endsAt;
   wrap.finish.textContent = "End wrap-up now";
   wrap.left.textContent = endsAt ? "" : "Wrap-up: write your notes, then end wrap-up.";
-  const session = state.sessions.get(id);
-  if (session) session.tab.textContent = `${session.label} (wrap-up)`;
+  session.tab.textContent = `${session.label} (wrap-up)`;
+  const form = session.panel.querySelector("form");
+  if (form) form.hidden = true;  // the citizen has gone: nothing more to send
+  tick();
 }
 
 // -- next shifts -------------------------------------------------------------------------------
