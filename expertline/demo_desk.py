@@ -1,9 +1,12 @@
 """Demo desks: with ``serve --demo`` in loopback mode, the demo experts sign in and answer.
 
 Nobody staffs a demo, so without this a simulated call (``expertline call``) would wait forever.
-Each active demo expert signs in available; an offer is accepted after ``ACCEPT_AFTER_S``, and
-the session is completed after ``TALK_S`` (wrap-up then follows the routing config). Real
-deployments never run this: experts use the desk API and ``/ws/expert``.
+Each active demo expert signs in available for calls; an offer is accepted after
+``ACCEPT_AFTER_S``, and the session is completed after ``TALK_S`` (wrap-up then follows the
+routing config). Chats are left to people: the experts in ``FOR_PEOPLE`` (exp-0001 to exp-0003)
+are not signed in at all, so the person trying the demo signs in as one of them at ``/desk``
+(``expertline sign-in-link --expert exp-0001``) and answers the chats they start at ``/chat``.
+Real deployments never run this: experts use the desk.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from router.engine import Engine
 
 log = logging.getLogger("expertline.demo")
 ACCEPT_AFTER_S = 3.0
+FOR_PEOPLE = frozenset({"exp-0001", "exp-0002", "exp-0003"})
 TALK_S = 45.0
 
 
@@ -37,10 +41,10 @@ class DemoDesks:
     async def start(self) -> int:
         signed_in = 0
         for expert_id, record in sorted(self.engine._records.items()):
-            if not record.active or not record.skills:
+            if not record.active or not record.skills or expert_id in FOR_PEOPLE:
                 continue
             self._disconnects.append(self.engine.connect_desk(expert_id, self._sink(expert_id)))
-            await self.engine.set_status(expert_id, "available")
+            await self.engine.set_status(expert_id, "available", takes=["voice"])
             signed_in += 1
         log.info("demo desks: %d experts signed in; offers are accepted after %.0f s, "
                  "sessions end after %.0f s", signed_in, self.accept_after_s, self.talk_s)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from expertline.demo_desk import FOR_PEOPLE
 from router.tables import ContactRow
 from scheduler import rota
 from scheduler.tables import ShiftPatternRow
@@ -65,6 +66,8 @@ def demo_pattern(seed: int, n: int) -> dict[str, Any]:
 def demo_patterns(seed: int, experts: Sequence[Mapping[str, Any]]) -> list[ShiftPatternRow]:
     rows = []
     for n, expert in enumerate(experts, start=1):
+        if expert["id"] in FOR_PEOPLE:
+            continue  # the experts a person signs in as: no rota keeps them off shift
         data = {**demo_pattern(seed, n), "id": f"demo-shift-{n:04d}", "expert_id": expert["id"],
                 "tz": expert["timezone"]}
         pattern = rota.pattern_from_json(data).to_json()

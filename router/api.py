@@ -58,9 +58,12 @@ def routes() -> list[web.RouteDef]:
 # -- the expert desk -----------------------------------------------------------------------------
 async def put_status(request: web.Request) -> web.Response:
     expert_id = me(request)
-    body = Fields(await read_json(request), allowed={"status"})
+    body = Fields(await read_json(request), allowed={"status", "reason", "takes"})
     status = body.str("status", required=True, max_len=16)
-    return json_response(await engine_of(request.app).set_status(expert_id, status or ""))
+    done = await engine_of(request.app).set_status(
+        expert_id, status or "", reason=body.str("reason", max_len=16),
+        takes=body.list_of_str("takes", max_len=8))
+    return json_response(done)
 
 
 async def get_me(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, time
 from typing import Any
@@ -25,7 +25,7 @@ from router import events as ev
 from router.channels import EndSession, Step, transcript_lines
 from router.core import RoutingCore
 from router.live import LiveContact, News
-from router.model import ContactState, OfferStatus, OfferView, Presence
+from router.model import Channel, ContactState, OfferStatus, OfferView, Presence
 from router.ports import ExpertMessage, TranscriptLine
 from router.store import Batch, Store
 from router.tables import MessageRow
@@ -57,6 +57,23 @@ async def _reading(what: str) -> AsyncIterator[None]:
         raise Unavailable(f"{what} could not be read just now; try again") from None
 
 
+AWAY_REASONS = {"break": "on a break", "training": "in training", "admin": "doing admin work",
+                "other": "away"}
+CHANNELS = frozenset(Channel)
+
+
+def channels_taken(names: Iterable[str]) -> frozenset[Channel]:
+    """The channels an expert takes, from their names; at least one."""
+    try:
+        found = frozenset(Channel(name) for name in names)
+    except ValueError:
+        raise InvalidInput("takes lists channels: voice, chat", field="takes") from None
+    if not found:
+        raise InvalidInput("take at least one channel (voice, chat), or go away",
+                           field="takes")
+    return found
+
+
 class DeskActions:
     core: RoutingCore
     config: Config
@@ -66,6 +83,9 @@ class DeskActions:
     _live: dict[str, LiveContact]
     _records: dict[str, ExpertRecord]
     _desired: dict[str, Presence]
+    _away_reason: dict[str, str]
+    _takes: dict[str, frozenset[Channel]]
+    _refresh_expert: Callable[[str], Awaitable[None]]
     _desks: dict[str, list[DeskSink]]
     _timers: dict[str, float]
     _step: Step
@@ -80,16 +100,25 @@ class DeskActions:
             raise NotFound(f"expert {expert_id} is not in the routing pool (unknown or "
                            "inactive)", expert=expert_id)
 
-    async def set_status(self, expert_id: str, status: str) -> dict[str, Any]:
+    async def set_status(self, expert_id: str, status: str, *, reason: str | None = None,
+                         takes: Iterable[str] | None = None) -> dict[str, Any]:
+        """The expert's own choice: available, away (with one of ``AWAY_REASONS``) or
+        offline, and optionally which channels they take (``voice``, ``chat``: an expert
+        without a headset takes chats only). The rota may still keep them away."""
         self._expert(expert_id)
         try:
             presence = Presence(status)
         except ValueError:
             raise InvalidInput("status must be available, away or offline",
                                field="status") from None
+        if reason is not None and (presence is not Presence.AWAY or reason not in AWAY_REASONS):
+            raise InvalidInput(f"reason goes with away and is one of {', '.join(AWAY_REASONS)}",
+                               field="reason")
+        if takes is not None:
+            self._takes[expert_id] = channels_taken(takes)
         self._desired[expert_id] = presence
-        effective, reason = self.effective(expert_id)
-        await self._step(ev.ExpertStatus(expert_id, effective, reason))
+        self._away_reason[expert_id] = AWAY_REASONS.get(reason or "", "")
+        await self._refresh_expert(expert_id)
         return self.desk_state(expert_id)
 
     def desk_state(self, expert_id: str) -> dict[str, Any]:
@@ -105,6 +134,7 @@ class DeskActions:
                 "state": view.state.value,
                 "presence": view.presence.value, "reason": view.reason,
                 "requested": self._desired.get(expert_id, Presence.OFFLINE).value,
+                "takes": sorted(c.value for c in self._takes.get(expert_id, CHANNELS)),
                 "missed_offers": view.missed_offers,
                 "load": {"voice": view.voice_load, "chat": view.chat_load},
                 "offers": [self.offer_json(o) for o in self.core.pending_offers(expert_id)],

@@ -30,6 +30,7 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from base.errors import BadRequest, DomainError, InvalidInput
+from base.http import Fields
 from base.inputs import parse_json
 from router.context import engine_of, me
 from router.desk import MAX_MESSAGE
@@ -117,7 +118,10 @@ async def _act(engine: Engine, expert_id: str, data: str) -> dict[str, Any]:
 async def _dispatch(engine: Engine, expert_id: str, action: str, body: dict[str, Any]) -> Any:
     ident = str(body.get("id", ""))
     if action == "status":
-        return await engine.set_status(expert_id, str(body.get("status", "")))
+        fields = Fields(body, allowed={"action", "status", "reason", "takes"})
+        return await engine.set_status(expert_id, fields.str("status", required=True) or "",
+                                       reason=fields.str("reason", max_len=16),
+                                       takes=fields.list_of_str("takes", max_len=8))
     if action == "accept":
         return await engine.accept(expert_id, ident)
     if action == "decline":

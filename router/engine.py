@@ -33,6 +33,7 @@ from router.core import RoutingCore
 from router.desk import DeskActions
 from router.live import Later, LiveContact, News, Translator
 from router.model import (
+    Channel,
     ExpertProfile,
     Pool,
     Presence,
@@ -87,6 +88,8 @@ class Engine(ChannelPort, DeskActions):
         self._listeners: list[Listener] = []
         self._desks: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._desired: dict[str, Presence] = {}
+        self._away_reason: dict[str, str] = {}  # the expert's own reason for being away
+        self._takes: dict[str, frozenset[Channel]] = {}  # channels, when not all
         self._rota: tuple[Mapping[str, OnShift], frozenset[str]] | None = None
         self._timers: dict[str, float] = {}
         self._handle: asyncio.TimerHandle | None = None
@@ -419,6 +422,8 @@ class Engine(ChannelPort, DeskActions):
         desired = self._desired.get(expert_id, Presence.OFFLINE)
         if desired is Presence.AVAILABLE and self.off_shift(expert_id):
             return Presence.AWAY, "off shift"
+        if desired is Presence.AWAY:
+            return desired, self._away_reason.get(expert_id, "")
         return desired, ""
 
     async def _refresh_expert(self, expert_id: str) -> None:
@@ -434,7 +439,13 @@ class Engine(ChannelPort, DeskActions):
     def _profile(self, record: ExpertRecord) -> ExpertProfile:
         if not record.active:
             return ExpertProfile(id=record.id, skills={}, org=record.org)
-        return profile_of(record, self.capacity, voice_ok=self._voice_ok(record.id))
+        profile = profile_of(record, self.capacity, voice_ok=self._voice_ok(record.id))
+        takes = self._takes.get(record.id)
+        if takes is None:
+            return profile
+        return replace(profile,
+                       voice_capacity=profile.voice_capacity if Channel.VOICE in takes else 0,
+                       chat_capacity=profile.chat_capacity if Channel.CHAT in takes else 0)
 
     # -- the pool changed ---------------------------------------------------------------------
     async def _on_pool_change(self, change: PoolChange) -> None:

@@ -167,3 +167,22 @@ async def test_a_welsh_chat_is_welsh_throughout(site: TestServer) -> None:
         await no_serious_violations(chat, "chat-conversation-cy")
         await chat.get_by_role("button", name="Gorffen y sgwrs").click()
         await expect(chat.locator("#finished")).to_contain_text("Mae'r sgwrs wedi dod i ben")
+
+
+async def test_a_dropped_desk_reconnects_by_itself_and_keeps_its_offer(site: TestServer) -> None:
+    from router.desk_ws import QUEUE_LIMIT
+
+    async with browser() as chromium:
+        desk = await signed_in_desk(chromium, site, "e-ann")
+        await start_chat(chromium, site, "en", "My dad has dementia", "What do you need help with?",
+                         "Start chat")
+        await expect(desk.get_by_role("alert")).to_contain_text("My dad has dementia")
+        [sink] = engine_of(site.app)._desks["e-ann"]
+        for n in range(QUEUE_LIMIT + 1):  # a burst the desk cannot take: the server closes it
+            sink({"type": "state", "state": "offered", "reason": f"burst {n}"})
+        await expect(desk.locator("#connection")).to_contain_text("Reconnecting")
+        await expect(desk.locator("#connection")).to_contain_text("Connected", timeout=10_000)
+        await expect(desk.get_by_role("alert")).to_contain_text("My dad has dementia")
+        await expect(desk.get_by_role("alert")).to_have_count(1)
+        await desk.get_by_role("button", name="Accept").click()
+        await expect(desk.get_by_role("tab")).to_have_count(1)

@@ -365,3 +365,29 @@ async def test_the_desk_websocket_session_event_carries_the_chat_so_far(
             pass
         assert (said["sender"], said["text"], said["session_id"]) == (
             "citizen", "are you there", session["session_id"])
+
+
+async def test_an_expert_goes_away_with_a_reason_and_chooses_the_channels_they_take(
+        client: TestClient, desk: dict[str, Any]) -> None:
+    """The desk's status control: away says why; an expert without a headset takes chats
+    only, so a call waits for someone else while a chat rings at once."""
+    away = await client.put("/api/v1/me/status", json={"status": "away", "reason": "break"},
+                            headers=desk["ann"])
+    body = await away.json()
+    assert (body["presence"], body["reason"]) == ("away", "on a break")
+    bad = await client.put("/api/v1/me/status", json={"status": "available",
+                                                      "reason": "break"}, headers=desk["ann"])
+    assert bad.status == 422 and (await bad.json())["error"]["details"]["field"] == "reason"
+    resp = await client.put("/api/v1/me/status", json={"status": "available",
+                                                       "takes": ["chat"]}, headers=desk["ann"])
+    assert (await resp.json())["takes"] == ["chat"]
+    call = await client.post("/api/v1/contacts", json={"skill": "dementia", "channel": "voice"},
+                             headers=desk["sup"])
+    chat = await client.post("/api/v1/contacts", json={"skill": "dementia", "channel": "chat"},
+                             headers=desk["sup"])
+    offers = (await (await client.get("/api/v1/me/offers", headers=desk["ann"])).json())["items"]
+    assert [o["contact"]["id"] for o in offers] == [(await chat.json())["id"]]
+    assert (await call.json())["state"] == "queued"
+    none = await client.put("/api/v1/me/status", json={"status": "available", "takes": []},
+                            headers=desk["ann"])
+    assert none.status == 422

@@ -144,6 +144,10 @@ function showStatus(desk) {
     words += ` (${desk.reason})`;
   }
   $("status-now").textContent = words;
+  if (Array.isArray(desk.takes)) {
+    $("takes-voice").checked = desk.takes.includes("voice");
+    $("takes-chat").checked = desk.takes.includes("chat");
+  }
   const asked = desk.requested || desk.presence;
   if (asked) {
     for (const [id, value] of [["go-available", "available"], ["go-away", "away"], ["go-offline", "offline"]]) {
@@ -381,9 +385,16 @@ function shiftText(shift) {
 }
 
 // -- status buttons ----------------------------------------------------------------------------
-$("go-available").addEventListener("click", () => { send("status", { status: "available" }); if (state.audio) state.audio.resume(); });
-$("go-away").addEventListener("click", () => send("status", { status: "away", reason: $("away-reason").value }));
-$("go-offline").addEventListener("click", () => send("status", { status: "offline" }));
+function takes() {
+  const chosen = ["takes-voice", "takes-chat"].filter((id) => $(id).checked).map((id) => $(id).value);
+  return chosen.length ? chosen : ["voice", "chat"];
+}
+$("go-available").addEventListener("click", () => {
+  send("status", { status: "available", takes: takes() });
+  if (state.audio) state.audio.resume();
+});
+$("go-away").addEventListener("click", () => send("status", { status: "away", reason: $("away-reason").value, takes: takes() }));
+$("go-offline").addEventListener("click", () => send("status", { status: "offline", takes: takes() }));
 window.addEventListener("beforeunload", () => { state.closedByUs = true; });
 
 connect();
