@@ -37,3 +37,5 @@ def setup_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # aiosqlite logs each statement with its parameters at DEBUG: numbers and citizens' words
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import bench.cli
+import pages.cli
 import scheduler.cli
 import scheduler.coverage_cli
 import simulator.cli
@@ -31,7 +32,7 @@ from base.errors import DomainError
 from expertline import schema
 
 PACKAGE_CLIS = (scheduler.cli, scheduler.coverage_cli, bench.cli, simulator.cli, telephony.cli,
-                skills.cli)
+                skills.cli, pages.cli)
 CONFIG_HELP = "config file (default: ./config.toml)"
 
 log = logging.getLogger("expertline")

@@ -4,6 +4,7 @@ and the headers every response carries."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -121,3 +122,26 @@ async def test_an_expert_session_cannot_open_the_console(client: TestClient, poo
     await sign_in(client, await link(client))
     assert (await client.get("/console")).status == 401
     assert (await client.get("/api/v1/stats")).status == 403
+
+
+async def test_the_sign_in_link_command_prints_a_link_that_signs_in_once(
+        client: TestClient, pool: None, config: Any, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from expertline.cli import main
+
+    monkeypatch.setenv("EXPERTLINE_DATABASE_URL", config.database_url)
+    monkeypatch.setenv("EXPERTLINE_PUBLIC_URL", "https://expertline.example.nhs.uk")
+    run = asyncio.to_thread  # the command runs its own event loop, as from a shell
+    assert await run(main, ["sign-in-link", "--expert", "e-ann", "--minutes", "5"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("https://expertline.example.nhs.uk/sign-in/")
+    token = printed.rsplit("/", 1)[1]
+    assert (await sign_in(client, token)).status == 303
+    assert (await sign_in(client, token)).status == 410
+    for argv in (["sign-in-link", "--expert", "nobody"], ["sign-in-link"],
+                 ["sign-in-link", "--role", "supervisor", "--org", "no-such-org"],
+                 ["sign-in-link", "--role", "admin", "--org", "nhs-a"],
+                 ["sign-in-link", "--expert", "e-ann", "--minutes", "0"]):
+        assert await run(main, argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("expertline: error:")
