@@ -39,3 +39,5 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # aiosqlite logs each statement with its parameters at DEBUG: numbers and citizens' words
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, root.level))
+    # APScheduler says "Added job ..." for every job it schedules: noise at INFO
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))

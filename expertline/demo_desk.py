@@ -3,9 +3,9 @@
 Nobody staffs a demo, so without this a simulated call (``expertline call``) would wait forever.
 Each active demo expert signs in available for calls; an offer is accepted after
 ``ACCEPT_AFTER_S``, and the session is completed after ``TALK_S`` (wrap-up then follows the
-routing config). Chats are left to people: the experts in ``FOR_PEOPLE`` (exp-0001 to exp-0003)
-are not signed in at all, so the person trying the demo signs in as one of them at ``/desk``
-(``expertline sign-in-link --expert exp-0001``) and answers the chats they start at ``/chat``.
+routing config). Chats are left to people: the experts in ``FOR_PEOPLE`` are not signed in at
+all, so the person trying the demo signs in as one of them at ``/desk`` (``expertline
+sign-in-link --expert exp-0332``) and answers the chats they start at ``/chat``.
 Real deployments never run this: experts use the desk.
 """
 
@@ -25,7 +25,9 @@ from router.engine import Engine
 
 log = logging.getLogger("expertline.demo")
 ACCEPT_AFTER_S = 3.0
-FOR_PEOPLE = frozenset({"exp-0001", "exp-0002", "exp-0003"})
+# Left for a person: Nia Morgan (carers' support, Welsh and English), Rebecca Clarke (general
+# advice, Welsh and English) and Michał Baran (carers' support, dementia, English and Polish).
+FOR_PEOPLE = frozenset({"exp-0332", "exp-0245", "exp-0002"})
 TALK_S = 45.0
 
 

@@ -31,10 +31,10 @@ async def test_demo_desks_take_a_call_through_to_wrap_up(sqlite_url: str, tmp_pa
 
 async def test_demo_desks_take_calls_and_leave_chats_and_three_experts_to_people(
         sqlite_url: str, tmp_path: Path) -> None:
-    """In the demo a person plays the expert: exp-0001..3 are not signed in, and the
-    automatic experts take calls only, so a chat waits for that person."""
+    """In the demo a person plays the expert: the experts kept for people are not signed in,
+    and the automatic experts take calls only, so a chat waits for that person."""
     config = make_config(sqlite_url, tmp_path)
-    experts = {"exp-0001": ("nhs-a", {"dementia": 5}, ("en",), "+447700900011"),
+    experts = {"exp-0332": ("nhs-a", {"dementia": 5}, ("en",), "+447700900011"),
                "e-bob": ("nhs-a", {"dementia": 4}, ("en",), "+447700900012")}
     async with database(config.database_url) as db:
         await seed_pool(db, experts)
@@ -42,12 +42,12 @@ async def test_demo_desks_take_calls_and_leave_chats_and_three_experts_to_people
         await engine.start()
         desks = DemoDesks(engine, accept_after_s=0, talk_s=0)
         assert await desks.start() == 1
-        assert engine.desk_state("exp-0001")["presence"] == "offline"
+        assert engine.desk_state("exp-0332")["presence"] == "offline"
         assert engine.desk_state("e-bob")["takes"] == ["voice"]
         chat = await engine.submit(call("WEB1", channel=Channel.CHAT))
         assert engine.offers("e-bob") == []
-        await engine.set_status("exp-0001", "available")
-        [offer] = engine.offers("exp-0001")
+        await engine.set_status("exp-0332", "available")
+        [offer] = engine.offers("exp-0332")
         assert offer["contact"]["id"] == chat.contact_id
         await desks.close()
         await engine.close()
