@@ -651,3 +651,13 @@ async def test_texts_sent_together_from_one_number_make_one_conversation(
     await tel.idle()
     assert await desk.contacts(state="queued,offered,connected") == []
     assert [c["id"] for c in await desk.contacts()] == [contact["id"]]
+
+
+async def test_a_call_rings_on_the_desk_with_what_the_caller_said(
+        player: TwilioPlayer, desk: Desk) -> None:
+    """Issue 14: for calls, the offer carries what the caller said to the speech triage."""
+    await queued_caller(player, desk, words="my dad has dementia and keeps wandering off")
+    await desk.status("ann", "available")
+    [offer] = await desk.offers("ann")
+    assert offer["contact"]["first_words"] == "my dad has dementia and keeps wandering off"
+    assert offer["contact"]["channel"] == "voice"
