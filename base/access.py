@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from base.errors import Forbidden
+from base.errors import Forbidden, InvalidInput
 
 
 class Role(enum.StrEnum):
@@ -36,6 +36,20 @@ class Principal:
 
 
 SYSTEM = Principal(role=Role.ADMIN, name="system")
+
+
+def check_scope(role: Role, orgs: frozenset[str], expert_id: str | None, *,
+                what: str = "token") -> None:
+    """The shapes a principal may have: an expert names one expert, a supervisor at least
+    one organisation, an admin neither (``what`` names the thing being made in the error)."""
+    if role is Role.SUPERVISOR and not orgs:
+        raise InvalidInput(f"a supervisor {what} needs at least one --org")
+    if role is Role.EXPERT and not expert_id:
+        raise InvalidInput(f"an expert {what} needs --expert")
+    if role is Role.ADMIN and (orgs or expert_id):
+        raise InvalidInput(f"an admin {what} is not scoped: drop --org/--expert")
+    if role is Role.SUPERVISOR and expert_id:
+        raise InvalidInput(f"--expert goes with --role expert, not a supervisor {what}")
 
 
 def require_role(principal: Principal, *roles: Role) -> None:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from base.access import Principal, Role
+from base.access import Principal, Role, check_scope
 from base.clock import now_utc, utc
 from base.errors import InvalidInput, NotFound, Unauthorized
-from skills.models import Expert, Organisation
 
 log = logging.getLogger(__name__)
 
@@ -65,36 +63,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _check_scope(role: Role, orgs: frozenset[str], expert_id: str | None) -> None:
-    if role is Role.SUPERVISOR and not orgs:
-        raise InvalidInput("a supervisor token needs at least one --org")
-    if role is Role.EXPERT and not expert_id:
-        raise InvalidInput("an expert token needs --expert")
-    if role is Role.ADMIN and (orgs or expert_id):
-        raise InvalidInput("an admin token is not scoped: drop --org/--expert")
-
-
-async def check_in_pool(session: AsyncSession, orgs: Iterable[str],
-                        expert_id: str | None) -> None:
-    """``InvalidInput`` unless every organisation and the expert a token names are in the pool
-    (a token for a mistyped id would be refused nothing and see nothing)."""
-    wanted = sorted(set(orgs))
-    if wanted:
-        found = set((await session.exec(
-            select(Organisation.id).where(col(Organisation.id).in_(wanted)))).all())
-        missing = [o for o in wanted if o not in found]
-        if missing:
-            raise InvalidInput(f"no organisation {', '.join(missing)} in the pool")
-    if expert_id is not None and await session.get(Expert, expert_id) is None:
-        raise InvalidInput(f"no expert {expert_id} in the pool")
-
-
 async def issue_token(
     session: AsyncSession, *, role: Role, orgs: frozenset[str] = frozenset(),
     expert_id: str | None = None, label: str = "", expires_at: datetime | None = None,
 ) -> tuple[str, ApiToken]:
     """Create a token; the plain text is returned once and never stored."""
-    _check_scope(role, orgs, expert_id)
+    check_scope(role, orgs, expert_id)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(token_hash=hash_token(plain), role=role.value, orgs=",".join(sorted(orgs)),
                    expert_id=expert_id, label=label, expires_at=expires_at)

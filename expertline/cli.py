@@ -209,7 +209,8 @@ def _token_create(args: argparse.Namespace, ctx: CliContext) -> int:
 async def _issue(ctx: CliContext, args: argparse.Namespace) -> str:
     from base import audit
     from base.access import Role
-    from expertline.auth import check_in_pool, issue_token
+    from expertline.auth import issue_token
+    from skills.pool import check_in_pool
 
     expires_at = now_utc() + timedelta(days=args.days) if args.days else None
     async with ctx.database() as db, db.transaction() as session:

@@ -20,7 +20,7 @@ from base.cli import CliContext, Subparsers
 from base.clock import now_utc
 from base.errors import InvalidInput
 from pages import sessions
-from skills.models import Expert, Organisation
+from skills.pool import check_in_pool
 
 DEFAULT_MINUTES = 10
 
@@ -49,11 +49,7 @@ def _sign_in_link(args: argparse.Namespace, ctx: CliContext) -> int:
 async def _make(ctx: CliContext, args: argparse.Namespace, role: Role) -> str:
     orgs = frozenset(args.org)
     async with ctx.database() as db, db.transaction() as session:
-        if args.expert and await session.get(Expert, args.expert) is None:
-            raise InvalidInput(f"no expert {args.expert!r} in the pool")
-        for org in sorted(orgs):
-            if await session.get(Organisation, org) is None:
-                raise InvalidInput(f"no organisation {org!r} in the pool")
+        await check_in_pool(session, orgs, args.expert)
         token = sessions.make_link(session, role=role, orgs=orgs, expert_id=args.expert,
                                    label=args.label, minutes=args.minutes, now=now_utc())
         audit.record(session, actor="cli", action="create", entity="sign_in_link",

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from base.access import Principal, Role
+from base.access import Principal, Role, check_scope
 from base.clock import utc
 from base.errors import InvalidInput
 from pages.tables import SignInLinkRow, WebSessionRow
@@ -47,24 +47,11 @@ class SignedIn:
         return offered is not None and hmac.compare_digest(offered, self.csrf_token)
 
 
-def check_scope(role: Role, orgs: frozenset[str], expert_id: str | None) -> None:
-    """The same shapes as API tokens: an expert names one expert, a supervisor at least one
-    organisation, an admin neither."""
-    if role is Role.EXPERT and not expert_id:
-        raise InvalidInput("a sign-in link for an expert needs --expert")
-    if role is Role.SUPERVISOR and not orgs:
-        raise InvalidInput("a sign-in link for a supervisor needs at least one --org")
-    if role is Role.ADMIN and (orgs or expert_id):
-        raise InvalidInput("an admin sign-in link is not scoped: drop --org/--expert")
-    if role is not Role.EXPERT and expert_id:
-        raise InvalidInput("--expert goes with --role expert")
-
-
 def make_link(session: AsyncSession, *, role: Role, orgs: frozenset[str] = frozenset(),
               expert_id: str | None = None, label: str = "", minutes: int,
               now: datetime) -> str:
     """A new one-time link token (returned once, stored hashed)."""
-    check_scope(role, orgs, expert_id)
+    check_scope(role, orgs, expert_id, what="sign-in link")
     if not 1 <= minutes <= MAX_LINK_MINUTES:
         raise InvalidInput(f"--minutes must be 1..{MAX_LINK_MINUTES}")
     token = secrets.token_urlsafe(32)

@@ -24,6 +24,7 @@ from sqlmodel import col, delete, func, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import now_utc
+from base.errors import InvalidInput
 from skills.graph import Holder, SkillSpec
 from skills.models import (
     Accreditation,
@@ -559,3 +560,19 @@ async def list_audit(
     total = await _count(session, query)
     rows = await _all(session, query.order_by(_AUDIT.c.id.desc()).limit(limit).offset(offset))
     return [row._mapping for row in rows], total
+
+
+async def check_in_pool(session: AsyncSession, orgs: Iterable[str],
+                        expert_id: str | None) -> None:
+    """``InvalidInput`` unless every organisation and the expert a principal names are in
+    the pool (a token or a sign-in link for a mistyped id would be refused nothing and see
+    nothing)."""
+    wanted = sorted(set(orgs))
+    if wanted:
+        found = set((await session.exec(
+            select(Organisation.id).where(col(Organisation.id).in_(wanted)))).all())
+        missing = [o for o in wanted if o not in found]
+        if missing:
+            raise InvalidInput(f"no organisation {', '.join(missing)} in the pool")
+    if expert_id is not None and await session.get(Expert, expert_id) is None:
+        raise InvalidInput(f"no expert {expert_id} in the pool")
