@@ -19,7 +19,7 @@ from pages import sessions
 from router.context import engine_of
 from skills.models import Expert
 from skills.watch import EVERYTHING
-from tests.browser_support import browser, checked
+from tests.browser_support import SHOTS, browser, checked
 from tests.engine_support import seed_pool
 
 pytestmark = pytest.mark.browser
@@ -134,6 +134,9 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await chat.get_by_role("button", name="Send").click()
         await heard(desk.get_by_role("log"), "Citizen said: She went out at 3 am again")
         await no_serious_violations(chat, "chat-conversation-en")
+        await chat.set_viewport_size({"width": 320, "height": 640})  # a small phone
+        assert await chat.evaluate("document.documentElement.scrollWidth") <= 320
+        await chat.screenshot(path=str(SHOTS / "chat-conversation-en-320.png"), full_page=True)
         await no_serious_violations(desk, "desk-conversation")
 
         await chat.reload()  # the page reloads: the chat carries on with its transcript
