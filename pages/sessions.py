@@ -6,7 +6,8 @@ cookie is HttpOnly and SameSite=Lax (Secure behind https); the CSRF token goes i
 (``csrf_token``) and in the desk's requests (``X-CSRF-Token``), and is checked on every
 request that changes something. A session lasts ``SESSION_HOURS`` (a shift), ends on sign-out,
 and carries the same ``Principal`` an API token would, so one set of role and scope rules
-serves both. Only the SHA-256 of each secret is kept.
+serves both. Only the SHA-256 of each secret is kept. Signing in and out are audited, the
+session named by the start of its hash.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from base import audit
 from base.access import Principal, Role, check_scope
 from base.clock import utc
 from base.errors import InvalidInput
@@ -80,7 +82,12 @@ async def redeem(session: AsyncSession, token: str, *, now: datetime,
                         expert_id=link.expert_id, label=link.label, csrf_token=csrf,
                         created_at=now, expires_at=now + timedelta(hours=hours))
     session.add(row)
-    return cookie, _signed_in(row)
+    who = _signed_in(row)
+    audit.record(session, actor=who.principal, action="sign_in", entity="web_session",
+                 entity_id=row.id_hash[:12],
+                 after={"link": key[:12], "role": row.role, "orgs": row.orgs,
+                        "expert_id": row.expert_id, "expires_at": row.expires_at.isoformat()})
+    return cookie, who
 
 
 async def resolve(session: AsyncSession, cookie: str, *, now: datetime) -> SignedIn | None:
@@ -101,6 +108,8 @@ async def end(session: AsyncSession, cookie: str, *, now: datetime) -> bool:
         return False
     row.revoked_at = now
     session.add(row)
+    audit.record(session, actor=_signed_in(row).principal, action="sign_out",
+                 entity="web_session", entity_id=row.id_hash[:12])
     return True
 
 

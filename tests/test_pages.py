@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlmodel import col, select
 
 from base.access import Role
+from base.audit import AuditEntry
 from base.clock import now_utc
 from expertline.app import DATABASE
 from pages import sessions
@@ -105,7 +107,8 @@ async def test_the_desk_socket_takes_the_cookie_only_from_our_own_pages(
     assert resp.status == 403 and (await resp.json())["error"]["code"] == "bad_origin"
 
 
-async def test_sign_out_ends_the_session_at_once(client: TestClient, pool: None) -> None:
+async def test_sign_out_ends_the_session_at_once_and_both_are_audited(
+        client: TestClient, pool: None) -> None:
     await sign_in(client, await link(client, Role.SUPERVISOR, expert=None,
                                      orgs=frozenset({"nhs-a"})))
     console = await client.get("/console")
@@ -116,6 +119,13 @@ async def test_sign_out_ends_the_session_at_once(client: TestClient, pool: None)
     assert out.status == 200 and "signed out" in await out.text()
     assert (await client.get("/console")).status == 401
     assert (await client.get("/api/v1/stats")).status == 401
+    async with client.app[DATABASE].transaction() as session:
+        query = select(AuditEntry).where(col(AuditEntry.entity) == "web_session")
+        trail = (await session.exec(query.order_by(col(AuditEntry.id)))).all()
+    assert [(e.action, e.actor) for e in trail] == [("sign_in", "supervisor:session"),
+                                                    ("sign_out", "supervisor:session")]
+    assert trail[0].entity_id == trail[1].entity_id and trail[0].after is not None
+    assert trail[0].after["orgs"] == "nhs-a"
 
 
 async def test_an_expert_session_cannot_open_the_console(client: TestClient, pool: None) -> None:
