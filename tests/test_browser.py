@@ -96,7 +96,12 @@ async def start_chat(chromium: Any, site: TestServer, lang: str, words: str,
     page = await (await chromium.new_context()).new_page()
     await page.goto(url(site, f"/chat?lang={lang}"))
     await expect(page.locator("html")).to_have_attribute("lang", lang)
+    error = page.locator("#first-words-error")
+    await expect(error).to_be_hidden()  # no error before the citizen has done anything
     await no_serious_violations(page, f"chat-start-{lang}")
+    await page.get_by_role("button", name=button).click()  # nothing typed yet
+    await expect(error).to_be_visible()
+    await expect(page.get_by_label(label)).to_be_focused()
     await page.get_by_label(label).fill(words)
     await page.get_by_role("button", name=button).click()
     return page
