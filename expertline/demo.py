@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base import audit
@@ -43,6 +43,7 @@ from expertline.demo_data import (
     OrgSeed,
     SkillSeed,
 )
+from expertline.demo_desk import PUBLIC_ROLES
 from expertline.demo_shifts import seed_shifts
 from expertline.schema import database
 from skills import transfer
@@ -293,6 +294,7 @@ async def _seed(db: Database, config: Config) -> dict[str, Any] | None:
                 raise RuntimeError(f"the demo pool is invalid: {plan.problems[:3]}")
             await transfer.apply_import(session, plan, actor=ACTOR, audited=False)
             await seed_shifts(session, pool, config.demo.seed)
+            await show_to_citizens(session)
             audit.record(
                 session,
                 actor=ACTOR,
@@ -305,6 +307,17 @@ async def _seed(db: Database, config: Config) -> dict[str, Any] | None:
         log.info("the demo pool was seeded concurrently; leaving it")
         return None
     return pool
+
+
+async def show_to_citizens(session: AsyncSession) -> None:
+    """The experts left for a person agree to be shown to citizens: first name, role and
+    organisation (every other demo expert is "an expert", the default)."""
+    experts = await session.exec(select(Expert).where(col(Expert.id).in_(PUBLIC_ROLES)))
+    for expert in experts:
+        expert.public_name = expert.name.split()[0]
+        expert.public_role = PUBLIC_ROLES[expert.id]
+        expert.show_organisation = True
+        session.add(expert)
 
 
 async def seed_if_empty(db: Database, config: Config) -> bool:

@@ -26,8 +26,11 @@ from router.engine import Engine
 log = logging.getLogger("expertline.demo")
 ACCEPT_AFTER_S = 3.0
 # Left for a person: Nia Morgan (carers' support, Welsh and English), Rebecca Clarke (general
-# advice, Welsh and English) and Michał Baran (carers' support, dementia, English and Polish).
-FOR_PEOPLE = frozenset({"exp-0332", "exp-0245", "exp-0002"})
+# advice, Welsh and English) and Michał Baran (carers' support, dementia, English and Polish),
+# each with the role a citizen is shown beside their first name and organisation.
+PUBLIC_ROLES = {"exp-0332": "carers' support worker", "exp-0245": "advice worker",
+                "exp-0002": "carers' support worker"}
+FOR_PEOPLE = frozenset(PUBLIC_ROLES)
 TALK_S = 45.0
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlmodel import col, select
 
 from base import audit
 from base.config import Config, load_config
@@ -21,6 +22,7 @@ from expertline.cli import main
 from expertline.demo import REFERENCE_DATE, build_demo_pool, seed_demo, seed_if_empty
 from expertline.schema import database
 from skills import transfer
+from skills.models import Expert
 from skills.transfer_check import check_document
 from tests.conftest import make_config
 
@@ -203,6 +205,21 @@ async def test_seeding_writes_the_pool_once_with_one_audit_record(
             {"organisations": 12, "skills": 41, "experts": 120, "sharing_agreements": 7},
         )
     ]
+
+
+async def test_the_experts_left_for_a_person_are_shown_to_citizens_and_no_one_else(
+    db_url: str, tmp_path: Path
+) -> None:
+    config = make_config(db_url, tmp_path, demo={"experts": 340})
+    async with database(db_url) as db:
+        assert await seed_if_empty(db, config) is True
+        async with db.session() as session:
+            shown = (await session.exec(select(Expert).where(col(Expert.public_name) != ""))).all()
+    assert {(e.id, e.public_name, e.public_role, e.show_organisation) for e in shown} == {
+        ("exp-0002", "Michał", "carers' support worker", True),
+        ("exp-0245", "Rebecca", "advice worker", True),
+        ("exp-0332", "Nia", "carers' support worker", True),
+    }
 
 
 async def test_seed_demo_summarises_and_leaves_a_populated_database_alone(
