@@ -135,6 +135,7 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await desk.get_by_label("Your message (Chat 1: dementia)").fill("Hello, I am Ann.")
         await desk.get_by_role("button", name="Send").click()
         await heard(log, "Expert said: Hello, I am Ann.")
+        await expect(log).to_contain_text("Ann: Hello, I am Ann.")  # seen: her shown name
         await chat.get_by_label("Your message").fill("She went out at 3 am again")
         await chat.get_by_role("button", name="Send").click()
         await heard(desk.get_by_role("log"), "Citizen said: She went out at 3 am again")
@@ -145,7 +146,7 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await no_serious_violations(desk, "desk-conversation")
 
         await chat.reload()  # the page reloads: the chat carries on with its transcript
-        await expect(log).to_contain_text("Hello, I am Ann.")
+        await expect(log).to_contain_text("Ann: Hello, I am Ann.")
         await expect(log).to_contain_text("She went out at 3 am again")
         await chat.get_by_label("Your message").fill("Thank you")
         await chat.get_by_role("button", name="Send").click()

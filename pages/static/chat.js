@@ -9,7 +9,7 @@ const words = JSON.parse(root.dataset.words);
 let lang = root.dataset.lang;
 const $ = (id) => document.getElementById(id);
 const KEY = "expertline-chat";
-const state = { socket: null, token: null, over: false, retry: 0, started: false };
+const state = { socket: null, token: null, over: false, retry: 0, started: false, expertName: "" };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -27,9 +27,10 @@ function addLine(from, text) {
   if (!text) return;
   const [shown, spoken] = SPEAKERS[from] || SPEAKERS.system;
   const cls = from === "you" ? "expert" : from === "expert" ? "citizen" : "system";
+  const label = from === "expert" && state.expertName ? state.expertName : words[shown];
   $("transcript").append(el("p", { class: `govuk-body expertline-line expertline-line--${cls}` },
     el("span", { class: "govuk-visually-hidden", text: `${words[spoken]} ` }),
-    el("strong", { "aria-hidden": "true", text: `${words[shown]}: ` }), text));
+    el("strong", { "aria-hidden": "true", text: `${label}: ` }), text));
   $("transcript").scrollTop = $("transcript").scrollHeight;
   if (from === "expert" && $("chat-sound").checked) chime();
 }
@@ -42,6 +43,12 @@ function showQueue(frame) {
 }
 function showExpert(frame) {
   if (frame.text) setStatus(frame.text);
+  // the expert's lines carry the first name they agreed to show (spoken: "Expert said:")
+  state.expertName = (frame.expert && frame.expert.name) || "";
+  if (!state.expertName) return;
+  for (const label of document.querySelectorAll("#transcript .expertline-line--citizen > strong")) {
+    label.textContent = `${state.expertName}: `;
+  }
 }
 
 // -- the connection --------------------------------------------------------------------------
