@@ -48,11 +48,26 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Add an audit entry to ``session``; it is committed with the change it describes."""
+    made = entry(actor=actor, action=action, entity=entity, entity_id=entity_id,
+                 before=before, after=after)
+    session.add(made)
+    return made
+
+
+def entry(
+    *,
+    actor: Principal | str,
+    action: str,
+    entity: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """A new audit entry, not yet added anywhere (``record`` adds one to a session; the
+    routing engine writes its entries in bulk)."""
     name = actor if isinstance(actor, str) else actor.actor
-    entry = AuditEntry(actor=name, action=action, entity=entity, entity_id=str(entity_id),
-                       before=before, after=after)
-    session.add(entry)
-    return entry
+    return AuditEntry(actor=name, action=action, entity=entity, entity_id=str(entity_id),
+                      before=before, after=after)
 
 
 async def list_entries(

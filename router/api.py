@@ -28,8 +28,8 @@ from base.logs import mask_phone
 from router.context import engine_of, me
 from router.desk import local_midnight
 from router.ports import Channel, ContactRequest, Medium
-from router.store import decision_row
 from router.tables import ContactRow
+from router.writes import decision_row
 
 log = logging.getLogger("router.api")
 STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",

@@ -17,13 +17,14 @@ import hashlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from base.errors import Conflict, InvalidInput, NotFound, Unavailable
 from base.inputs import text_problem
 from router import commands as cmd
 from router import events as ev
+from router.batch import Batch, StateChange
 from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import Channel, ContactSpec, ContactState, ExpertState
@@ -36,7 +37,7 @@ from router.ports import (
     QueueInfo,
     TranscriptLine,
 )
-from router.store import Batch, StateChange, Store
+from router.store import Store
 from router.tables import ContactRow, MessageRow
 
 log = logging.getLogger("router.channels")
@@ -59,10 +60,11 @@ class Step(Protocol):
 
 
 class Commit(Protocol):
-    """``Engine._commit``: translate, persist, then announce (the caller holds the lock)."""
+    """``Engine._commit``: translate and queue for the next group commit (the caller holds
+    the lock); await ``Engine._saved`` on the result after letting the lock go."""
 
-    async def __call__(self, commands: list[cmd.Command], now: float,
-                       prepare: Prepare | None = None) -> None: ...
+    def __call__(self, commands: list[cmd.Command], now: float,
+                 prepare: Prepare | None = None) -> asyncio.Future[None]: ...
 
 
 class EndSession(Protocol):
@@ -86,13 +88,19 @@ class ChannelPort:
     _remember: Callable[[LiveContact], None]
     _step: Step
     _lock: asyncio.Lock
+    _chat_lock: asyncio.Lock
+    _announced: set[str]
+    _arrivals: dict[str, asyncio.Future[None]]
     _commit: Commit
+    _saved: Callable[[asyncio.Future[None]], Awaitable[None]]
+    _fresh: Callable[[], Awaitable[None]]
 
     # -- new contacts -------------------------------------------------------------------------
     async def submit(self, request: ContactRequest, *, org: str | None = None,
                      accreditations: frozenset[str] = frozenset()) -> ContactTicket:
         existing = await self._existing(request.external_ref)
         if existing is not None:
+            await self._arrived(existing)
             return ContactTicket(existing, False, await self.position(existing))
         if request.skill not in self._skills:
             raise InvalidInput(f"unknown skill {request.skill!r}", field="skill")
@@ -104,19 +112,29 @@ class ChannelPort:
                               priority=request.priority, address=request.address,
                               first_words=first_words_of(request))
         async with self._lock:
+            await self._fresh()
             if request.external_ref in self._refs:  # a concurrent retry won the race
                 contact_id = self._refs[request.external_ref]
             elif (same := self._open_conversation(request)) is not None:
                 contact_id = same  # another message of the same conversation won the race
             else:
-                await self._arrive(contact, request, org, accreditations)
+                self._arrive(contact, request, org, accreditations)
                 contact_id = contact.id
+        await self._arrived(contact_id)
         return ContactTicket(contact_id, contact_id == contact.id,
                              await self.position(contact_id))
 
-    async def _arrive(self, contact: LiveContact, request: ContactRequest, org: str | None,
-                      accreditations: frozenset[str]) -> None:
-        """Queue a new contact (the caller holds the lock)."""
+    async def _arrived(self, contact_id: str) -> None:
+        """Wait until the contact's arrival is saved (503 if it could not be): whoever learns
+        of a contact, its own submitter or a retry that lost the race, hears of it only once
+        it is in the database."""
+        saving = self._arrivals.get(contact_id)
+        if saving is not None:
+            await self._saved(saving)
+
+    def _arrive(self, contact: LiveContact, request: ContactRequest, org: str | None,
+                accreditations: frozenset[str]) -> None:
+        """Queue a new contact (the caller holds the lock); ``_arrived`` waits for it."""
         self._seq += 1
         contact.seq = self._seq
         spec = ContactSpec(id=contact.id, channel=contact.channel, skill=contact.skill,
@@ -141,7 +159,9 @@ class ChannelPort:
             batch.new_contacts.append(row)
             batch.changes.append(StateChange(contact.id, "queued", "arrived"))
 
-        await self._commit(commands, contact.arrived_at, prepare)
+        saving = self._commit(commands, contact.arrived_at, prepare)
+        self._arrivals[contact.id] = saving
+        saving.add_done_callback(lambda _done: self._arrivals.pop(contact.id, None))
 
     def _open_conversation(self, request: ContactRequest) -> str | None:
         """The open chat contact of the citizen behind ``request`` (same medium and address):
@@ -154,8 +174,7 @@ class ChannelPort:
     async def _existing(self, external_ref: str) -> str | None:
         if external_ref in self._refs:
             return self._refs[external_ref]
-        row = await self.store.by_ref(external_ref)
-        return None if row is None else row.id
+        return await self.store.id_by_ref(external_ref)
 
     # -- reads --------------------------------------------------------------------------------
     async def get(self, contact_id: str) -> ContactView | None:
@@ -294,6 +313,7 @@ class ChannelPort:
         if not number:
             raise InvalidInput("a callback needs a number", field="number")
         async with self._lock:
+            await self._fresh()
             live.callback_number = number
             queued = live.state is ContactState.QUEUED
             batch_state = ContactState.CALLBACK if queued else live.state
@@ -305,7 +325,8 @@ class ChannelPort:
                     batch.changes.append(StateChange(contact_id, batch_state.value,
                                                      "callback requested"))
 
-            await self._commit([], self.clock(), prepare)
+            saved = self._commit([], self.clock(), prepare)
+        await self._saved(saved)
         return await self.position(contact_id)
 
     async def fail(self, contact_id: str, *, reason: str) -> None:
@@ -320,12 +341,13 @@ class ChannelPort:
 
     async def relay_to_expert(self, contact_id: str, text: str, *, ref: str) -> None:
         """Store the citizen's message in the transcript, then push it to the expert's desk
-        if one is connected (an expert who joins later reads it in the ``session`` event).
-        Under the engine's lock, so a desk's session event and this push never both carry
-        it, nor neither."""
+        if its session event was pushed (otherwise that event, still to come, carries it).
+        Under the chat lock, so a desk's session event and this push never both carry it,
+        nor neither."""
         if await self._require(contact_id) is None or ref in self._relay_refs:
             return
-        async with self._lock:
+        await self._arrived(contact_id)
+        async with self._chat_lock:
             live = self._live.get(contact_id)  # None: it finished meanwhile
             line = MessageRow(contact_id=contact_id, at=self.clock(), sender="citizen",
                               text=storable(text, MESSAGE_MAX), ref=ref_key(ref))
@@ -333,7 +355,8 @@ class ChannelPort:
                 return
             added = await self._save_line(line)
             self._relayed(ref)
-            if added and live.expert_id is not None and live.state is ContactState.CONNECTED:
+            if (added and live.expert_id is not None and live.session_id in self._announced
+                    and live.state is ContactState.CONNECTED):
                 event = {"type": "message", "contact_id": contact_id, "sender": "citizen",
                          "session_id": live.session_id, "at": line.at, "text": line.text}
                 for sink in list(self._desks.get(live.expert_id, ())):

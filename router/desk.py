@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,12 +22,13 @@ from base.config import Config
 from base.errors import Conflict, InvalidInput, NotFound, Unavailable
 from base.inputs import text_problem
 from router import events as ev
+from router.batch import Batch
 from router.channels import EndSession, Step, transcript_lines
 from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import Channel, ContactState, OfferStatus, OfferView, Presence
 from router.ports import ExpertMessage, TranscriptLine
-from router.store import Batch, Store
+from router.store import Store
 from router.tables import MessageRow
 from skills.snapshot import ExpertRecord
 
@@ -80,6 +81,8 @@ class DeskActions:
     store: Store
     clock: Callable[[], float]
     _lock: asyncio.Lock
+    _chat_lock: asyncio.Lock
+    _quiet: Callable[[], AbstractAsyncContextManager[None]]
     _live: dict[str, LiveContact]
     _records: dict[str, ExpertRecord]
     _desired: dict[str, Presence]
@@ -295,7 +298,7 @@ class DeskActions:
         problem = text_problem(text)
         if problem is not None:
             raise InvalidInput(f"text {problem}", field="text")
-        async with self._lock:
+        async with self._chat_lock:
             contact = self._connected(expert_id, session_id)
             line = MessageRow(contact_id=contact.id, at=self.clock(), sender="expert",
                               expert_id=expert_id, text=text.strip())
@@ -320,11 +323,12 @@ class DeskActions:
 
     # -- desk connections ---------------------------------------------------------------------
     async def open_desk(self, expert_id: str, sink: DeskSink) -> Callable[[], None]:
-        """Connect a desk WebSocket and send it its ``hello`` before anything else. Under the
-        engine's lock, so no offer or message falls between what the hello shows and the
-        events that follow it. Returns the disconnect function, as ``connect_desk``."""
+        """Connect a desk WebSocket and send it its ``hello`` before anything else. With the
+        core quiet (every step so far announced) and the chat lock, so no offer or message
+        falls between what the hello shows and the events that follow it. Returns the
+        disconnect function, as ``connect_desk``."""
         self._expert(expert_id)
-        async with self._lock:
+        async with self._quiet(), self._chat_lock:
             hello = await self._hello(expert_id)
             disconnect = self.connect_desk(expert_id, sink)
             sink(hello)

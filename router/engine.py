@@ -1,10 +1,11 @@
 """The routing engine: the async shell around the pure core (docs/architecture.md).
 
 It owns the clock and the timers, feeds events to ``RoutingCore`` one at a time (a lock), commits
-every transition to the database before it announces anything (``router.store``), and tells
-the channels (``router.ports.RoutingPort``, see ``router.channels``) and the expert desks
-(``router.desk``) what happened. On ``start`` it rebuilds the core from the database: no
-contact is lost, no offer is made twice, and experts come back offline until they reconnect.
+every transition to the database before it announces anything, many steps per transaction
+(``router.commits``: the lock is not held while the disk flushes), and tells the channels
+(``router.ports.RoutingPort``, see ``router.channels``) and the expert desks (``router.desk``)
+what happened, in the order it happened. On ``start`` it rebuilds the core from the database:
+no contact is lost, no offer is made twice, and experts come back offline until they reconnect.
 
 Timers: the core's own (offer expiry, wrap-up, escalation) plus the engine's (desk grace, the
 watchdog). ``tick()`` runs whatever is due on the injected clock; with ``autotimers`` (the
@@ -18,7 +19,8 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +30,9 @@ from base.db import Database
 from base.errors import Unavailable
 from router import commands as cmd
 from router import events as ev
+from router.batch import Batch
 from router.channels import ChannelPort
+from router.commits import CommitFailed, GroupCommit
 from router.core import RoutingCore
 from router.desk import DeskActions
 from router.live import Later, LiveContact, News, Translator
@@ -42,7 +46,7 @@ from router.model import (
 from router.pool_view import Capacity, pool_of, profile_of
 from router.ports import Assigned, ExpertEndpoint, Listener, OnShift, ShownExpert
 from router.rebuild import disagreements, live_contacts, snapshot_of
-from router.store import Batch, Live, Store
+from router.store import Live, Store
 from skills.graph import SkillGraph, TriageMatch
 from skills.snapshot import (
     ExpertRecord,
@@ -78,7 +82,12 @@ class Engine(ChannelPort, DeskActions):
         self.core = RoutingCore(self.routing_config, ids=_new_id)
         self._routing_pool: Pool | None = None
         self._stale = False  # a step failed to save: rebuild from the database before the next
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # the core: one event at a time (never across a commit)
+        self._pipeline = GroupCommit(self.store.commit_many, self._publish, self._commit_failed)
+        # orders a chat's transcript lines with its desk's session event (see _push_session)
+        self._chat_lock = asyncio.Lock()
+        self._announced: set[str] = set()  # sessions whose desk event has been pushed
+        self._arrivals: dict[str, asyncio.Future[None]] = {}  # contacts not yet saved
         self._live: dict[str, LiveContact] = {}
         self._refs: dict[str, str] = {}
         self._seq = 0
@@ -132,6 +141,7 @@ class Engine(ChannelPort, DeskActions):
     async def close(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        await self._pipeline.close()
         if self._handle is not None:
             self._handle.cancel()
         for task in list(self._tasks):
@@ -154,8 +164,10 @@ class Engine(ChannelPort, DeskActions):
         for contact in live_contacts(live):
             self._remember(contact)
         profiles = tuple(self._profile(r) for r in self._records.values() if r.active)
-        await self._save_and_announce(self.core.restore(snapshot_of(live, profiles), now), now)
+        await self._save_now(self.core.restore(snapshot_of(live, profiles), now), now)
         self._session_started.update({s.id: s.started_at for s in live.sessions})
+        # their desks hear of them in their hello, and their chats' lines are pushed live
+        self._announced.update(s.id for s in live.sessions)
 
     def _adopt(self, pool: PoolSnapshot) -> None:
         """Take a whole pool's records and graph as the engine's own."""
@@ -178,27 +190,53 @@ class Engine(ChannelPort, DeskActions):
     # -- the one write path -------------------------------------------------------------------
     async def _step(self, event: ev.Event, *,
                     prepare: Callable[[Batch, News], None] | None = None) -> list[cmd.Command]:
-        """Handle ``event`` at ``clock()``, commit what it changed, then announce it.
+        """Handle ``event`` at ``clock()``, then return once what it changed is committed and
+        announced. The lock is held only while the core decides; the commit joins the next
+        group (``router.commits``).
 
         A ``DomainError`` from the core's validation changes nothing and propagates."""
         async with self._lock:
             await self._fresh()
             now = self.clock()
             commands = self.core.handle(event, now)
-            await self._commit(commands, now, prepare)
-            return commands
+            saved = self._commit(commands, now, prepare)
+        await self._saved(saved)
+        return commands
 
-    async def _commit(self, commands: list[cmd.Command], now: float,
-                      prepare: Callable[[Batch, News], None] | None = None) -> None:
-        """Translate, persist, then announce (the caller holds the lock). When the database
-        refuses or loses the step, the core (which has already applied it) is rebuilt from
-        the database, so the two never disagree, and the caller gets a 503 to retry."""
+    def _commit(self, commands: list[cmd.Command], now: float,
+                prepare: Callable[[Batch, News], None] | None = None) -> asyncio.Future[None]:
+        """Translate the step and queue it for the next group commit (the caller holds the
+        lock); the caller awaits ``_saved`` on the result once it has let the lock go."""
+        batch, news = self._translate(commands, now, prepare)
+        return self._pipeline.put(batch, news)
+
+    async def _saved(self, saved: asyncio.Future[None]) -> None:
+        """Wait for a queued step to be committed and announced. When its group could not be
+        saved, the core is being rebuilt from the database (the two never disagree for
+        long) and the caller gets a 503 to retry."""
         try:
-            await self._save_and_announce(commands, now, prepare)
-        except _NotSaved as failed:
-            await self._recover(failed.batch)
+            await asyncio.shield(saved)
+        except CommitFailed:
             raise Unavailable("the routing engine could not save this change; try again"
                               ) from None
+
+    def _translate(self, commands: list[cmd.Command], now: float,
+                   prepare: Callable[[Batch, News], None] | None) -> tuple[Batch, News]:
+        """What the step writes and what it announces; announcements carry each contact's
+        view as the step left it."""
+        batch, news = Batch(at=now), News()
+        if prepare is not None:
+            prepare(batch, news)
+        self._translator.apply(commands, batch, news)
+        news.announcements = [a.build() if isinstance(a, Later) else a
+                              for a in news.announcements]
+        return batch, news
+
+    def _commit_failed(self, unsaved: Sequence[Batch]) -> None:
+        """A group was not saved (or its outcome is unknown): the core, which has applied
+        it and perhaps more, is rebuilt from the database before any further step."""
+        self._stale = True
+        self._spawn(self._recover(list(unsaved)))
 
     async def _fresh(self) -> None:
         """Before a step: if an earlier step could not be saved, rebuild first (503 while the
@@ -212,36 +250,50 @@ class Engine(ChannelPort, DeskActions):
                 raise Unavailable("the routing engine is waiting for its database; try "
                                   "again shortly") from None
 
-    async def _recover(self, unsaved: Batch) -> None:
-        """A step was not saved, or its outcome is unknown (a connection lost during COMMIT):
-        rebuild now if the database answers, otherwise before the next step or watchdog run
-        (the caller holds the lock). A session the lost step made that the database did keep
-        is announced now, so its citizen is still connected."""
-        self._stale = True
-        try:
-            await self._rebuild()
-        except Exception:
-            log.warning("could not rebuild the router from the database yet; will retry",
-                        exc_info=True)
-            return
-        await self._announce(self._kept_sessions(unsaved))
+    async def _recover(self, unsaved: list[Batch]) -> None:
+        """Rebuild now if the database answers, otherwise before the next step or watchdog
+        run. A session the lost group made that the database did keep (a connection lost
+        during COMMIT) is announced now, so its citizen is still connected."""
+        async with self._lock:
+            if self._stale:
+                try:
+                    await self._rebuild()
+                except Exception:
+                    log.warning("could not rebuild the router from the database yet; will "
+                                "retry", exc_info=True)
+                    return
+            await self._announce(self._kept_sessions(unsaved))
 
-    def _kept_sessions(self, unsaved: Batch) -> News:
+    @asynccontextmanager
+    async def _quiet(self, *, fresh: bool = False) -> AsyncIterator[None]:
+        """Hold the core with nothing in flight: every step so far is committed and announced,
+        so the core and what desks were told agree; with ``fresh``, a core that could not
+        save a step is rebuilt first, so it also agrees with the database (or 503)."""
+        async with self._lock:
+            await self._pipeline.idle()
+            if fresh:
+                await self._fresh()
+            yield
+
+    def _kept_sessions(self, unsaved: list[Batch]) -> News:
         news = News()
-        for made in unsaved.connected:
-            contact = self._live.get(made.contact_id)
-            if contact is None or self.core.session(made.session_id) is None:
-                continue
-            waited = max(unsaved.at - contact.arrived_at, 0.0)
-            news.announcements.append(Assigned(contact.view(), self.endpoint(made.expert_id),
-                                               waited, self.shown(made.expert_id)))
+        for batch in unsaved:
+            for made in batch.connected:
+                contact = self._live.get(made.contact_id)
+                if contact is None or self.core.session(made.session_id) is None:
+                    continue
+                waited = max(batch.at - contact.arrived_at, 0.0)
+                news.announcements.append(Assigned(
+                    contact.view(), self.endpoint(made.expert_id), waited,
+                    self.shown(made.expert_id)))
         return news
 
     async def _rebuild(self) -> None:
         """Throw the core's state away and load it again from the database, as on a restart,
         then give each expert back the presence they asked for and tell every open desk what
         it now holds. Nothing half done survives: an offer or session the database does not
-        have is gone, and one it has is live again."""
+        have is gone, and one it has is live again (the caller holds the lock)."""
+        await self._pipeline.idle()
         now = self.clock()
         live = await self.store.load_live()
         core = RoutingCore(self.routing_config, ids=_new_id)
@@ -254,7 +306,7 @@ class Engine(ChannelPort, DeskActions):
         for expert_id in sorted(self._desired):
             presence, reason = self.effective(expert_id)
             if presence is not Presence.OFFLINE and core.expert(expert_id) is not None:
-                await self._save_and_announce(
+                await self._save_now(
                     core.handle(ev.ExpertStatus(expert_id, presence, reason), now), now)
         self._stale = False
         self._arm()
@@ -265,38 +317,52 @@ class Engine(ChannelPort, DeskActions):
         log.info("router rebuilt from the database: %d live contacts, %d pending offers, "
                  "%d sessions", len(live.contacts), len(live.offers), len(live.sessions))
 
-    async def _save_and_announce(self, commands: list[cmd.Command], now: float,
-                                 prepare: Callable[[Batch, News], None] | None = None) -> None:
-        batch, news = Batch(at=now), News()
-        if prepare is not None:
-            prepare(batch, news)
-        self._translator.apply(commands, batch, news)
+    async def _save_now(self, commands: list[cmd.Command], now: float) -> None:
+        """Commit and announce one step at once, outside the group commit: for restoring the
+        core, when the caller holds the lock and nothing is in flight."""
+        batch, news = self._translate(commands, now, None)
         try:
             await self.store.commit(batch)
         except Exception as exc:
-            log.error("could not save a routing step (%s); rebuilding the router from the "
-                      "database", type(exc).__name__, exc_info=True)
+            log.error("could not save a routing step (%s)", type(exc).__name__, exc_info=True)
             raise _NotSaved(batch) from exc
+        await self._publish(batch, news)
+
+    async def _publish(self, batch: Batch, news: News) -> None:
+        """A committed step takes effect: its timers, its handle times, its news."""
         for timer in news.timers:
             self._set_timer(timer)
         self._note_handle_times(batch)
+        for session_id in [s for s, _by, _d in batch.sessions_ended] + batch.sessions_failed:
+            self._announced.discard(session_id)
         await self._announce(news)
 
     async def _announce(self, news: News) -> None:
         """Push the desk events (a ``session`` event with the chat so far), then hand the
-        announcements to the channels (the caller holds the lock)."""
+        announcements to the channels, which only queue their work."""
         for expert_id, event in news.desk:
-            if event.get("type") == "session" and self._desks.get(expert_id):
-                event = await self._with_chat(event)  # noqa: PLW2901 - the same event, whole
+            if event.get("type") == "session":
+                await self._push_session(expert_id, event)
+                continue
             for sink in list(self._desks.get(expert_id, ())):
                 sink(event)
-        for item in news.announcements:
-            announcement = item.build() if isinstance(item, Later) else item
+        for announcement in news.announcements:
+            assert not isinstance(announcement, Later)  # built by _translate
             for listener in list(self._listeners):
                 try:
                     await listener(announcement)
                 except Exception:
                     log.exception("a channel failed to handle %s", type(announcement).__name__)
+
+    async def _push_session(self, expert_id: str, event: dict[str, Any]) -> None:
+        """A new session's desk event, with the chat so far. Under the chat lock, so every
+        citizen line is either in it or pushed after it (``relay_to_expert``), never both."""
+        async with self._chat_lock:
+            self._announced.add(event["session_id"])
+            if self._desks.get(expert_id):
+                event = await self._with_chat(event)
+            for sink in list(self._desks.get(expert_id, ())):
+                sink(event)
 
     def _note_handle_times(self, batch: Batch) -> None:
         for session_id, _by, _distressing in batch.sessions_ended:
@@ -490,9 +556,9 @@ class Engine(ChannelPort, DeskActions):
 
     async def disagreements(self) -> list[str]:
         """How the router and the database differ about live work, read together under the
-        engine's lock (so no step is half way): empty when they agree. An operator's check,
+        engine's lock with nothing in flight: empty when they agree. An operator's check,
         and the fault tests'."""
-        async with self._lock:
+        async with self._quiet(fresh=True):
             live = await self.store.load_live()
             return disagreements(live, self.core.snapshot(), list(self._live.values()))
 

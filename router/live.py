@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router import commands as cmd
+from router.batch import Batch, StateChange
 from router.model import ContactState, Presence
 from router.ports import (
     Announcement,
@@ -26,7 +27,6 @@ from router.ports import (
     Rescinded,
     ShownExpert,
 )
-from router.store import Batch, StateChange
 
 FINAL = (ContactState.COMPLETED, ContactState.ABANDONED, ContactState.FAILED)
 

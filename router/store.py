@@ -1,17 +1,18 @@
-"""Persistence of the routing engine: the core's commands become rows, in one transaction.
+"""Persistence of the routing engine: the core's commands become rows, many steps per transaction.
 
-``Store.commit(batch)`` writes everything one event produced (new contacts, offers, sessions,
-decisions, state changes, audit records) and commits before the engine announces any of it.
-``Store.load_live()`` reads what a restart needs: live contacts in arrival order, pending
+``Store.commit_many(batches)`` writes everything a group of engine steps produced (new
+contacts, offers, sessions, decisions, state changes, audit records) in one transaction of a
+few set-based statements (``router.writes``), and commits before the engine announces any of
+it. ``Store.load_live()`` reads what a restart needs: live contacts in arrival order, pending
 offers, active sessions. ``Store.add_message`` keeps one line of a chat's transcript (once per
-``ref``). I/O lives here; what to write is decided by the engine and the core.
+``ref``). I/O lives here; what to write is decided by the engine, the core and ``router.writes``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -20,10 +21,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from base import audit
 from base.db import Database
-from router import commands as cmd
-from router.model import Decision
+from router import writes
+from router.batch import LIVE_STATES, Batch
 from router.tables import (
     ContactEventRow,
     ContactRow,
@@ -34,50 +34,41 @@ from router.tables import (
     SessionRow,
 )
 
-LIVE_STATES = ("queued", "offered", "connected", "wrapup", "callback")
-FINAL_STATES = ("completed", "abandoned", "failed")
 _Row = TypeVar("_Row")
+REFS_PER_QUERY = 500
 
 
-@dataclass(frozen=True, slots=True)
-class StateChange:
-    """A contact's new public state (``callback`` where the core says queued)."""
+class Coalesced:
+    """Answers ``get(key)`` calls made at about the same time with one ``load(keys)``: the
+    first call starts a query, calls made while it runs wait for the next one."""
 
-    contact_id: str
-    state: str
-    reason: str = ""
-    expert_id: str | None = None
-    waited_s: float | None = None
+    def __init__(self, load: Callable[[list[str]], Awaitable[dict[str, str]]]) -> None:
+        self._load = load
+        self._waiting: dict[str, list[asyncio.Future[str | None]]] = {}
+        self._running: asyncio.Task[None] | None = None
 
+    async def get(self, key: str) -> str | None:
+        answer: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(answer)
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._answer())
+        return await answer
 
-@dataclass
-class Batch:
-    """Everything one engine step writes."""
-
-    at: float
-    new_contacts: list[ContactRow] = field(default_factory=list)
-    changes: list[StateChange] = field(default_factory=list)
-    offers: list[cmd.MakeOffer] = field(default_factory=list)
-    closed_offers: list[tuple[str, str, str | None]] = field(default_factory=list)
-    connected: list[cmd.Connected] = field(default_factory=list)
-    sessions_ended: list[tuple[str, str, bool]] = field(default_factory=list)
-    sessions_failed: list[str] = field(default_factory=list)
-    decisions: list[Decision] = field(default_factory=list)
-    presence: dict[str, tuple[str, str, str]] = field(default_factory=dict)
-    updates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    audits: list[dict[str, Any]] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return any((self.new_contacts, self.changes, self.offers, self.closed_offers,
-                    self.connected, self.sessions_ended, self.sessions_failed, self.decisions,
-                    self.presence, self.updates, self.audits))
-
-
-def decision_row(decision: Decision) -> DecisionRow:
-    return DecisionRow(contact_id=decision.contact_id, at=decision.at, step=decision.step,
-                       policy=decision.policy, chosen=decision.chosen,
-                       reason=decision.reason[:500],
-                       candidates=[dataclasses.asdict(c) for c in decision.candidates])
+    async def _answer(self) -> None:
+        while self._waiting:
+            waiting, self._waiting = self._waiting, {}
+            try:
+                found = await self._load(list(waiting))
+            except Exception as exc:
+                for answers in waiting.values():
+                    for answer in answers:
+                        if not answer.done():
+                            answer.set_exception(exc)
+                continue
+            for key, answers in waiting.items():
+                for answer in answers:
+                    if not answer.done():
+                        answer.set_result(found.get(key))
 
 
 async def _rows(session: AsyncSession, query: SelectOfScalar[_Row]) -> list[_Row]:
@@ -95,81 +86,33 @@ class Live:
 class Store:
     def __init__(self, database: Database) -> None:
         self.db = database
+        self._refs = Coalesced(self._ids_by_refs)
+
+    async def _ids_by_refs(self, refs: list[str]) -> dict[str, str]:
+        c = ContactRow.metadata.tables[ContactRow.__tablename__].c
+        found: dict[str, str] = {}
+        async with self.db.engine.connect() as connection:
+            for start in range(0, len(refs), REFS_PER_QUERY):
+                chunk = refs[start:start + REFS_PER_QUERY]
+                rows = await connection.execute(
+                    sa.select(c.external_ref, c.id).where(c.external_ref.in_(chunk)))
+                found.update({ref: contact_id for ref, contact_id in rows.all()})
+        return found
 
     async def commit(self, batch: Batch) -> None:
-        if not batch:
+        await self.commit_many([batch])
+
+    async def commit_many(self, batches: Sequence[Batch]) -> None:
+        """Write ``batches`` as if one after another, in one transaction (nothing when none
+        of them writes anything)."""
+        planned = writes.plan([b for b in batches if b], self.db.dialect)
+        if not planned:
             return
         async with self.db.session() as session:
-            for row in batch.new_contacts:
-                session.add(row)
-            await session.flush()
-            await self._contacts(session, batch)
-            await self._offers(session, batch)
-            await self._sessions(session, batch)
-            for decision in batch.decisions:
-                session.add(decision_row(decision))
-            await self._presence(session, batch)
-            for entry in batch.audits:
-                audit.record(session, **entry)
+            connection = await session.connection()
+            for write in planned:
+                await connection.execute(write.statement, write.params)
             await session.commit()
-
-    async def _contacts(self, session: AsyncSession, batch: Batch) -> None:
-        for contact_id, update in batch.updates.items():
-            await session.exec(sa.update(ContactRow).where(
-                col(ContactRow.id) == contact_id).values(**update))
-        for change in batch.changes:
-            values: dict[str, Any] = {"state": change.state, "reason": change.reason[:200]}
-            if change.expert_id is not None:
-                values["expert_id"] = change.expert_id
-            if change.waited_s is not None:
-                values["waited_s"] = change.waited_s
-            if change.state in FINAL_STATES:
-                values["ended_at"] = batch.at
-            await session.exec(sa.update(ContactRow).where(
-                col(ContactRow.id) == change.contact_id).values(**values))
-            session.add(ContactEventRow(contact_id=change.contact_id, at=batch.at,
-                                        state=change.state, reason=change.reason[:200],
-                                        expert_id=change.expert_id))
-
-    async def _offers(self, session: AsyncSession, batch: Batch) -> None:
-        for offer in batch.offers:
-            session.add(OfferRow(id=offer.offer_id, contact_id=offer.contact_id,
-                                 expert_id=offer.expert_id, channel=offer.channel.value,
-                                 made_at=batch.at, expires_at=offer.expires_at,
-                                 status="pending"))
-            session.add(decision_row(offer.decision))
-        await session.flush()
-        for offer_id, status, reason in batch.closed_offers:
-            await session.exec(sa.update(OfferRow).where(
-                col(OfferRow.id) == offer_id, col(OfferRow.status) == "pending").values(
-                status=status, closed_at=batch.at, reason=(reason or "")[:64]))
-
-    async def _sessions(self, session: AsyncSession, batch: Batch) -> None:
-        for made in batch.connected:
-            session.add(SessionRow(id=made.session_id, offer_id=made.offer_id,
-                                   contact_id=made.contact_id, expert_id=made.expert_id,
-                                   channel=made.channel.value, started_at=batch.at))
-            await session.exec(sa.update(OfferRow).where(
-                col(OfferRow.id) == made.offer_id).values(
-                status="accepted", closed_at=batch.at, session_id=made.session_id))
-        await session.flush()
-        for session_id, by, distressing in batch.sessions_ended:
-            await session.exec(sa.update(SessionRow).where(
-                col(SessionRow.id) == session_id, col(SessionRow.ended_at).is_(None)).values(
-                ended_at=batch.at, ended_by=by[:16], distressing=distressing))
-        for session_id in batch.sessions_failed:
-            await session.exec(sa.update(SessionRow).where(
-                col(SessionRow.id) == session_id).values(
-                ended_at=batch.at, ended_by="failed", wrapup_ended_at=batch.at))
-
-    async def _presence(self, session: AsyncSession, batch: Batch) -> None:
-        for expert_id, (presence, state, reason) in batch.presence.items():
-            row = await session.get(PresenceRow, expert_id)
-            if row is None:
-                row = PresenceRow(expert_id=expert_id, presence=presence, updated_at=batch.at)
-            row.presence, row.state, row.reason = presence, state, reason[:200]
-            row.updated_at = batch.at
-            session.add(row)
 
     async def add_message(self, row: MessageRow) -> bool:
         """Add one line to a contact's transcript. A line whose ``ref`` is already stored is
@@ -219,10 +162,11 @@ class Store:
                 MessageRow.contact_id == contact_id).order_by(col(MessageRow.id)))).all()
             return contact, list(rows)
 
-    async def by_ref(self, external_ref: str) -> ContactRow | None:
-        async with self.db.session() as session:
-            return (await session.exec(select(ContactRow).where(
-                ContactRow.external_ref == external_ref))).first()
+    async def id_by_ref(self, external_ref: str) -> str | None:
+        """The id of the contact with this external ref, or None. Lookups made while one is
+        running are answered together by the next query (one ``IN`` per up to
+        ``REFS_PER_QUERY``), so a busy service does not pay a round trip per new contact."""
+        return await self._refs.get(external_ref)
 
     async def history(self, contact_id: str) -> dict[str, list[Any]]:
         """The contact's events, offers, sessions and decisions, oldest first."""
