@@ -24,7 +24,7 @@ from base.errors import Conflict, InvalidInput, NotFound, Unavailable
 from base.inputs import text_problem
 from router import commands as cmd
 from router import events as ev
-from router.batch import Batch, StateChange
+from router.batch import Batch, StateChange, new_contact
 from router.core import RoutingCore
 from router.live import LiveContact, News
 from router.model import Channel, ContactSpec, ContactState, ExpertState
@@ -142,16 +142,16 @@ class ChannelPort:
                            priority=contact.priority, org=org,
                            required_accreditations=accreditations)
         triage = request.triage
-        row = ContactRow(id=contact.id, seq=contact.seq, external_ref=contact.external_ref,
-                         channel=contact.channel.value, medium=contact.medium.value,
-                         skill=contact.skill, language=contact.language,
-                         priority=contact.priority, org=org,
-                         accreditations=sorted(accreditations), address=contact.address,
-                         triage=None if triage is None else {
-                             "method": triage.method, "score": triage.score,
-                             "matched": list(triage.matched)},
-                         first_words=contact.first_words,
-                         state="queued", reason="arrived", arrived_at=contact.arrived_at)
+        row = new_contact(id=contact.id, seq=contact.seq, external_ref=contact.external_ref,
+                          channel=contact.channel.value, medium=contact.medium.value,
+                          skill=contact.skill, language=contact.language,
+                          priority=contact.priority, org=org,
+                          accreditations=sorted(accreditations), address=contact.address,
+                          triage=None if triage is None else {
+                              "method": triage.method, "score": triage.score,
+                              "matched": list(triage.matched)},
+                          first_words=contact.first_words,
+                          state="queued", reason="arrived", arrived_at=contact.arrived_at)
         commands = self.core.handle(ev.ContactArrived(spec, contact.seq), contact.arrived_at)
 
         def prepare(batch: Batch, _news: News) -> None:

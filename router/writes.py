@@ -21,6 +21,7 @@ The result is the same as applying the batches one after another, in order:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,7 +96,7 @@ def plan(batches: Sequence[Batch], dialect: str) -> list[Write]:
 
 def _collect(rows: _Rows, batch: Batch) -> None:
     at = batch.at
-    rows.contacts += [row.model_dump() for row in batch.new_contacts]
+    rows.contacts += batch.new_contacts
     for contact_id, update in batch.updates.items():
         rows.contact_values.setdefault(contact_id, {}).update(update)
     for change in batch.changes:
@@ -147,30 +148,40 @@ def decision_row(decision: Decision) -> DecisionRow:
 
 
 def _writes(rows: _Rows, dialect: str) -> Iterable[Write]:
-    yield Write("insert contact", sa.insert(CONTACT), rows.contacts)
+    yield Write("insert contact", INSERT_CONTACT, rows.contacts)
     yield from _contact_updates(rows.contact_values)
-    yield Write("insert contact_event", sa.insert(EVENT), rows.events)
-    yield Write("insert offer", sa.insert(OFFER), rows.offers)
-    yield Write("close offer", sa.update(OFFER).where(
-        OFFER.c.id == sa.bindparam("b_id"), OFFER.c.status == "pending").values(
-        status=sa.bindparam("b_status"), closed_at=sa.bindparam("b_at"),
-        reason=sa.bindparam("b_reason")), rows.closes)
-    yield Write("insert contact_session", sa.insert(SESSION), rows.sessions)
-    yield Write("accept offer", sa.update(OFFER).where(OFFER.c.id == sa.bindparam("b_id")).values(
-        status="accepted", closed_at=sa.bindparam("b_at"),
-        session_id=sa.bindparam("b_session")), rows.accepts)
-    yield Write("end contact_session", sa.update(SESSION).where(
-        SESSION.c.id == sa.bindparam("b_id"), SESSION.c.ended_at.is_(None)).values(
-        ended_at=sa.bindparam("b_at"), ended_by=sa.bindparam("b_by"),
-        distressing=sa.bindparam("b_distressing")), rows.ends)
-    yield Write("fail contact_session", sa.update(SESSION).where(
-        SESSION.c.id == sa.bindparam("b_id")).values(
-        ended_at=sa.bindparam("b_at"), ended_by="failed", wrapup_ended_at=sa.bindparam("b_at")),
-        rows.failures)
-    yield Write("insert routing_decision", sa.insert(DECISION), rows.decisions)
+    yield Write("insert contact_event", INSERT_EVENT, rows.events)
+    yield Write("insert offer", INSERT_OFFER, rows.offers)
+    yield Write("close offer", CLOSE_OFFER, rows.closes)
+    yield Write("insert contact_session", INSERT_SESSION, rows.sessions)
+    yield Write("accept offer", ACCEPT_OFFER, rows.accepts)
+    yield Write("end contact_session", END_SESSION, rows.ends)
+    yield Write("fail contact_session", FAIL_SESSION, rows.failures)
+    yield Write("insert routing_decision", INSERT_DECISION, rows.decisions)
     yield Write("upsert expert_presence", _upsert_presence(dialect),
                 list(rows.presence.values()))
-    yield Write("insert audit_entry", sa.insert(AUDIT), rows.audits)
+    yield Write("insert audit_entry", INSERT_AUDIT, rows.audits)
+
+
+# the statements are built once: building one costs more than running it for a few rows
+INSERT_CONTACT = sa.insert(CONTACT)
+INSERT_EVENT = sa.insert(EVENT)
+INSERT_OFFER = sa.insert(OFFER)
+INSERT_SESSION = sa.insert(SESSION)
+INSERT_DECISION = sa.insert(DECISION)
+INSERT_AUDIT = sa.insert(AUDIT)
+CLOSE_OFFER = sa.update(OFFER).where(
+    OFFER.c.id == sa.bindparam("b_id"), OFFER.c.status == "pending").values(
+    status=sa.bindparam("b_status"), closed_at=sa.bindparam("b_at"),
+    reason=sa.bindparam("b_reason"))
+ACCEPT_OFFER = sa.update(OFFER).where(OFFER.c.id == sa.bindparam("b_id")).values(
+    status="accepted", closed_at=sa.bindparam("b_at"), session_id=sa.bindparam("b_session"))
+END_SESSION = sa.update(SESSION).where(
+    SESSION.c.id == sa.bindparam("b_id"), SESSION.c.ended_at.is_(None)).values(
+    ended_at=sa.bindparam("b_at"), ended_by=sa.bindparam("b_by"),
+    distressing=sa.bindparam("b_distressing"))
+FAIL_SESSION = sa.update(SESSION).where(SESSION.c.id == sa.bindparam("b_id")).values(
+    ended_at=sa.bindparam("b_at"), ended_by="failed", wrapup_ended_at=sa.bindparam("b_at"))
 
 
 def _contact_updates(values: dict[str, dict[str, Any]]) -> Iterable[Write]:
@@ -181,11 +192,16 @@ def _contact_updates(values: dict[str, dict[str, Any]]) -> Iterable[Write]:
         by_columns.setdefault(columns, []).append(
             {"b_id": contact_id, **{f"b_{c}": update[c] for c in columns}})
     for columns, params in by_columns.items():
-        statement = sa.update(CONTACT).where(CONTACT.c.id == sa.bindparam("b_id")).values(
-            {c: sa.bindparam(f"b_{c}") for c in columns})
-        yield Write(f"update contact {','.join(columns)}", statement, params)
+        yield Write(f"update contact {','.join(columns)}", _update_contact(columns), params)
 
 
+@functools.cache
+def _update_contact(columns: tuple[str, ...]) -> sa.Executable:
+    return sa.update(CONTACT).where(CONTACT.c.id == sa.bindparam("b_id")).values(
+        {c: sa.bindparam(f"b_{c}") for c in columns})
+
+
+@functools.cache
 def _upsert_presence(dialect: str) -> sa.Executable:
     """Insert or update each expert's presence with the dialect's ``ON CONFLICT``."""
     statement = (postgresql.insert(PRESENCE) if dialect == "postgresql"
