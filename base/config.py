@@ -148,6 +148,18 @@ class ChatConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    """Several processes on one PostgreSQL database: the routing leader's lease (on the
+    database's clock), how often the leader renews it and how often the others look whether
+    it has lapsed. A dead leader is replaced about ``lease_ttl_s + standby_poll_s`` after its
+    last renewal. SQLite runs one process and ignores this section."""
+
+    lease_ttl_s: float = 3.0
+    renew_every_s: float = 1.0
+    standby_poll_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: int = 7
     experts: int = 600
@@ -165,6 +177,7 @@ class Config:
     staffing: StaffingConfig = field(default_factory=StaffingConfig)
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = field(default="", compare=False)
 
@@ -299,6 +312,11 @@ def validate(config: Config) -> None:
         _check(getattr(config.limits, name) >= 0, f"limits.{name}", "must be >= 0")
     _check(config.chat.resume_window_s > 0, "chat.resume_window_s", "must be positive")
     _check(config.chat.position_every_s > 0, "chat.position_every_s", "must be positive")
+    cluster = config.cluster
+    _check(cluster.standby_poll_s > 0, "cluster.standby_poll_s", "must be positive")
+    _check(0 < cluster.renew_every_s <= cluster.lease_ttl_s / 2, "cluster.renew_every_s",
+           "must be positive and at most half of cluster.lease_ttl_s (a leader must renew "
+           "at least twice per lease)")
 
 
 def _validate_routing(routing: RoutingConfig) -> None:

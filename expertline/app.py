@@ -33,8 +33,10 @@ from base.inputs import BODY_TIMEOUT
 from base.limits import TRUST_FORWARDED_FOR, RateLimit, client_of
 from expertline import schema
 from expertline.auth import bearer, resolve_token
+from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from router.engine import Engine
+from router.lease import Fence
 from router.wiring import ENGINE, engine_of
 from skills.wiring import pool_watch
 
@@ -44,11 +46,15 @@ CONFIG = web.AppKey("config", Config)
 DATABASE = web.AppKey("database", Database)
 DEMO = web.AppKey("demo", bool)
 AUTH_FAILURES = web.AppKey("expertline.auth_failures", RateLimit)
+LEADERSHIP = web.AppKey("expertline.leadership", Leadership)
 
 PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
 
 
-def create_app(config: Config, *, demo: bool = False) -> web.Application:
+def create_app(config: Config, *, demo: bool = False,
+               leadership: Leadership = ALONE) -> web.Application:
+    """The whole application. ``leadership`` fences the routing core by the epoch this
+    process leads in (``expertline.serving``; none on SQLite)."""
     app = web.Application(
         middlewares=[error_middleware, input_middleware, auth_middleware],
         client_max_size=config.server.max_body_bytes,
@@ -56,12 +62,15 @@ def create_app(config: Config, *, demo: bool = False) -> web.Application:
     )
     app[CONFIG] = config
     app[DEMO] = demo
+    app[LEADERSHIP] = leadership
     app[BODY_TIMEOUT] = config.server.body_timeout_s
     app[TRUST_FORWARDED_FOR] = config.server.trust_forwarded_for
     app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
-    router.wiring.setup(app, engine=lambda a: Engine(a[DATABASE], config, watch=pool_watch(a)))
+    router.wiring.setup(app, engine=lambda a: Engine(
+        a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
+        fence=None if leadership.epoch is None else Fence(leadership.epoch)))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app), chat_page=False,
@@ -119,8 +128,8 @@ def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:
     return session
 
 
-async def _healthz(_request: web.Request) -> web.Response:
-    return json_response({"status": "ok"})
+async def _healthz(request: web.Request) -> web.Response:
+    return json_response(request.app[LEADERSHIP].health())
 
 
 def _needs_token(path: str) -> bool:

@@ -136,6 +136,7 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
 
     from base.logs import setup_logging
     from expertline.app import create_app
+    from expertline.serving import Leadership, serve
 
     config = ctx.config
     server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
@@ -145,11 +146,13 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     socks = listen(config.server.host, config.server.port)
     try:
         setup_logging(config.server.log_level)
-        app = create_app(config, demo=args.demo)
         url = f"http://{_netloc(config.server.host, socks[0].getsockname()[1])}"
-        # run_app "prints" once the app has started (database open) and every socket serves.
-        web.run_app(app, sock=socks, print=lambda *_: log.info("listening on %s", url),
-                    access_log_format='%a "%r" %s %b %Tfs')
+
+        def app(leadership: Leadership) -> web.Application:
+            return create_app(config, demo=args.demo, leadership=leadership)
+
+        # "listening" once the app has started (database open) and every socket serves
+        asyncio.run(serve(config, socks, app, lambda: log.info("listening on %s", url)))
     finally:
         for sock in socks:
             sock.close()

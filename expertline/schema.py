@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy.engine import Connection
@@ -25,8 +26,16 @@ def alembic_config(connection: Connection | None = None) -> AlembicConfig:
     return cfg
 
 
+MIGRATION_LOCK = 0x45584C4D  # "EXLM": one pg_advisory_xact_lock key for migrations
+
+
 def upgrade(connection: Connection, revision: str = "head") -> None:
-    """Apply every pending migration on ``connection`` (idempotent)."""
+    """Apply every pending migration on ``connection`` (idempotent). On PostgreSQL several
+    processes may start at once: a transaction-scoped advisory lock lets one migrate while the
+    others wait, then find nothing left to do."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                           {"key": MIGRATION_LOCK})
     command.upgrade(alembic_config(connection), revision)
 
 

@@ -35,6 +35,7 @@ from router.channels import ChannelPort
 from router.commits import CommitFailed, GroupCommit
 from router.core import RoutingCore
 from router.desk import DeskActions
+from router.lease import Fence
 from router.live import Later, LiveContact, News, Translator
 from router.model import (
     Channel,
@@ -71,9 +72,11 @@ class Engine(ChannelPort, DeskActions):
 
     def __init__(self, database: Database, config: Config, *,
                  clock: Callable[[], float] = time.time, autotimers: bool = True,
-                 watch: PoolWatch | None = None) -> None:
+                 watch: PoolWatch | None = None, fence: Fence | None = None,
+                 on_deposed: Callable[[], None] | None = None) -> None:
         self.config = config
-        self.store = Store(database)
+        self.store = Store(database, fence=fence)
+        self._on_deposed = on_deposed  # told once when a fenced commit finds a newer leader
         self.routing_config = RoutingConfig.from_settings(config.routing)
         self.capacity = Capacity(config.routing.voice_capacity, config.routing.chat_capacity)
         self.clock = clock
@@ -234,13 +237,28 @@ class Engine(ChannelPort, DeskActions):
 
     def _commit_failed(self, unsaved: Sequence[Batch]) -> None:
         """A group was not saved (or its outcome is unknown): the core, which has applied
-        it and perhaps more, is rebuilt from the database before any further step."""
+        it and perhaps more, is rebuilt from the database before any further step. A leader
+        that was deposed does not rebuild: it stops routing and says so (``on_deposed``)."""
         self._stale = True
+        if self.store.deposed:
+            self._step_down()
+            return
         self._spawn(self._recover(list(unsaved)))
+
+    def _step_down(self) -> None:
+        epoch = self.store.fence.epoch if self.store.fence is not None else None
+        log.warning("another process leads routing now (epoch %s is over): this one stops "
+                    "routing", epoch)
+        if self._on_deposed is not None:
+            self._on_deposed()
+            self._on_deposed = None
 
     async def _fresh(self) -> None:
         """Before a step: if an earlier step could not be saved, rebuild first (503 while the
-        database stays unreachable)."""
+        database stays unreachable, or for good once another process leads)."""
+        if self.store.deposed:
+            raise Unavailable("this process no longer leads routing; another one does: "
+                              "try again", code="not_leader")
         if self._stale:
             try:
                 await self._rebuild()

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -24,6 +25,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from base.db import Database
 from router import writes
 from router.batch import LIVE_STATES, Batch
+from router.lease import Deposed, Fence
 from router.tables import (
     ContactEventRow,
     ContactRow,
@@ -84,9 +86,24 @@ class Live:
 
 
 class Store:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, fence: Fence | None = None) -> None:
         self.db = database
+        self.fence = fence
+        self.deposed = False  # a fenced write found a newer leader: this store writes no more
         self._refs = Coalesced(self._ids_by_refs)
+
+    async def _fenced(self, connection: AsyncConnection) -> None:
+        """Inside a routing write's transaction: raise ``Deposed`` (and remember it) when
+        another process leads now (``router.lease``)."""
+        if self.fence is None:
+            return
+        if self.deposed:
+            raise Deposed("this process no longer leads routing")
+        try:
+            await self.fence.check(connection)
+        except Deposed:
+            self.deposed = True
+            raise
 
     async def _ids_by_refs(self, refs: list[str]) -> dict[str, str]:
         c = ContactRow.metadata.tables[ContactRow.__tablename__].c
@@ -110,6 +127,7 @@ class Store:
             return
         async with self.db.session() as session:
             connection = await session.connection()
+            await self._fenced(connection)
             for write in planned:
                 await connection.execute(write.statement, write.params)
             await session.commit()
@@ -131,6 +149,7 @@ class Store:
     async def all_offline(self, at: float) -> None:
         """After a restart nobody is connected: every expert must reconnect."""
         async with self.db.session() as session:
+            await self._fenced(await session.connection())
             await session.exec(sa.update(PresenceRow).values(
                 presence="offline", state="offline", reason="restart", updated_at=at))
             await session.commit()

@@ -7,6 +7,7 @@ Times are epoch seconds (floats) on the engine's clock, so the core's numbers pe
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,3 +123,14 @@ class PresenceRow(SQLModel, table=True):
     state: str = Field(default="offline", max_length=16)
     reason: str = Field(default="", max_length=200)
     updated_at: float
+
+
+class LeaseRow(SQLModel, table=True):
+    """Who leads routing (PostgreSQL only; ``router.lease``). One row, id 1. ``epoch`` grows
+    by one with every new leader; ``expires_at`` is on the database's clock."""
+
+    __tablename__ = "routing_lease"
+    id: int = Field(primary_key=True)
+    holder: str = Field(max_length=200)
+    epoch: int = Field(sa_type=sa.BigInteger)
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

@@ -59,8 +59,11 @@ def _second_serve(port: int, data_dir: Path, *args: str) -> tuple[subprocess.Com
     return done, time.monotonic() - started
 
 
+HEALTHY = {"status": "ok", "role": "leader", "epoch": None}
+
+
 def test_serve_says_where_it_listens_once_ready(running: Server) -> None:
-    assert running.call("GET", "/healthz") == (200, {"status": "ok"})
+    assert running.call("GET", "/healthz") == (200, HEALTHY)
     lines = running.log.read_text().splitlines()
     assert sum(f"listening on http://127.0.0.1:{running.port}" in line for line in lines) == 1
     listening = next(i for i, line in enumerate(lines) if "listening on" in line)
@@ -77,7 +80,7 @@ def test_a_second_serve_on_a_busy_port_fails_at_once_and_creates_no_database(
     assert done.stdout == ""
     assert took < 15  # the interpreter's start-up, not a migration or a demo seed
     assert not fresh.exists()  # no data directory, no SQLite file
-    assert running.call("GET", "/healthz") == (200, {"status": "ok"})  # the first one serves on
+    assert running.call("GET", "/healthz") == (200, HEALTHY)  # the first one serves on
 
 
 def test_a_second_serve_on_a_busy_port_leaves_an_existing_database_untouched(

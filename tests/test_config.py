@@ -59,6 +59,9 @@ def test_environment_overrides_file() -> None:
         ("", {"EXPERTLINE_PORT": "eighty"}, "EXPERTLINE_PORT: expected a port number"),
         ("", {"EXPERTLINE_DATABASE_URL": "mysql://x"}, "database.url: must be"),
         ("[server\n", {}, "not valid TOML"),
+        ("[cluster]\nlease_ttl_s = 2\nrenew_every_s = 1.5\n", {},
+         "cluster.renew_every_s: must be positive and at most half"),
+        ("[cluster]\nstandby_poll_s = 0\n", {}, "cluster.standby_poll_s: must be positive"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
