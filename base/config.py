@@ -157,6 +157,7 @@ class ClusterConfig:
     lease_ttl_s: float = 3.0
     renew_every_s: float = 1.0
     standby_poll_s: float = 0.5
+    advertise_url: str = ""  # where the others reach this process; "" = http://HOST:PORT
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +210,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     "EXPERTLINE_PORT": ("server", "port"),
     "EXPERTLINE_PUBLIC_URL": ("server", "public_url"),
     "EXPERTLINE_DATA_DIR": ("server", "data_dir"),
+    "EXPERTLINE_ADVERTISE_URL": ("cluster", "advertise_url"),
     "EXPERTLINE_TWILIO_ACCOUNT_SID": ("twilio", "account_sid"),
     "EXPERTLINE_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "EXPERTLINE_TWILIO_NUMBER": ("twilio", "number"),
@@ -317,6 +319,10 @@ def validate(config: Config) -> None:
     _check(0 < cluster.renew_every_s <= cluster.lease_ttl_s / 2, "cluster.renew_every_s",
            "must be positive and at most half of cluster.lease_ttl_s (a leader must renew "
            "at least twice per lease)")
+    advertised = urlsplit(cluster.advertise_url)
+    _check(not cluster.advertise_url or (advertised.scheme in ("http", "https")
+                                         and bool(advertised.netloc)),
+           "cluster.advertise_url", "must be empty or an http(s) URL (http://10.0.0.1:8080)")
 
 
 def _validate_routing(routing: RoutingConfig) -> None:

@@ -9,6 +9,7 @@ buckets are forgotten first). ``per_minute = 0`` turns the limit off.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,11 +84,20 @@ def enforce(limit: RateLimit, key: str, what: str) -> None:
 
 
 TRUST_FORWARDED_FOR = web.AppKey("base.trust_forwarded_for", bool)
+RELAY_SECRET = web.AppKey("base.relay_secret", str)
+RELAY_HEADER = "X-Expertline-Relay"  # the leader's relay secret, on a request a follower relays
+CLIENT_HEADER = "X-Expertline-Client"  # the client that follower saw
 
 
 def client_of(request: web.Request) -> str:
     """The caller's address: the peer, or, behind a proxy the operator trusts
-    (``server.trust_forwarded_for``), the address that proxy put last in X-Forwarded-For."""
+    (``server.trust_forwarded_for``), the address that proxy put last in X-Forwarded-For; on a
+    request another process of ours relayed (it knows the relay secret), the client it saw."""
+    secret = request.app.get(RELAY_SECRET, "")
+    if secret and hmac.compare_digest(request.headers.get(RELAY_HEADER, ""), secret):
+        relayed = request.headers.get(CLIENT_HEADER, "")
+        if relayed:
+            return relayed
     if request.app.get(TRUST_FORWARDED_FOR, False):
         forwarded = request.headers.get("X-Forwarded-For", "")
         last = forwarded.rsplit(",", 1)[-1].strip()

@@ -7,9 +7,9 @@ each request to the process answering 200. ``--concurrency`` clients post contac
 (``POST /api/v1/contacts``: authentication, triage-free routing, the group commit) for
 ``--seconds``; contacts/s counts those acknowledged (201). Then, with three processes, it kills
 the leader with SIGKILL while the clients keep posting, and reports the time until a standby
-answers ``/healthz`` 200 (``leader_after_s``) and until the first contact is acknowledged again
-(``routing_after_s``). Today only the leader serves (standbys answer 503), so three processes
-are about as fast as one: they buy failover, not throughput.
+says it leads on ``/healthz`` (``leader_after_s``) and until the first contact is acknowledged again
+(``routing_after_s``). The balancer sends to every healthy process in turn; a follower relays
+to the leader, which does all the routing, so three processes buy failover, not throughput.
 
     python -m bench.cluster [--seconds 10] [--concurrency 32] [--sizes 1,3]
 
@@ -61,18 +61,35 @@ class Process:
 
 @dataclass
 class Balancer:
-    """Sends each request to the process whose ``/healthz`` last answered 200."""
+    """Sends requests in turn to the processes whose ``/healthz`` last answered 200."""
 
     processes: list[Process]
     check_every_s: float
-    current: Process | None = None
+    healthy: list[Process] = field(default_factory=list)
+    turn: int = 0
     acknowledged: list[float] = field(default_factory=list)  # monotonic times of 201s
+
+    @property
+    def current(self) -> Process | None:
+        if not self.healthy:
+            return None
+        self.turn += 1
+        return self.healthy[self.turn % len(self.healthy)]
 
     async def watch(self, session: aiohttp.ClientSession) -> None:
         while True:
-            healthy = [p for p in self.processes if await _healthy(session, p)]
-            self.current = healthy[0] if healthy else None
+            self.healthy = [p for p in self.processes if await _healthy(session, p)]
             await asyncio.sleep(self.check_every_s)
+
+    async def leader(self, session: aiohttp.ClientSession) -> Process | None:
+        for process in self.processes:
+            try:
+                async with session.get(process.base + "/healthz") as resp:
+                    if resp.status == 200 and (await resp.json())["role"] == "leader":
+                        return process
+            except aiohttp.ClientError:
+                continue
+        return None
 
     async def post(self, session: aiohttp.ClientSession, token: str, ref: str) -> bool:
         target = self.current
@@ -173,11 +190,13 @@ async def _run(processes: list[Process], admin: str, seconds: float, concurrency
     async with aiohttp.ClientSession(connector=connector) as session:
         watcher = asyncio.ensure_future(balancer.watch(session))
         deadline = time.monotonic() + READY_S
-        while balancer.current is None:
+        while len(balancer.healthy) < len(processes):
             if time.monotonic() > deadline:
-                raise SystemExit("no process became the leader")
+                raise SystemExit("the processes did not all become ready")
             await asyncio.sleep(0.05)
-        await _pool(session, balancer.current.base, admin)
+        first = await balancer.leader(session)
+        assert first is not None
+        await _pool(session, first.base, admin)
         stop = asyncio.Event()
         load = asyncio.ensure_future(_clients(balancer, session, admin, concurrency, stop))
         started = time.monotonic()
@@ -195,14 +214,14 @@ async def _run(processes: list[Process], admin: str, seconds: float, concurrency
 
 
 async def _failover(balancer: Balancer, session: aiohttp.ClientSession) -> dict[str, Any]:
-    leader = balancer.current
+    leader = await balancer.leader(session)
     assert leader is not None
     leader.proc.send_signal(signal.SIGKILL)
     killed = time.monotonic()
     survivors = [p for p in balancer.processes if p is not leader]
     leader_after = None
     while leader_after is None or not [t for t in balancer.acknowledged if t > killed]:
-        if leader_after is None and any([await _healthy(session, p) for p in survivors]):
+        if leader_after is None and await balancer.leader(session) in survivors:
             leader_after = time.monotonic() - killed
         if time.monotonic() - killed > 60:
             raise SystemExit("no new leader within 60 s")

@@ -30,7 +30,7 @@ from base.http import (
     json_response,
 )
 from base.inputs import BODY_TIMEOUT
-from base.limits import TRUST_FORWARDED_FOR, RateLimit, client_of
+from base.limits import RELAY_SECRET, TRUST_FORWARDED_FOR, RateLimit, client_of
 from expertline import schema
 from expertline.auth import bearer, resolve_token
 from expertline.serving import ALONE, Leadership
@@ -65,6 +65,7 @@ def create_app(config: Config, *, demo: bool = False,
     app[LEADERSHIP] = leadership
     app[BODY_TIMEOUT] = config.server.body_timeout_s
     app[TRUST_FORWARDED_FOR] = config.server.trust_forwarded_for
+    app[RELAY_SECRET] = leadership.relay_secret
     app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)

@@ -2,17 +2,19 @@
 
 On SQLite the process serves the whole application until it is stopped: it is the only one.
 
-On PostgreSQL every process takes part in the routing lease (``router.lease``). A process that
-does not hold it is on *standby*: ``GET /healthz`` answers 503 ``{"status": "standby",
-"role": "follower", "epoch": N}`` (N the current leader's epoch) and every other request 503
-``not_leader`` with ``Retry-After``, so a load balancer that checks ``/healthz`` sends it
-nothing. It looks every ``cluster.standby_poll_s`` whether the lease has lapsed; when it takes
-the lease it starts the whole application (routing core, watchdog, scheduler, webhooks, API,
-pages) fenced by its new epoch, renews the lease every ``cluster.renew_every_s``, and answers
-``{"status": "ok", "role": "leader", "epoch": N}``. It steps down, back to standby, when a
-renewal finds the lease taken, when it could not renew for a whole lease (its own monotonic
-clock), or when a routing commit finds a newer epoch. On SIGTERM or SIGINT it stops serving,
-then lets its lease expire at once so another process takes over without waiting it out.
+On PostgreSQL every process takes part in the routing lease (``router.lease``). The one that
+holds it *leads*: it runs the whole application (routing core, watchdog, scheduler, webhooks,
+API, pages, WebSockets) fenced by its epoch, renews the lease every ``cluster.renew_every_s``,
+and answers ``/healthz`` with ``{"status": "ok", "role": "leader", "epoch": N}``. Every other
+process *follows*: it takes any request and relays it to the leader (``expertline.relay``),
+answering ``{"status": "ok", "role": "follower", "epoch": N}``, or 503 ``"standby"`` while no
+live leader is known. A follower looks every ``cluster.standby_poll_s`` whether the lease has
+lapsed and, if so, takes it and leads.
+
+A leader steps down, back to following, when a renewal finds the lease taken, when it could
+not renew for a whole lease (by its own monotonic clock), or when a routing commit finds a
+newer epoch. On SIGTERM or SIGINT it stops serving, then lets its lease expire at once so
+another process takes over without waiting it out.
 
 The listening sockets are bound once, before anything else (a busy port fails fast); each
 phase serves on duplicates of them, so connections arriving between two phases wait in the
@@ -27,21 +29,20 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
 from base.config import Config
 from base.db import Database
-from base.http import error_middleware, json_response
 from expertline import schema
+from expertline.relay import Leader, LeaderView, follower_app
 from router.lease import Deposed, Lease
 
 log = logging.getLogger("expertline.serving")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
 SHUTDOWN_TIMEOUT_S = 5.0  # open WebSockets are closed after this; desks and chats reconnect
-RETRY_AFTER_S = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class Leadership:
 
     epoch: int | None
     deposed: Callable[[], None]
+    relay_secret: str = ""  # followers prove with it that a request was relayed by them
 
     def health(self) -> dict[str, object]:
         return {"status": "ok", "role": "leader", "epoch": self.epoch}
@@ -78,10 +80,22 @@ async def serve(config: Config, socks: list[socket.socket], app: AppFactory,
     database = schema.database(config.database_url, echo=config.database.echo)
     await database.open()
     try:
-        lease = Lease(database, holder=_holder(socks), ttl_s=config.cluster.lease_ttl_s)
+        lease = Lease(database, holder=_holder(socks), ttl_s=config.cluster.lease_ttl_s,
+                      address=advertised(config, socks))
         await Member(config, lease, socks, app, announce).run(stop)
     finally:
         await database.close()
+
+
+def advertised(config: Config, socks: list[socket.socket]) -> str:
+    """Where the other processes relay requests to this one when it leads."""
+    if config.cluster.advertise_url:
+        return config.cluster.advertise_url.rstrip("/")
+    host = config.server.host
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.getfqdn()
+    port = socks[0].getsockname()[1] if socks else config.server.port
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _holder(socks: list[socket.socket]) -> str:
@@ -108,6 +122,7 @@ class Member:
 
     def __init__(self, config: Config, lease: Lease, socks: list[socket.socket],
                  app: AppFactory, announce: Callable[[], None]) -> None:
+        self.full = config
         self.config = config.cluster
         self.lease = lease
         self.socks = socks
@@ -116,23 +131,39 @@ class Member:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            epoch = await self._standby(stop)
+            epoch = await self._follow(stop)
             if epoch is not None:
                 await self._lead(epoch, stop)
 
-    async def _standby(self, stop: asyncio.Event) -> int | None:
-        """Serve the standby app until this process takes the lease (its epoch) or stops."""
-        runner = await _start(standby_app(self.lease), self.socks)
-        log.info("standby: another process leads routing; taking over when its lease lapses")
+    async def _follow(self, stop: asyncio.Event) -> int | None:
+        """Serve as a follower, relaying to the leader, until this process takes the lease
+        (its epoch) or stops."""
+        view = LeaderView()
+        app = follower_app(view, max_body_bytes=self.full.server.max_body_bytes)
+        runner = await _start(app, self.socks)
+        log.info("following: another process leads routing; taking over if its lease lapses")
         try:
             while not stop.is_set():
                 epoch = await self._try_acquire()
                 if epoch is not None:
                     return epoch
+                await self._look(view)
                 await _wait(stop, self.config.standby_poll_s)
             return None
         finally:
             await runner.cleanup()
+
+    async def _look(self, view: LeaderView) -> None:
+        try:
+            holder = await self.lease.current()
+        except Exception:
+            holder = None
+        if holder is None or not holder.live or not holder.address:
+            view.leader = None
+        else:
+            view.leader = Leader(holder.epoch, holder.address, holder.secret)
+        if holder is not None:
+            view.epoch = holder.epoch
 
     async def _try_acquire(self) -> int | None:
         try:
@@ -147,7 +178,8 @@ class Member:
         lost = asyncio.Event()
         renewal = asyncio.ensure_future(self._renew(epoch, lost))
         try:
-            runner = await _start(self.app(Leadership(epoch, lost.set)), self.socks)
+            leadership = Leadership(epoch, lost.set, self.lease.secret)
+            runner = await _start(self.app(leadership), self.socks)
         except Deposed:
             log.warning("deposed while starting (epoch %d): back to standby", epoch)
             renewal.cancel()
@@ -208,33 +240,3 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
             await event.wait()
     except TimeoutError:
         pass
-
-
-def standby_app(lease: Lease) -> web.Application:
-    """What a process that does not lead serves: 503 everywhere, and on ``/healthz`` who
-    leads (the epoch) so an operator sees the cluster from any process."""
-
-    async def healthz(_request: web.Request) -> web.Response:
-        try:
-            holder = await lease.current()
-        except Exception:
-            holder = None
-        body = {"status": "standby", "role": "follower",
-                "epoch": None if holder is None else holder.epoch}
-        return _unavailable(body)
-
-    async def elsewhere(_request: web.Request) -> web.Response:
-        return _unavailable({"error": {
-            "code": "not_leader",
-            "message": "this process is on standby; another one serves: try again"}})
-
-    app = web.Application(middlewares=[error_middleware])
-    app.router.add_get("/healthz", healthz)
-    app.router.add_route("*", "/{tail:.*}", elsewhere)
-    return app
-
-
-def _unavailable(body: Mapping[str, object]) -> web.Response:
-    response = json_response(body, status=503)
-    response.headers["Retry-After"] = str(RETRY_AFTER_S)
-    return response

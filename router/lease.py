@@ -18,7 +18,8 @@ SQLite has no lease: one process, no fence (``Fence`` is None).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -26,11 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from base.db import Database
 
 _ACQUIRE = sa.text("""
-INSERT INTO routing_lease (id, holder, epoch, expires_at)
-VALUES (1, :holder, 1, clock_timestamp() + make_interval(secs => :ttl))
+INSERT INTO routing_lease (id, holder, address, secret, epoch, expires_at)
+VALUES (1, :holder, :address, :secret, 1, clock_timestamp() + make_interval(secs => :ttl))
 ON CONFLICT (id) DO UPDATE
-   SET holder = EXCLUDED.holder, epoch = routing_lease.epoch + 1,
-       expires_at = EXCLUDED.expires_at
+   SET holder = EXCLUDED.holder, address = EXCLUDED.address, secret = EXCLUDED.secret,
+       epoch = routing_lease.epoch + 1, expires_at = EXCLUDED.expires_at
  WHERE routing_lease.expires_at < clock_timestamp()
 RETURNING epoch
 """)
@@ -44,7 +45,8 @@ UPDATE routing_lease SET expires_at = clock_timestamp()
  WHERE id = 1 AND epoch = :epoch AND holder = :holder
 """)
 _CURRENT = sa.text("""
-SELECT epoch, holder, expires_at > clock_timestamp() FROM routing_lease WHERE id = 1
+SELECT epoch, holder, expires_at > clock_timestamp(), address, secret
+  FROM routing_lease WHERE id = 1
 """)
 _FENCE = sa.text("SELECT epoch FROM routing_lease WHERE id = 1 AND epoch = :epoch FOR SHARE")
 
@@ -60,6 +62,8 @@ class Holder:
     epoch: int
     holder: str
     live: bool  # not yet expired
+    address: str = ""  # its base URL, for the others to relay requests to
+    secret: str = field(default="", repr=False)  # sent with relayed requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +82,25 @@ class Lease:
     """The routing lease of one PostgreSQL database, as seen by ``holder`` (a name that says
     which process it is, for logs and ``routing_lease.holder``)."""
 
-    def __init__(self, database: Database, *, holder: str, ttl_s: float) -> None:
+    def __init__(self, database: Database, *, holder: str, ttl_s: float,
+                 address: str = "") -> None:
         if database.dialect != "postgresql":
             raise ValueError("the routing lease needs PostgreSQL; SQLite runs one process")
         self.db = database
         self.holder = holder
+        self.address = address
         self.ttl_s = ttl_s
+        self.secret = ""  # this process's relay secret while it leads
 
     async def acquire(self) -> int | None:
-        """The new epoch if this process now leads, None while another's lease is live."""
-        return await self._scalar(_ACQUIRE, {"holder": self.holder, "ttl": self.ttl_s})
+        """The new epoch if this process now leads (with a new relay ``secret``), None while
+        another's lease is live."""
+        secret = secrets.token_hex(32)
+        epoch = await self._scalar(_ACQUIRE, {"holder": self.holder, "ttl": self.ttl_s,
+                                              "address": self.address, "secret": secret})
+        if epoch is not None:
+            self.secret = secret
+        return epoch
 
     async def renew(self, epoch: int) -> bool:
         """Extend the lease by ``ttl_s`` from now; False if it is no longer ours."""
@@ -102,7 +115,9 @@ class Lease:
     async def current(self) -> Holder | None:
         async with self.db.engine.connect() as connection:
             row = (await connection.execute(_CURRENT)).first()
-        return None if row is None else Holder(int(row[0]), str(row[1]), bool(row[2]))
+        if row is None:
+            return None
+        return Holder(int(row[0]), str(row[1]), bool(row[2]), str(row[3]), str(row[4]))
 
     async def _scalar(self, statement: sa.TextClause, params: dict[str, object]) -> int | None:
         async with self.db.engine.begin() as connection:

@@ -122,7 +122,8 @@ class Store:
     async def commit_many(self, batches: Sequence[Batch]) -> None:
         """Write ``batches`` as if one after another, in one transaction (nothing when none
         of them writes anything)."""
-        planned = writes.plan([b for b in batches if b], self.db.dialect)
+        epoch = None if self.fence is None else self.fence.epoch
+        planned = writes.plan([b for b in batches if b], self.db.dialect, epoch)
         if not planned:
             return
         async with self.db.session() as session:

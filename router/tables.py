@@ -53,6 +53,8 @@ class ContactEventRow(SQLModel, table=True):
     state: str = Field(max_length=16)
     reason: str = Field(default="", max_length=200)
     expert_id: str | None = Field(default=None, max_length=64)
+    # the routing leader's epoch that wrote it (PostgreSQL; None on SQLite): router.lease
+    epoch: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class MessageRow(SQLModel, table=True):
@@ -127,10 +129,13 @@ class PresenceRow(SQLModel, table=True):
 
 class LeaseRow(SQLModel, table=True):
     """Who leads routing (PostgreSQL only; ``router.lease``). One row, id 1. ``epoch`` grows
-    by one with every new leader; ``expires_at`` is on the database's clock."""
+    by one with every new leader; ``expires_at`` is on the database's clock. ``secret`` is new
+    with every epoch; anyone who can read it can read the whole database anyway."""
 
     __tablename__ = "routing_lease"
     id: int = Field(primary_key=True)
     holder: str = Field(max_length=200)
+    address: str = Field(default="", max_length=500)  # where the others relay requests to it
+    secret: str = Field(default="", max_length=64)  # proves a relayed request is one of ours
     epoch: int = Field(sa_type=sa.BigInteger)
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))

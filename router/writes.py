@@ -85,16 +85,17 @@ class _Rows:
     audits: Params = field(default_factory=list)
 
 
-def plan(batches: Sequence[Batch], dialect: str) -> list[Write]:
+def plan(batches: Sequence[Batch], dialect: str, epoch: int | None = None) -> list[Write]:
     """The statements that write ``batches`` as if one after another, for ``dialect``
-    (``sqlite`` or ``postgresql``); statements with no rows are left out."""
+    (``sqlite`` or ``postgresql``), contact events stamped with the leader's ``epoch``;
+    statements with no rows are left out."""
     rows = _Rows()
     for batch in batches:
-        _collect(rows, batch)
+        _collect(rows, batch, epoch)
     return [w for w in _writes(rows, dialect) if w.params]
 
 
-def _collect(rows: _Rows, batch: Batch) -> None:
+def _collect(rows: _Rows, batch: Batch, epoch: int | None) -> None:
     at = batch.at
     rows.contacts += batch.new_contacts
     for contact_id, update in batch.updates.items():
@@ -109,7 +110,8 @@ def _collect(rows: _Rows, batch: Batch) -> None:
             values["ended_at"] = at
         rows.contact_values.setdefault(change.contact_id, {}).update(values)
         rows.events.append({"contact_id": change.contact_id, "at": at, "state": change.state,
-                            "reason": change.reason[:200], "expert_id": change.expert_id})
+                            "reason": change.reason[:200], "expert_id": change.expert_id,
+                            "epoch": epoch})
     for offer in batch.offers:
         rows.offers.append({"id": offer.offer_id, "contact_id": offer.contact_id,
                             "expert_id": offer.expert_id, "channel": offer.channel.value,

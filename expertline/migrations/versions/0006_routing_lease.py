@@ -1,4 +1,5 @@
-"""routing lease: one fenced routing leader per PostgreSQL database
+"""routing lease: one fenced routing leader per PostgreSQL database; contact events say
+which leader's epoch wrote them
 
 Revision ID: 0006
 Revises: 0005
@@ -21,11 +22,17 @@ def upgrade() -> None:
     op.create_table('routing_lease',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('holder', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('secret', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('epoch', sa.BigInteger(), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
+    with op.batch_alter_table('contact_event', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('epoch', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('contact_event', schema=None) as batch_op:
+        batch_op.drop_column('epoch')
     op.drop_table('routing_lease')
