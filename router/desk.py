@@ -86,6 +86,7 @@ class DeskActions:
     _live: dict[str, LiveContact]
     _records: dict[str, ExpertRecord]
     _desired: dict[str, Presence]
+    _resumable: dict[str, float]
     _away_reason: dict[str, str]
     _takes: dict[str, frozenset[Channel]]
     _refresh_expert: Callable[[str], Awaitable[None]]
@@ -326,8 +327,14 @@ class DeskActions:
         """Connect a desk WebSocket and send it its ``hello`` before anything else. With the
         core quiet (every step so far announced) and the chat lock, so no offer or message
         falls between what the hello shows and the events that follow it. Returns the
-        disconnect function, as ``connect_desk``."""
+        disconnect function, as ``connect_desk``. An expert who was available before the
+        engine (re)started is available again, if their desk is back within
+        ``routing.desk_grace_s`` and they have not chosen otherwise since."""
         self._expert(expert_id)
+        until = self._resumable.pop(expert_id, None)
+        if until is not None and self.clock() <= until and expert_id not in self._desired:
+            log.info("%s is available again: their desk came back after a restart", expert_id)
+            await self.set_status(expert_id, Presence.AVAILABLE.value)
         async with self._quiet(), self._chat_lock:
             hello = await self._hello(expert_id)
             disconnect = self.connect_desk(expert_id, sink)

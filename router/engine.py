@@ -91,6 +91,8 @@ class Engine(ChannelPort, DeskActions):
         self._chat_lock = asyncio.Lock()
         self._announced: set[str] = set()  # sessions whose desk event has been pushed
         self._arrivals: dict[str, asyncio.Future[None]] = {}  # contacts not yet saved
+        # experts available before a restart: available again if their desk is back in time
+        self._resumable: dict[str, float] = {}
         self._live: dict[str, LiveContact] = {}
         self._refs: dict[str, str] = {}
         self._seq = 0
@@ -124,14 +126,16 @@ class Engine(ChannelPort, DeskActions):
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        """Load the pool, rebuild the core from the database, arm the timers."""
+        """Load the pool, rebuild the core from the database, arm the timers. Every expert
+        starts offline; who was available may resume when their desk reconnects."""
         now = self.clock()
         await self._load_pool(now)
+        until = now + self.config.routing.desk_grace_s
+        self._resumable = {e: until for e in await self.store.all_offline(now)}
         live = await self.store.load_live()
         async with self._lock:
             await self._restore(live, now)
         self._handle_times.extend(await self.store.handle_times())
-        await self.store.all_offline(now)
         self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
         self._arm()
         if self.watch is not None:

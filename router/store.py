@@ -147,13 +147,20 @@ class Store:
             await session.commit()
         return bool(result.rowcount)
 
-    async def all_offline(self, at: float) -> None:
-        """After a restart nobody is connected: every expert must reconnect."""
+    async def all_offline(self, at: float) -> list[str]:
+        """After a restart nobody is connected: every expert must reconnect. Returns who was
+        available before, so their desks can take up where they were when they reconnect."""
+        p = PresenceRow.metadata.tables[PresenceRow.__tablename__].c
         async with self.db.session() as session:
-            await self._fenced(await session.connection())
+            connection = await session.connection()
+            await self._fenced(connection)
+            rows = await connection.execute(sa.select(p.expert_id).where(
+                p.presence == "available"))
+            available = [expert_id for (expert_id,) in rows.all()]
             await session.exec(sa.update(PresenceRow).values(
                 presence="offline", state="offline", reason="restart", updated_at=at))
             await session.commit()
+        return available
 
     # -- reads --------------------------------------------------------------------------------
     async def load_live(self) -> Live:
