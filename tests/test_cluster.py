@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import aiohttp
 import asyncpg
 import pytest
 
+from telephony.simcall import CallScript, SimulatedCall
 from tests.conftest import PG_HOST, PG_PORT, PG_USER, postgres_reachable
 from tests.test_restart import ROOT, call_json, free_port
 
@@ -130,6 +132,39 @@ class DeskSocket(threading.Thread):
         raise AssertionError(f"no {kind!r} event; got {self.events}")
 
 
+PUBLIC_URL = "http://127.0.0.1:8080"  # config.toml's: what the TwiML's URLs start with
+
+
+def _play(member: Member, sid: str, url: str, **extra: str) -> ET.Element:
+    """One webhook as Twilio posts it (loopback mode: unsigned) to ``member``."""
+    async def post() -> ET.Element:
+        async with aiohttp.ClientSession() as session:
+            call = SimulatedCall(session, base_url=f"http://127.0.0.1:{member.port}",
+                                 public_url=PUBLIC_URL, auth_token="",
+                                 script=CallScript(say=""), report=lambda _line: None)
+            call.sid = sid
+            return await call.post(url, **extra)
+
+    return asyncio.run(post())
+
+
+def queue_a_call(member: Member, sid: str, words: str) -> str:
+    """A caller rings through ``member``, says ``words`` and is queued: the hold URL."""
+    doc = _play(member, sid, PUBLIC_URL + "/twilio/voice", CallStatus="ringing")
+    for _ in range(10):
+        verbs = {verb.tag: verb for verb in doc}
+        if "Enqueue" in verbs:
+            return verbs["Enqueue"].attrib["waitUrl"]
+        if "Gather" in verbs:
+            doc = _play(member, sid, verbs["Gather"].attrib["action"], SpeechResult=words,
+                        Confidence="0.9")
+        elif "Redirect" in verbs:
+            doc = _play(member, sid, verbs["Redirect"].text or "")
+        else:
+            raise AssertionError(f"the call was not queued: {ET.tostring(doc)!r}")
+    raise AssertionError("the call was not queued")
+
+
 class Cluster:
     def __init__(self, tmp_path: Path, size: int) -> None:
         self.db_name = f"xl_cluster_{uuid.uuid4().hex[:10]}"
@@ -196,7 +231,8 @@ def cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Cluster]
 def pool(cluster: Cluster, admin: str, experts: list[str]) -> dict[str, str]:
     """An organisation, the dementia skill and ``experts`` who hold it; their tokens."""
     for path, body in (("/api/v1/organisations", {"id": "nhs-a", "name": "NHS A"}),
-                       ("/api/v1/skills", {"id": "dementia", "name": "Dementia"})):
+                       ("/api/v1/skills", {"id": "dementia", "name": "Dementia",
+                                           "synonyms": ["memory loss"]})):
         status, made = cluster.call("POST", path, admin, body)
         assert status == 201, made
     for expert in experts:
@@ -260,6 +296,8 @@ def test_killing_the_leader_under_load_hands_routing_over_within_the_lease(
         assert status == 200 and len(desk["offers"]) == 1, desk
         offered[expert] = desk["offers"][0]["id"]
     assert desk_b.wait_for("offer")["offer_id"] == offered["desk-b"]  # relayed to the desk
+    caller = "CA" + uuid.uuid4().hex  # a citizen on hold, through a follower
+    hold_url = queue_a_call(followers[1], caller, "my mother has dementia")
     while len(load.made) < 40:
         time.sleep(0.01)
 
@@ -272,6 +310,12 @@ def test_killing_the_leader_under_load_hands_routing_over_within_the_lease(
     assert second.health()[1]["epoch"] == epoch + 1  # type: ignore[index]
     assert failover_s < FAILOVER_TARGET_S, f"new leader after {failover_s:.1f} s"
     assert desk_b.closed.wait(15)  # its relay ended with the old leader: the desk reconnects
+    # Twilio keeps fetching the hold URL: the new leader knows the caller, who stays on hold
+    hold = _play(next(m for m in followers if m is not second), caller, hold_url,
+                 QueueTime="20")
+    heard = " ".join(say.text or "" for say in hold.iter("Say"))
+    assert hold.find("Hangup") is None and heard, ET.tostring(hold)
+    assert "wait" in (hold.findtext("Redirect") or ""), ET.tostring(hold)  # and again later
 
     while len(load.made) < len(before) + 20:  # routing goes on through the new leader
         time.sleep(0.01)
