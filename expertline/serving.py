@@ -36,6 +36,7 @@ from aiohttp import web
 
 from base.config import Config
 from base.db import Database
+from base.http import database_down
 from expertline import schema
 from expertline.relay import Leader, LeaderView, follower_app
 from router.lease import Deposed, Lease
@@ -181,12 +182,18 @@ class Member:
             leadership = Leadership(epoch, lost.set, self.lease.secret)
             runner = await _start(self.app(leadership), self.socks)
         except Deposed:
-            log.warning("deposed while starting (epoch %d): back to standby", epoch)
+            log.warning("deposed while starting (epoch %d): back to following", epoch)
             renewal.cancel()
             return
-        except BaseException:
+        except BaseException as exc:
             renewal.cancel()
             await self._release(epoch)
+            if isinstance(exc, Exception) and database_down(exc):
+                # the database went away as this process began to lead: follow, and try
+                # again when it is back (a cluster outlives a database failover)
+                log.warning("lost the database while starting to lead (epoch %d, %s): back "
+                            "to following", epoch, type(exc).__name__)
+                return
             raise
         self.announce()
         stopped = asyncio.ensure_future(stop.wait())
