@@ -2,9 +2,13 @@
 announcements and webhooks, and carries out its effects through the gateway and the port.
 
 Events about one contact are handled one at a time (a lock per contact), so a status callback
-that arrives while we are still dialling sees the CallSid we were given. Bridges live in memory:
-after a restart, webhooks about an unknown bridge change nothing and the engine's watchdog
-recovers the contact.
+that arrives while we are still dialling sees the CallSid we were given. Each change of a
+bridge is written to the database (``telephony.bridge_store``) before its effects are carried
+out, and a finished bridge's row is dropped; on start ``restore`` takes back the open ones, so
+after a restart or a failover Twilio's callbacks still move them on and a callback's pending
+retry still happens. A write the database refuses is logged and the bridge carries on in
+memory only (then, as before, a restart loses it and the engine's watchdog recovers the
+contact). Webhooks about an unknown bridge change nothing.
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 
 from base.config import Config
 from base.errors import DomainError
-from router.ports import Assigned, Ended, ExpertEndpoint, RoutingPort
+from router.ports import Assigned, ContactState, Ended, ExpertEndpoint, RoutingPort
 from telephony import bridge as b
+from telephony.bridge_store import STORE_FAILURES, BridgeStore, Context, SavedBridge
 from telephony.gateway import CallRequest, Gateway, GatewayError
 from telephony.tasks import Schedule
 from telephony.urls import EXPERT, GOODBYE, HOLD, JOIN, STATUS, Urls
@@ -26,16 +30,6 @@ from telephony.urls import EXPERT, GOODBYE, HOLD, JOIN, STATUS, Urls
 log = logging.getLogger("telephony.voice")
 Events = tuple[b.Event, ...]
 KEEP_DONE = 5_000  # finished bridges remembered, so late webhooks about them change nothing
-
-
-@dataclass(frozen=True, slots=True)
-class Context:
-    """What the URLs of one assignment carry: language, skill, the wait, how to dial."""
-
-    lang: str
-    skill: str
-    waited_s: float
-    expert: ExpertEndpoint
 
 
 def dial_target(expert: ExpertEndpoint) -> tuple[str, str] | None:
@@ -53,15 +47,19 @@ def dial_target(expert: ExpertEndpoint) -> tuple[str, str] | None:
 class Connector:
     """Bridges phone contacts to experts: ``routing()`` is the engine (looked up when needed,
     since it starts after this object is made); ``schedule`` runs callback retries later (a
-    test may swap it for a manual one)."""
+    test may swap it for a manual one); ``store`` keeps the bridges in the database;
+    ``wall_clock`` is epoch seconds (when a retry is due, which outlives the process)."""
 
     def __init__(self, *, config: Config, urls: Urls, gateway: Gateway,
-                 routing: Callable[[], RoutingPort], schedule: Schedule) -> None:
+                 routing: Callable[[], RoutingPort], schedule: Schedule, store: BridgeStore,
+                 wall_clock: Callable[[], float]) -> None:
         self._config = config
         self._urls = urls
         self._gateway = gateway
         self._routing = routing
         self.schedule = schedule
+        self._store = store
+        self._wall_clock = wall_clock
         self._bridges: dict[str, b.BridgeState] = {}
         self._context: dict[str, Context] = {}
         self._locks: dict[str, asyncio.Lock] = {}
@@ -106,6 +104,7 @@ class Connector:
                                        event.waited_s, event.expert)
             log.info("contact %s: bridging to expert %s (%s)", c, event.expert.expert_id,
                      "callback" if state.is_callback else "live call")
+            await self._save(c, effects)
             await self._execute(c, effects)
 
     async def caller_hung_up(self, contact_id: str, *, waited_s: float | None) -> None:
@@ -156,7 +155,63 @@ class Connector:
         if after.phase is not before.phase:
             log.info("contact %s: bridge %s -> %s on %s", c, before.phase, after.phase,
                      type(event).__name__)
+        if after != before:
+            await self._save(c, effects)
         await self._execute(c, effects)
+
+    async def _save(self, c: str, effects: tuple[b.Effect, ...]) -> None:
+        """Write the bridge down before its effects are carried out (a finished one is
+        dropped), so that another process can carry it on."""
+        state = self._bridges[c]
+        if state.phase is b.Phase.DONE:
+            await self._write(c, self._store.drop(c))
+            return
+        retry_at = next((self._wall_clock() + e.delay_s for e in effects
+                         if isinstance(e, b.ScheduleRetry)), None)
+        await self._write(c, self._store.save(state, self._context[c], retry_at=retry_at))
+
+    async def _write(self, c: str, write: Awaitable[None]) -> None:
+        try:
+            await write
+        except STORE_FAILURES as exc:
+            log.warning("contact %s: bridge not saved (kept in memory only): %s", c, exc)
+
+    async def restore(self) -> int:
+        """Take back the open bridges a previous process left (call on start, once the
+        engine runs, before announcements are heard); returns how many. A callback waiting
+        to call the citizen again has its retry re-armed for when it was due."""
+        try:
+            saved = await self._store.load_open()
+        except STORE_FAILURES as exc:
+            log.warning("saved bridges not loaded: %s", exc)
+            return 0
+        return sum([await self._restore(bridge) for bridge in saved])
+
+    async def _restore(self, saved: SavedBridge) -> bool:
+        c, state = saved.state.contact_id, saved.state
+        if c in self._bridges:
+            return False
+        if not await self._still_connected(c):
+            log.info("contact %s: saved bridge dropped: the contact is no longer connected", c)
+            await self._write(c, self._store.drop(c))
+            return False
+        self._bridges[c], self._context[c] = state, saved.context
+        retry = ""
+        if state.phase is b.Phase.RETRY_WAIT:
+            delay = max(0.0, (saved.retry_at or 0.0) - self._wall_clock())
+            self.schedule(delay, c, lambda: self._retry_due(c, state.attempt))
+            retry = f", callback retry {state.attempt + 1} in {delay:.0f} s"
+        log.info("contact %s: bridge to expert %s restored (%s%s)", c, state.expert_id,
+                 state.phase, retry)
+        return True
+
+    async def _still_connected(self, c: str) -> bool:
+        """Whether the engine still has the contact with an expert (if it cannot say, yes)."""
+        try:
+            view = await self._routing().get(c)
+        except DomainError:
+            return True
+        return view is not None and view.state is ContactState.CONNECTED
 
     async def _execute(self, c: str, effects: tuple[b.Effect, ...]) -> None:
         for effect in effects:

@@ -2,9 +2,9 @@
 
 It holds the configuration-derived helpers (URLs, speech locales, IVR rules, signature check),
 the outbound gateway, the bounded idempotency memories, the background task runner and its
-``schedule``, the phone ``Connector``, the web chat hub and the chats' resume tokens. The
-routing port is looked up through a function each time, because the engine starts after this
-object is made.
+``schedule``, the phone ``Connector`` (with its bridges' table), the web chat hub and the chats'
+resume tokens. The routing port is looked up through a function each time, because the engine
+starts after this object is made.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from base.db import Sessions
 from base.errors import DomainError
 from base.limits import RateLimit
 from router.ports import Listener, RoutingPort, Triage
+from telephony.bridge_store import BridgeStore
 from telephony.chat_hub import ChatHub
 from telephony.chat_resume import ResumeTokens
 from telephony.connect import Connector
@@ -62,7 +63,9 @@ class Telephony:
         self.schedule: Schedule = schedule or self.tasks.later
         self.wall_clock = wall_clock
         self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
-                                   routing=routing, schedule=self.schedule)
+                                   routing=routing, schedule=self.schedule,
+                                   store=BridgeStore(sessions, clock=wall_clock),
+                                   wall_clock=wall_clock)
         self.chats = ChatHub()
         self.resume_tokens = ResumeTokens(sessions, clock=wall_clock,
                                           window_s=config.chat.resume_window_s)

@@ -1,4 +1,5 @@
-"""The channels' own table: who asked for no more messages.
+"""The channels' own tables: who asked for no more messages, web chats' resume tokens, and
+the phone bridges in progress.
 
 An opt-out (STOP) must outlive a restart and be seen by every process, so it lives in the
 database, not in memory. Only a SHA-256 of the address is kept: enough to recognise the number
@@ -8,6 +9,7 @@ when it writes again or when a message is about to go to it, without storing it 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
@@ -29,3 +31,18 @@ class OptOutRow(SQLModel, table=True):
     __tablename__ = "messaging_opt_out"
     address_hash: str = Field(primary_key=True, max_length=64)
     created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
+
+
+class CallBridgeRow(SQLModel, table=True):
+    """A phone bridge being set up or in progress (``telephony.bridge_store``), so that the
+    process that takes over after a restart or failover carries it on. ``state`` and
+    ``context`` are ``BridgeState`` and the connector's ``Context`` as JSON; ``retry_at``
+    (epoch seconds) is when a callback waiting to call the citizen again is due. The row goes
+    when the bridge is done."""
+
+    __tablename__ = "call_bridge"
+    contact_id: str = Field(primary_key=True, max_length=40)
+    state: dict[str, Any] = Field(sa_type=sa.JSON)
+    context: dict[str, Any] = Field(sa_type=sa.JSON)
+    retry_at: float | None = None
+    updated_at: float

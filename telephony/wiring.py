@@ -2,7 +2,8 @@
 
 The ``Telephony`` object (and its gateway) is made in a cleanup context, inside the running
 loop, after the routing engine's own set-up: call ``router.wiring.setup`` before this ``setup``
-so that ``routing()`` answers by the time telephony subscribes to announcements.
+so that ``routing()`` answers by the time telephony takes back the phone bridges a previous
+process left open and subscribes to announcements.
 """
 
 from __future__ import annotations
@@ -49,13 +50,13 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
     """Register the Twilio webhooks, ``/ws/chat`` and (unless ``chat_page`` is False, when
     another package serves the citizen's page) ``/chat``.
 
-    ``sessions`` opens a database session (opt-outs live there); ``routing`` returns the
-    engine (called once it runs); ``triage`` is the skills graph's
-    ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an auth token
-    is configured, else loopback); ``clock`` is monotonic (idempotency memories), ``wall_clock``
-    epoch seconds (web chat resume tokens, which outlive the process); ``schedule`` runs work
-    later: callback retries, web chat position checks and resume windows (default: the event
-    loop's timers).
+    ``sessions`` opens a database session (opt-outs, resume tokens and phone bridges live
+    there); ``routing`` returns the engine (called once it runs); ``triage`` is the skills
+    graph's ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an
+    auth token is configured, else loopback); ``clock`` is monotonic (idempotency memories),
+    ``wall_clock`` epoch seconds (web chat resume tokens and when a callback retry is due,
+    which outlive the process); ``schedule`` runs work later: callback retries, web chat
+    position checks and resume windows (default: the event loop's timers).
     """
     for path, handler in VOICE_ROUTES.items():
         app.router.add_post(path, voice_webhook(handler))
@@ -73,6 +74,7 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
                         schedule=schedule)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
+        await tel.connector.restore()  # bridges a previous process left open
         tel.start(announcements.listener(tel))
         await chat.close_orphans(tel)
         yield

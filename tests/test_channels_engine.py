@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from aiohttp.test_utils import TestClient
+from sqlmodel import select
 
 from base.config import Config
-from expertline.app import DATABASE
+from expertline.app import DATABASE, create_app
 from router.context import engine_of
 from skills.watch import EVERYTHING
 from telephony.service import TELEPHONY, Telephony
+from telephony.tables import CallBridgeRow
 from tests.conftest import TokenFactory
 from tests.engine_support import EXPERTS, seed_pool
 from tests.telephony_support import (
@@ -482,8 +484,17 @@ async def test_duplicate_webhooks_are_harmless(player: TwilioPlayer, desk: Desk,
     assert len(twilio_rest.of("create_call")) == 1 and len(twilio_rest.of("update_call")) == 1
 
 
-async def test_the_expert_ends_a_bridged_call_from_the_desk(
-        player: TwilioPlayer, desk: Desk, tel: Telephony, twilio_rest: TwilioFake) -> None:
+class Bridged(NamedTuple):
+    call: PhoneCall
+    contact_id: str
+    session_id: str
+    expert: FakeCall  # e-ann's leg
+    status_url: str  # the conference's status callback
+
+
+async def bridged_to_ann(player: TwilioPlayer, desk: Desk, tel: Telephony,
+                         twilio_rest: TwilioFake) -> Bridged:
+    """A caller queued, accepted by e-ann, and both in the conference."""
     call, cid, _ = await queued_caller(player, desk)
     await desk.status("ann", "available")
     accepted = await desk.take("ann")
@@ -494,8 +505,14 @@ async def test_the_expert_ends_a_bridged_call_from_the_desk(
     await conference_event(player, status_url, "participant-join", call.sid)
     await conference_event(player, status_url, "participant-join", dialled.sid)
     assert await desk.state_of(cid) == "connected"
+    return Bridged(call, cid, accepted["session_id"], dialled, status_url)
 
-    done = await desk.complete("ann", accepted["session_id"])
+
+async def test_the_expert_ends_a_bridged_call_from_the_desk(
+        player: TwilioPlayer, desk: Desk, tel: Telephony, twilio_rest: TwilioFake) -> None:
+    call, cid, session_id, dialled, status_url = await bridged_to_ann(player, desk, tel,
+                                                                      twilio_rest)
+    done = await desk.complete("ann", session_id)
     assert done["state"] == "wrapup"
     await tel.idle()
     ended = {r.target for r in twilio_rest.of("update_call") if r.form.get("Status")}
@@ -661,3 +678,35 @@ async def test_a_call_rings_on_the_desk_with_what_the_caller_said(
     [offer] = await desk.offers("ann")
     assert offer["contact"]["first_words"] == "my dad has dementia and keeps wandering off"
     assert offer["contact"]["channel"] == "voice"
+
+
+async def test_a_bridged_call_outlives_a_restart_and_hanging_up_still_starts_wrap_up(
+        aiohttp_client: Callable[..., Awaitable[TestClient]], client: TestClient,
+        config: Config, player: TwilioPlayer, desk: Desk, tel: Telephony,
+        twilio_rest: TwilioFake) -> None:
+    """The process dies with a call bridged; Twilio's callbacks about its end reach the next
+    one, which ends the session as the first would have, and keeps no row of the bridge."""
+    call, cid, session_id, dialled, status_url = await bridged_to_ann(player, desk, tel,
+                                                                      twilio_rest)
+    await client.close()  # the process stops; another starts on the same database
+    again = await aiohttp_client(create_app(config))
+    player, desk = TwilioPlayer(again), Desk(again, desk.tokens)
+    assert again.app[TELEPHONY].connector.bridge(cid).phase == "bridged"
+    await conference_event(player, status_url, "participant-leave", call.sid)
+    await conference_event(player, status_url, "conference-end",
+                           CallSidEndingConference=call.sid)
+    await player.post(dialled.status_callback,
+                      leg_params(dialled.sid, ANN_PHONE, CallStatus="completed"))
+    await again.app[TELEPHONY].idle()
+    detail = await desk.contact(cid)
+    assert detail["state"] == "wrapup" and detail["sessions"][0]["ended_by"] == "citizen"
+    assert (await desk._json("GET", "/api/v1/me", "ann"))["state"] == "wrapup"
+    assert (await desk.complete("ann", session_id))["wrapup_ended"] is True
+    assert await saved_bridges(again) == []
+    assert len(twilio_rest.of("update_call")) == 1  # nothing else asked of Twilio
+
+
+async def saved_bridges(client: TestClient) -> list[str]:
+    """The contacts whose phone bridge is in the database."""
+    async with client.app[DATABASE].session() as session:
+        return list((await session.exec(select(CallBridgeRow.contact_id))).all())
