@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -56,25 +56,40 @@ class LeaderView:
 
 
 SESSION = web.AppKey("expertline.relay_session", aiohttp.ClientSession)
+SOCKETS = web.AppKey("expertline.relay_sockets", aiohttp.ClientSession)
+HTTP_CONNECTIONS = 256  # to the leader at once; relayed WebSockets have their own, unbounded
 VIEW = web.AppKey("expertline.leader_view", LeaderView)
 
 
-def follower_app(view: LeaderView, *, max_body_bytes: int) -> web.Application:
-    """Relays everything but ``/healthz`` to ``view.leader``."""
+def follower_app(view: LeaderView, *, max_body_bytes: int,
+                 http_connections: int = HTTP_CONNECTIONS) -> web.Application:
+    """Relays everything but ``/healthz`` to ``view.leader``, over at most
+    ``http_connections`` connections at once for requests (WebSockets aside)."""
     app = web.Application(middlewares=[error_middleware], client_max_size=max_body_bytes)
     app[VIEW] = view
-    app.cleanup_ctx.append(_session_ctx)
+    app.cleanup_ctx.append(_sessions_ctx(http_connections))
     app.router.add_get("/healthz", healthz)
     app.router.add_route("*", "/{tail:.*}", relay)
     return app
 
 
-async def _session_ctx(app: web.Application) -> AsyncIterator[None]:
-    # the leader's bytes pass through as they are: no decompression, no cookie jar
-    async with aiohttp.ClientSession(auto_decompress=False, timeout=TIMEOUT,
-                                     cookie_jar=aiohttp.DummyCookieJar()) as session:
-        app[SESSION] = session
-        yield
+def _sessions_ctx(http_connections: int) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def sessions(app: web.Application) -> AsyncIterator[None]:
+        async with _session(http_connections) as requests, _session(0) as sockets:
+            app[SESSION], app[SOCKETS] = requests, sockets
+            yield
+
+    return sessions
+
+
+def _session(limit: int) -> aiohttp.ClientSession:
+    """A client session to the leader. There are two: one for requests (a bounded pool)
+    and one for WebSockets, each of which holds its connection while its desk or chat is
+    open (so a thousand open desks cannot starve the requests). The leader's bytes pass
+    through as they are: no decompression, no cookie jar."""
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=limit),
+                                 auto_decompress=False, timeout=TIMEOUT,
+                                 cookie_jar=aiohttp.DummyCookieJar())
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -137,7 +152,7 @@ async def _relay_socket(request: web.Request, url: URL,
     protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")
                  if p.strip()]
     try:
-        upstream = await request.app[SESSION].ws_connect(url, headers=headers,
+        upstream = await request.app[SOCKETS].ws_connect(url, headers=headers,
                                                          protocols=protocols, autoping=True)
     except aiohttp.WSServerHandshakeError as exc:
         # the leader refused the socket (a bad token, too many chats): say the same
@@ -154,20 +169,25 @@ async def _relay_socket(request: web.Request, url: URL,
 async def _join(downstream: web.WebSocketResponse,
                 upstream: aiohttp.ClientWebSocketResponse) -> None:
     """Pass messages both ways until one side closes, then close the other with its code (a
-    leader that went away: 1012, reconnect)."""
+    leader that went away: 1012, reconnect). aiohttp cancels this handler when the desk's
+    connection goes: the ``finally`` still closes the leader's side."""
     down = asyncio.ensure_future(_pump(downstream, upstream))
     up = asyncio.ensure_future(_pump(upstream, downstream))
-    done, _pending = await asyncio.wait([down, up], return_when=asyncio.FIRST_COMPLETED)
-    if up in done:  # the leader closed (or vanished)
-        code = upstream.close_code
-        await downstream.close(code=code if code and code != WSCloseCode.ABNORMAL_CLOSURE
-                               else WSCloseCode.SERVICE_RESTART,
-                               message=b"" if code else b"the routing leader went away")
-    else:
-        await upstream.close(code=downstream.close_code or WSCloseCode.GOING_AWAY)
-    for task in (down, up):
-        task.cancel()
-    await asyncio.gather(down, up, return_exceptions=True)
+    try:
+        done, _pending = await asyncio.wait([down, up], return_when=asyncio.FIRST_COMPLETED)
+        if up in done:  # the leader closed (or vanished)
+            code = upstream.close_code
+            if code is None or code == WSCloseCode.ABNORMAL_CLOSURE:
+                await downstream.close(code=WSCloseCode.SERVICE_RESTART,
+                                       message=b"the routing leader went away")
+            else:
+                await downstream.close(code=code)
+    finally:
+        for task in (down, up):
+            task.cancel()
+        if not upstream.closed:
+            await upstream.close(code=downstream.close_code or WSCloseCode.GOING_AWAY)
+        await asyncio.gather(down, up, return_exceptions=True)
 
 
 async def _pump(source: web.WebSocketResponse | aiohttp.ClientWebSocketResponse,

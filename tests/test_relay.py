@@ -6,6 +6,7 @@ a relay, across processes, is in ``tests/test_cluster.py``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -18,6 +19,9 @@ from expertline.relay import Leader, LeaderView, follower_app
 
 SECRET = "s3cret"
 Clients = Callable[..., Awaitable[TestClient]]
+
+
+ENDED = web.AppKey("ended", asyncio.Event)
 
 
 def echo_leader() -> web.Application:
@@ -43,6 +47,7 @@ def echo_leader() -> web.Application:
                 await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"fell behind")
             else:
                 await ws.send_str("echo:" + message.data)
+        request.app[ENDED].set()
         return ws
 
     async def refuse(_request: web.Request) -> web.Response:
@@ -50,19 +55,21 @@ def echo_leader() -> web.Application:
 
     app = web.Application()
     app[RELAY_SECRET] = SECRET
+    app[ENDED] = asyncio.Event()
     app.router.add_get("/ws/expert", socket)
     app.router.add_get("/ws/refused", refuse)
     app.router.add_route("*", "/{tail:.*}", echo)
     return app
 
 
-async def relayed(aiohttp_client: Clients, leader: TestServer | None
-                  ) -> tuple[TestClient, LeaderView]:
+async def relayed(aiohttp_client: Clients, leader: TestServer | None,
+                  http_connections: int = 8) -> tuple[TestClient, LeaderView]:
     view = LeaderView()
     if leader is not None:
         view.leader = Leader(7, str(leader.make_url("")).rstrip("/"), SECRET)
         view.epoch = 7
-    return await aiohttp_client(follower_app(view, max_body_bytes=1000)), view
+    app = follower_app(view, max_body_bytes=1000, http_connections=http_connections)
+    return await aiohttp_client(app), view
 
 
 async def test_a_request_goes_to_the_leader_and_its_answer_comes_back_whole(
@@ -144,3 +151,29 @@ async def test_a_websocket_whose_leader_dies_is_closed_so_the_desk_reconnects(
         await ws.send_str("die")
         closing = await ws.receive()
         assert closing.data == WSCloseCode.SERVICE_RESTART
+
+
+async def test_open_websockets_do_not_starve_the_requests(
+        aiohttp_client: Clients, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    leader = await aiohttp_server(echo_leader())
+    follower, _view = await relayed(aiohttp_client, leader, http_connections=2)
+    desks = [await follower.ws_connect("/ws/expert") for _ in range(3)]  # more than the pool
+    try:
+        for desk in desks:
+            assert await desk.receive_json() == {"hello": "127.0.0.1"}
+        resp = await follower.get("/api/v1/me")
+        assert resp.status == 202  # answered while every desk holds its connection
+    finally:
+        for desk in desks:
+            await desk.close()
+
+
+async def test_a_desk_that_closes_closes_its_socket_on_the_leader(
+        aiohttp_client: Clients, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    leader = await aiohttp_server(echo_leader())
+    follower, _view = await relayed(aiohttp_client, leader)
+    desk = await follower.ws_connect("/ws/expert")
+    assert await desk.receive_json() == {"hello": "127.0.0.1"}
+    await desk.close()
+    # the leader hears it at once (its desk grace starts), and holds no socket for nobody
+    await asyncio.wait_for(leader.app[ENDED].wait(), timeout=5)
