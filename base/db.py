@@ -10,7 +10,7 @@ a 4xx or 503 domain error, never a 500.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +29,9 @@ Schema = Callable[[Connection], None]
 
 Sessions = Callable[[], AsyncSession]
 """A session factory (``Database.session``)."""
+
+Guard = Callable[[AsyncSession], Awaitable[None]]
+"""Run first inside a write's transaction; raises (``NotLeader``) to refuse the write."""
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:

@@ -99,6 +99,13 @@ class Unavailable(DomainError):
     code = "unavailable"
 
 
+class NotLeader(Unavailable):
+    """Another process leads routing now: this one may not write what only the leader writes
+    (several processes on one PostgreSQL database)."""
+
+    code = "not_leader"
+
+
 class GraphCycle(InvalidInput):
     """A broader/narrower change would make the taxonomy cyclic."""
 

@@ -75,7 +75,8 @@ def create_app(config: Config, *, demo: bool = False,
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app), chat_page=False,
-                           triage=lambda text: engine_of(app).triage(text))
+                           triage=lambda text: engine_of(app).triage(text),
+                           guard=leadership.guard())
     scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
                            availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
     app.cleanup_ctx.append(_voice_skills_ctx)

@@ -33,13 +33,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.config import Config
-from base.db import Database
+from base.db import Database, Guard
+from base.errors import NotLeader
 from base.http import database_down
 from expertline import schema
 from expertline.relay import Leader, LeaderView, follower_app
-from router.lease import Deposed, Lease
+from router.lease import Deposed, Fence, Lease
 
 log = logging.getLogger("expertline.serving")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
@@ -57,6 +59,23 @@ class Leadership:
 
     def health(self) -> dict[str, object]:
         return {"status": "ok", "role": "leader", "epoch": self.epoch}
+
+    def guard(self) -> Guard | None:
+        """For writes that only the leader makes outside the routing engine (phone bridges):
+        the same fence as a routing commit, in the write's own transaction. A deposed leader
+        gets ``NotLeader`` and steps down."""
+        if self.epoch is None:
+            return None
+        fence, deposed = Fence(self.epoch), self.deposed
+
+        async def fenced(session: AsyncSession) -> None:
+            try:
+                await fence.check(await session.connection())
+            except Deposed:
+                deposed()
+                raise NotLeader("another process leads routing now") from None
+
+        return fenced
 
 
 ALONE = Leadership(None, lambda: None)

@@ -27,7 +27,7 @@ from typing import Any
 
 from base.config import Config
 from base.db import Database
-from base.errors import Unavailable
+from base.errors import NotLeader, Unavailable
 from router import commands as cmd
 from router import events as ev
 from router.batch import Batch
@@ -261,8 +261,7 @@ class Engine(ChannelPort, DeskActions):
         """Before a step: if an earlier step could not be saved, rebuild first (503 while the
         database stays unreachable, or for good once another process leads)."""
         if self.store.deposed:
-            raise Unavailable("this process no longer leads routing; another one does: "
-                              "try again", code="not_leader")
+            raise NotLeader("this process no longer leads routing; another one does: try again")
         if self._stale:
             try:
                 await self._rebuild()

@@ -19,8 +19,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from base.db import Sessions, writing
+from base.db import Guard, Sessions, writing
 from base.errors import DomainError
 from router.ports import ExpertEndpoint
 from telephony.bridge import BridgeState, Phase
@@ -81,25 +82,35 @@ def from_json(state: Mapping[str, Any], context: Mapping[str, Any]) -> tuple[Bri
 
 
 class BridgeStore:
-    """The ``call_bridge`` table. ``clock`` is epoch seconds (rows outlive the process)."""
+    """The ``call_bridge`` table. ``clock`` is epoch seconds (rows outlive the process);
+    ``guard`` runs first in every write's transaction (the routing leader's fence, which
+    raises ``NotLeader`` once another process leads)."""
 
-    def __init__(self, sessions: Sessions, *, clock: Callable[[], float]) -> None:
+    def __init__(self, sessions: Sessions, *, clock: Callable[[], float],
+                 guard: Guard | None = None) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._guard = guard
 
     async def save(self, state: BridgeState, context: Context, *,
                    retry_at: float | None = None) -> None:
         """Insert or replace the contact's bridge."""
         state_json, context_json = to_json(state, context)
         async with writing(self._sessions) as session:
+            await self._guarded(session)
             await session.merge(CallBridgeRow(
                 contact_id=state.contact_id, state=state_json, context=context_json,
                 retry_at=retry_at, updated_at=self._clock()))
 
     async def drop(self, contact_id: str) -> None:
         async with writing(self._sessions) as session:
+            await self._guarded(session)
             await session.exec(sa.delete(CallBridgeRow).where(
                 col(CallBridgeRow.contact_id) == contact_id))
+
+    async def _guarded(self, session: AsyncSession) -> None:
+        if self._guard is not None:
+            await self._guard(session)
 
     async def load_open(self) -> list[SavedBridge]:
         """Every bridge not yet done, oldest change first (a row it cannot read is logged and

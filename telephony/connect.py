@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from base.config import Config
-from base.errors import DomainError
+from base.errors import DomainError, NotLeader
 from router.ports import Assigned, ContactState, Ended, ExpertEndpoint, RoutingPort
 from telephony import bridge as b
 from telephony.bridge_store import STORE_FAILURES, BridgeStore, Context, SavedBridge
@@ -104,8 +104,8 @@ class Connector:
                                        event.waited_s, event.expert)
             log.info("contact %s: bridging to expert %s (%s)", c, event.expert.expert_id,
                      "callback" if state.is_callback else "live call")
-            await self._save(c, effects)
-            await self._execute(c, effects)
+            if await self._save(c, effects):
+                await self._execute(c, effects)
 
     async def caller_hung_up(self, contact_id: str, *, waited_s: float | None) -> None:
         """The caller hung up while in the Twilio queue: an abandonment with its wait (and, if
@@ -155,26 +155,31 @@ class Connector:
         if after.phase is not before.phase:
             log.info("contact %s: bridge %s -> %s on %s", c, before.phase, after.phase,
                      type(event).__name__)
-        if after != before:
-            await self._save(c, effects)
-        await self._execute(c, effects)
+        if after == before or await self._save(c, effects):
+            await self._execute(c, effects)
 
-    async def _save(self, c: str, effects: tuple[b.Effect, ...]) -> None:
+    async def _save(self, c: str, effects: tuple[b.Effect, ...]) -> bool:
         """Write the bridge down before its effects are carried out (a finished one is
-        dropped), so that another process can carry it on."""
+        dropped), so that another process can carry it on. False when this process no
+        longer leads: the new leader carries the call on, so nothing is done here."""
         state = self._bridges[c]
         if state.phase is b.Phase.DONE:
-            await self._write(c, self._store.drop(c))
-            return
+            return await self._write(c, self._store.drop(c))
         retry_at = next((self._wall_clock() + e.delay_s for e in effects
                          if isinstance(e, b.ScheduleRetry)), None)
-        await self._write(c, self._store.save(state, self._context[c], retry_at=retry_at))
+        return await self._write(c, self._store.save(state, self._context[c],
+                                                     retry_at=retry_at))
 
-    async def _write(self, c: str, write: Awaitable[None]) -> None:
+    async def _write(self, c: str, write: Awaitable[None]) -> bool:
         try:
             await write
+        except NotLeader:
+            log.warning("contact %s: another process leads now; this one leaves the call "
+                        "to it", c)
+            return False
         except STORE_FAILURES as exc:
             log.warning("contact %s: bridge not saved (kept in memory only): %s", c, exc)
+        return True
 
     async def restore(self) -> int:
         """Take back the open bridges a previous process left (call on start, once the

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from base.config import Config
-from base.db import Sessions
+from base.db import Guard, Sessions
 from base.errors import DomainError
 from base.limits import RateLimit
 from router.ports import Listener, RoutingPort, Triage
@@ -42,7 +42,7 @@ class Telephony:
                  gateway: Gateway, sessions: Sessions,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 schedule: Schedule | None = None) -> None:
+                 schedule: Schedule | None = None, guard: Guard | None = None) -> None:
         self.config = config
         self.triage = triage
         self.gateway = gateway
@@ -64,7 +64,7 @@ class Telephony:
         self.wall_clock = wall_clock
         self.connector = Connector(config=config, urls=self.urls, gateway=gateway,
                                    routing=routing, schedule=self.schedule,
-                                   store=BridgeStore(sessions, clock=wall_clock),
+                                   store=BridgeStore(sessions, clock=wall_clock, guard=guard),
                                    wall_clock=wall_clock)
         self.chats = ChatHub()
         self.resume_tokens = ResumeTokens(sessions, clock=wall_clock,

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from base.config import Config
-from base.db import Sessions
+from base.db import Guard, Sessions
 from base.errors import NotFound
 from router.ports import RoutingPort, Triage
 from telephony import announcements, chat, legs, messaging, urls, voice
@@ -46,7 +46,8 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
           triage: Triage, gateway: Callable[[], Gateway] | None = None,
           clock: Callable[[], float] = time.monotonic,
           wall_clock: Callable[[], float] = time.time,
-          schedule: Schedule | None = None, chat_page: bool = True) -> None:
+          schedule: Schedule | None = None, chat_page: bool = True,
+          guard: Guard | None = None) -> None:
     """Register the Twilio webhooks, ``/ws/chat`` and (unless ``chat_page`` is False, when
     another package serves the citizen's page) ``/chat``.
 
@@ -56,7 +57,8 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
     auth token is configured, else loopback); ``clock`` is monotonic (idempotency memories),
     ``wall_clock`` epoch seconds (web chat resume tokens and when a callback retry is due,
     which outlive the process); ``schedule`` runs work later: callback retries, web chat
-    position checks and resume windows (default: the event loop's timers).
+    position checks and resume windows (default: the event loop's timers); ``guard`` runs in
+    every phone bridge write's transaction (the routing leader's fence).
     """
     for path, handler in VOICE_ROUTES.items():
         app.router.add_post(path, voice_webhook(handler))
@@ -71,7 +73,7 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
         made = gateway() if gateway is not None else make_gateway(config.twilio)
         tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
                         sessions=sessions, clock=clock, wall_clock=wall_clock,
-                        schedule=schedule)
+                        schedule=schedule, guard=guard)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         await tel.connector.restore()  # bridges a previous process left open

@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 import telephony.wiring
 from base.config import Config, load_config
+from base.db import Guard
 from base.errors import Conflict, NotFound
 from base.http import error_middleware
 from expertline import schema
@@ -321,7 +322,8 @@ def telephony_config(tmp_path: Any, *, twilio: bool, api_url: str = "https://api
 
 def telephony_app(config: Config, routing: FakeRouting, *,
                   gateway: Callable[[], Gateway] | None = None,
-                  schedule: ManualScheduler | None = None) -> web.Application:
+                  schedule: ManualScheduler | None = None,
+                  guard: Guard | None = None) -> web.Application:
     """A bare application with the real error middleware, a real database (opt-outs and chat
     resume tokens live there) and ``telephony.wiring.setup``. With a ``schedule`` its virtual
     time is also telephony's wall clock."""
@@ -338,7 +340,7 @@ def telephony_app(config: Config, routing: FakeRouting, *,
     app.cleanup_ctx.append(database_ctx)
     telephony.wiring.setup(app, config=config, sessions=sessions,
                            routing=lambda: routing, triage=keyword_triage, gateway=gateway,
-                           schedule=schedule,
+                           schedule=schedule, guard=guard,
                            **({} if schedule is None else {"wall_clock": schedule.time}))
     return app
 

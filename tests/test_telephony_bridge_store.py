@@ -22,8 +22,11 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from base.config import Config
+from base.db import Guard
 from expertline.app import DATABASE
 from expertline.schema import database
+from expertline.serving import Leadership
+from router.lease import Lease
 from router.ports import ContactState, ExpertEndpoint
 from telephony.bridge import BridgeState, Phase
 from telephony.bridge_store import BridgeStore, Context, SavedBridge, from_json, to_json
@@ -39,6 +42,7 @@ from tests.telephony_support import (
     telephony_app,
     telephony_config,
 )
+from tests.test_lease import lapse
 from tests.test_telephony_e2e import (
     NURSE,
     accepted,
@@ -101,9 +105,11 @@ class Rig:
         self.make, self.config, self.routing, self.twilio = make, config, routing, twilio
         self.scheduler = ManualScheduler()
         self.client: TestClient | None = None
+        self.guard: Guard | None = None  # the routing leader's fence, when a test sets one
 
     async def start(self) -> Rig:
-        app = telephony_app(self.config, self.routing, schedule=self.scheduler)
+        app = telephony_app(self.config, self.routing, schedule=self.scheduler,
+                            guard=self.guard)
         self.client = await self.make(app)
         return self
 
@@ -209,3 +215,32 @@ async def test_a_database_that_cannot_be_written_does_not_stop_the_call(rig: Rig
     await rig.restart()
     assert rig.tel.connector.bridge(cid) is None
     assert await rig.saved() == []
+
+
+async def test_a_deposed_leader_leaves_a_call_to_the_new_one(rig: Rig) -> None:
+    """A leader paused past its lease wakes with a callback retry due: the fence refuses the
+    bridge's write, so it does not call the citizen (the new leader, which takes the saved
+    bridge back, does), and it steps down."""
+    if not rig.config.database_url.startswith("postgresql"):
+        pytest.skip("the routing lease is PostgreSQL's: SQLite runs one process")
+    async with database(rig.config.database_url) as db:
+        lease = Lease(db, holder="old", ttl_s=30)
+        epoch = await lease.acquire()
+        assert epoch is not None
+        deposed: list[bool] = []
+        rig.guard = Leadership(epoch, lambda: deposed.append(True)).guard()
+        await rig.restart()
+        call, cid = await callback_contact(rig.player, rig.routing)
+        await expert_in_for_callback(rig.player, rig.routing, rig.tel, rig.twilio, cid)
+        missed = last_dialled(rig.twilio)
+        await rig.player.post(missed.status_callback,
+                              leg_params(missed.sid, call.caller, CallStatus="no-answer"))
+        dialled = len(rig.twilio.dialled())
+
+        await lapse(db)  # paused past its lease...
+        assert await Lease(db, holder="new", ttl_s=30).acquire() == epoch + 1  # ...replaced
+        await rig.scheduler.advance(120.0)  # it wakes: the retry falls due
+        await rig.tel.idle()
+        assert len(rig.twilio.dialled()) == dialled  # nobody called twice
+        assert deposed and deposed[0]
+        assert await rig.saved() == [cid]  # the bridge waits for the new leader
