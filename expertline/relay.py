@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -48,11 +48,24 @@ class Leader:
 
 
 class LeaderView:
-    """Who leads, as last read from the lease (None: nobody, or the lease has lapsed)."""
+    """Who leads, as last read from the lease (None: nobody, or the lease has lapsed).
+    ``refresh`` reads the lease again into it (set by whoever keeps the view)."""
 
     def __init__(self) -> None:
         self.leader: Leader | None = None
         self.epoch: int | None = None  # the last epoch seen, even a lapsed one
+        self.refresh: Callable[[], Awaitable[None]] | None = None
+
+    async def newer(self, than: Leader) -> Leader | None:
+        """After ``than`` could not be reached: the leader the lease names now, if another."""
+        if self.refresh is not None:
+            await self.refresh()
+        found = self.leader
+        return found if found is not None and found != than else None
+
+
+NOT_REACHED = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""The request never reached the leader: it may be sent to another (any method)."""
 
 
 SESSION = web.AppKey("expertline.relay_session", aiohttp.ClientSession)
@@ -110,27 +123,52 @@ def _no_leader(why: str) -> web.Response:
 
 
 async def relay(request: web.Request) -> web.StreamResponse:
-    leader = request.app[VIEW].leader
+    view = request.app[VIEW]
+    leader = view.leader
     if leader is None:
         return _no_leader("no process leads routing just now (one is taking over): try again")
+    websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+    body = b"" if websocket else await request.read()
+    try:
+        return await _send(request, leader, body, websocket)
+    except NOT_REACHED:
+        # this follower may not have seen a failover yet: look at the lease, try the new one
+        newer = await view.newer(than=leader)
+        if newer is not None:
+            return await _send_or_503(request, newer, body, websocket)
+        return _unreached(request, "not reachable")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return _unreached(request, type(exc).__name__)
+
+
+async def _send_or_503(request: web.Request, leader: Leader, body: bytes,
+                       websocket: bool) -> web.StreamResponse:
+    try:
+        return await _send(request, leader, body, websocket)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return _unreached(request, type(exc).__name__)
+
+
+def _unreached(request: web.Request, why: str) -> web.Response:
+    log.warning("could not relay %s %s to the routing leader (%s)", request.method,
+                request.path, why)
+    return _no_leader("the process that leads routing did not answer: try again")
+
+
+async def _send(request: web.Request, leader: Leader, body: bytes,
+                websocket: bool) -> web.StreamResponse:
     url = URL(leader.address.rstrip("/") + request.raw_path, encoded=True)
     headers = _forwarded(request, leader)
-    if request.headers.get("Upgrade", "").lower() == "websocket":
+    if websocket:
         return await _relay_socket(request, url, headers)
-    body = await request.read()
-    try:
-        async with request.app[SESSION].request(request.method, url, headers=headers,
-                                                 data=body, allow_redirects=False) as answer:
-            payload = await answer.read()
-            response = web.Response(status=answer.status, body=payload)
-            for name, value in answer.headers.items():
-                if name.lower() not in HOP_BY_HOP:
-                    response.headers.add(name, value)
-            return response
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        log.warning("could not relay %s %s to the routing leader (%s)", request.method,
-                    request.path, type(exc).__name__)
-        return _no_leader("the process that leads routing did not answer: try again")
+    async with request.app[SESSION].request(request.method, url, headers=headers,
+                                             data=body, allow_redirects=False) as answer:
+        payload = await answer.read()
+        response = web.Response(status=answer.status, body=payload)
+        for name, value in answer.headers.items():
+            if name.lower() not in HOP_BY_HOP:
+                response.headers.add(name, value)
+        return response
 
 
 def _forwarded(request: web.Request, leader: Leader) -> CIMultiDict[str]:
@@ -158,8 +196,6 @@ async def _relay_socket(request: web.Request, url: URL,
         # the leader refused the socket (a bad token, too many chats): say the same
         body = {"error": {"code": "refused", "message": exc.message or "refused"}}
         return json_response(body, status=exc.status if exc.status >= 400 else 502)
-    except (aiohttp.ClientError, TimeoutError):
-        return _no_leader("the process that leads routing did not answer: try again")
     downstream = web.WebSocketResponse(protocols=protocols, autoping=True)
     await downstream.prepare(request)
     await _join(downstream, upstream)

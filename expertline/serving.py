@@ -159,6 +159,7 @@ class Member:
         """Serve as a follower, relaying to the leader, until this process takes the lease
         (its epoch) or stops."""
         view = LeaderView()
+        view.refresh = lambda: self._look(view)
         app = follower_app(view, max_body_bytes=self.full.server.max_body_bytes)
         runner = await _start(app, self.socks)
         log.info("following: another process leads routing; taking over if its lease lapses")

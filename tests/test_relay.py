@@ -177,3 +177,37 @@ async def test_a_desk_that_closes_closes_its_socket_on_the_leader(
     await desk.close()
     # the leader hears it at once (its desk grace starts), and holds no socket for nobody
     await asyncio.wait_for(leader.app[ENDED].wait(), timeout=5)
+
+
+async def test_a_follower_that_missed_a_failover_looks_again_and_reaches_the_new_leader(
+        aiohttp_client: Clients, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    old = await aiohttp_server(echo_leader())
+    new = await aiohttp_server(echo_leader())
+    follower, view = await relayed(aiohttp_client, old)
+    await old.close()  # the leader died; this follower has not looked at the lease since
+    looked: list[bool] = []
+
+    async def refresh() -> None:  # what the lease says now
+        looked.append(True)
+        view.leader = Leader(8, str(new.make_url("")).rstrip("/"), SECRET)
+
+    view.refresh = refresh
+    resp = await follower.post("/twilio/voice/wait?c=ct-1", data=b"QueueTime=20")
+    assert resp.status == 202 and (await resp.json())["path"] == "/twilio/voice/wait?c=ct-1"
+    assert looked == [True]
+    async with follower.ws_connect("/ws/expert") as desk:  # a desk reconnecting, too
+        assert await desk.receive_json() == {"hello": "127.0.0.1"}
+
+
+async def test_a_leader_that_cannot_be_reached_is_tried_once_more_only_if_another_leads(
+        aiohttp_client: Clients, aiohttp_server: Callable[..., Awaitable[TestServer]]) -> None:
+    gone = await aiohttp_server(echo_leader())
+    follower, view = await relayed(aiohttp_client, gone)
+    await gone.close()
+
+    async def refresh() -> None:  # the lease still names the dead leader (not yet lapsed)
+        pass
+
+    view.refresh = refresh
+    resp = await follower.get("/api/v1/me")
+    assert resp.status == 503 and (await resp.json())["error"]["code"] == "not_leader"
