@@ -31,6 +31,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -46,6 +47,7 @@ from router.lease import Deposed, Fence, Lease
 log = logging.getLogger("expertline.serving")
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tfs'
 SHUTDOWN_TIMEOUT_S = 5.0  # open WebSockets are closed after this; desks and chats reconnect
+FOLLOWER_SHUTDOWN_S = 1.0  # a follower that takes the lease drops its relayed sockets quickly
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,9 +125,10 @@ def _holder(socks: list[socket.socket]) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{port}"
 
 
-async def _start(app: web.Application, socks: list[socket.socket]) -> web.AppRunner:
+async def _start(app: web.Application, socks: list[socket.socket], *,
+                 shutdown_timeout_s: float = SHUTDOWN_TIMEOUT_S) -> web.AppRunner:
     runner = web.AppRunner(app, access_log_format=ACCESS_LOG_FORMAT,
-                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+                           shutdown_timeout=shutdown_timeout_s)
     await runner.setup()
     try:
         for sock in socks:
@@ -134,6 +137,15 @@ async def _start(app: web.Application, socks: list[socket.socket]) -> web.AppRun
         await runner.cleanup()
         raise
     return runner
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One spell as leader: its epoch, the event set when it is over, the renewal task."""
+
+    epoch: int
+    lost: asyncio.Event
+    renewal: asyncio.Future[None]
 
 
 class Member:
@@ -151,23 +163,27 @@ class Member:
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            epoch = await self._follow(stop)
-            if epoch is not None:
-                await self._lead(epoch, stop)
+            term = await self._follow(stop)
+            if term is not None:
+                await self._lead(term, stop)
 
-    async def _follow(self, stop: asyncio.Event) -> int | None:
+    async def _follow(self, stop: asyncio.Event) -> Term | None:
         """Serve as a follower, relaying to the leader, until this process takes the lease
-        (its epoch) or stops."""
+        or stops. The lease is renewed from the moment it is taken: winding the follower
+        down and starting the application may take longer than a lease."""
         view = LeaderView()
         view.refresh = lambda: self._look(view)
         app = follower_app(view, max_body_bytes=self.full.server.max_body_bytes)
-        runner = await _start(app, self.socks)
+        runner = await _start(app, self.socks, shutdown_timeout_s=FOLLOWER_SHUTDOWN_S)
         log.info("following: another process leads routing; taking over if its lease lapses")
         try:
             while not stop.is_set():
                 epoch = await self._try_acquire()
                 if epoch is not None:
-                    return epoch
+                    log.info("took the routing lease: this process leads routing (epoch %d)",
+                             epoch)
+                    lost = asyncio.Event()
+                    return Term(epoch, lost, asyncio.ensure_future(self._renew(epoch, lost)))
                 await self._look(view)
                 await _wait(stop, self.config.standby_poll_s)
             return None
@@ -194,10 +210,8 @@ class Member:
                         type(exc).__name__)
             return None
 
-    async def _lead(self, epoch: int, stop: asyncio.Event) -> None:
-        log.info("took the routing lease: this process leads routing (epoch %d)", epoch)
-        lost = asyncio.Event()
-        renewal = asyncio.ensure_future(self._renew(epoch, lost))
+    async def _lead(self, term: Term, stop: asyncio.Event) -> None:
+        epoch, lost, renewal = term.epoch, term.lost, term.renewal
         try:
             leadership = Leadership(epoch, lost.set, self.lease.secret)
             runner = await _start(self.app(leadership), self.socks)
@@ -216,11 +230,11 @@ class Member:
                 return
             raise
         self.announce()
-        stopped = asyncio.ensure_future(stop.wait())
-        await asyncio.wait([stopped, asyncio.ensure_future(lost.wait()), renewal],
-                           return_when=asyncio.FIRST_COMPLETED)
-        renewal.cancel()
-        stopped.cancel()
+        ends: list[asyncio.Future[Any]] = [asyncio.ensure_future(stop.wait()),
+                                           asyncio.ensure_future(lost.wait()), renewal]
+        await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        for end in ends:
+            end.cancel()
         await runner.cleanup()
         if stop.is_set() and not lost.is_set():
             await self._release(epoch)

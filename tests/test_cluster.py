@@ -307,7 +307,8 @@ def test_killing_the_leader_under_load_hands_routing_over_within_the_lease(
     before = _query(cluster.dsn, "SELECT id, seq, state FROM contact ORDER BY seq")
     second = cluster.leader(followers, timeout_s=30)
     failover_s = time.monotonic() - killed_at
-    assert second.health()[1]["epoch"] == epoch + 1  # type: ignore[index]
+    # a newer epoch (one more, unless a would-be leader stalled past its own lease: fenced)
+    assert second.health()[1]["epoch"] > epoch  # type: ignore[index]
     assert failover_s < FAILOVER_TARGET_S, f"new leader after {failover_s:.1f} s"
     assert desk_b.closed.wait(15)  # its relay ended with the old leader: the desk reconnects
     # Twilio keeps fetching the hold URL: the new leader knows the caller, who stays on hold
