@@ -149,7 +149,7 @@ class Term:
 
 
 class Member:
-    """One process of a cluster: standby until it takes the lease, then leader until it
+    """One process of a cluster: a follower until it takes the lease, then leader until it
     loses it or is stopped (see the module docstring)."""
 
     def __init__(self, config: Config, lease: Lease, socks: list[socket.socket],
