@@ -4,7 +4,8 @@ Drives the real engine (``router.engine.Engine``) on a real database, with ``--i
 contacts moving at once (64 by default, as a busy service's webhooks would): each contact
 arrives (the contact row, its first event and the routing decision) and is then abandoned
 (its state change and event). A caller hears back only once its step is committed, exactly
-as in production; the engine saves many steps per transaction (group commit).
+as in production; the engine saves many steps per transaction (group commit). On PostgreSQL
+it leads as ``expertline serve`` does: each transaction first checks the routing lease's epoch.
 
 In the same run, on the same database, it measures the database's own floor: single-row
 ``INSERT`` + ``COMMIT`` in a loop on one connection. ``ratio`` is transitions/s over that
@@ -33,6 +34,7 @@ from base.config import load_config
 from base.db import Database
 from bench.schema import migrated
 from router.engine import Engine
+from router.lease import Fence, Lease
 from router.ports import Channel, ContactRequest, Medium
 from skills.models import Organisation, Skill
 
@@ -94,7 +96,7 @@ async def measure(url: str, contacts: int, in_flight: int = 64) -> dict[str, Any
     async with migrated(url) as db:
         await _seed(db)
         floor = await commit_floor(db)
-        engine = Engine(db, config, autotimers=False)
+        engine = Engine(db, config, autotimers=False, fence=await _fence(db))
         await engine.start()
         elapsed, latencies = await _drive(engine, contacts, in_flight)
         groups, steps = engine._pipeline.groups, engine._pipeline.steps
@@ -107,6 +109,16 @@ async def measure(url: str, contacts: int, in_flight: int = 64) -> dict[str, Any
             "p50_ms": round(statistics.median(latencies) * 1000, 3),
             "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
             "steps_per_commit": round(steps / groups, 1) if groups else None}
+
+
+async def _fence(db: Database) -> Fence | None:
+    """On PostgreSQL, lead as ``expertline serve`` does: every group commit checks the
+    routing lease's epoch (``router.lease``). SQLite runs one process, with no lease."""
+    if db.dialect != "postgresql":
+        return None
+    epoch = await Lease(db, holder="bench", ttl_s=3600).acquire()
+    assert epoch is not None, "a fresh database has no leader"
+    return Fence(epoch)
 
 
 async def _postgres(contacts: int, in_flight: int) -> dict[str, Any] | None:
