@@ -62,6 +62,8 @@ def test_environment_overrides_file() -> None:
         ("[cluster]\nlease_ttl_s = 2\nrenew_every_s = 1.5\n", {},
          "cluster.renew_every_s: must be positive and at most half"),
         ("[cluster]\nstandby_poll_s = 0\n", {}, "cluster.standby_poll_s: must be positive"),
+        ("", {"EXPERTLINE_ADVERTISE_URL": "10.0.0.1:8080"},
+         "cluster.advertise_url: must be empty or an http"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
