@@ -160,6 +160,7 @@ class Member:
         self.socks = socks
         self.app = app
         self.announce = announce
+        self._database_down = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -203,12 +204,21 @@ class Member:
             view.epoch = holder.epoch
 
     async def _try_acquire(self) -> int | None:
+        """The new epoch if this process took the lease. An unreachable database is logged
+        when it goes and when it comes back, not at every look."""
         try:
-            return await self.lease.acquire()
+            epoch = await self.lease.acquire()
         except Exception as exc:
-            log.warning("could not reach the database to look at the routing lease (%s)",
-                        type(exc).__name__)
+            if not self._database_down:
+                log.warning("cannot reach the database to look at the routing lease (%s); "
+                            "looking again every %g s", type(exc).__name__,
+                            self.config.standby_poll_s)
+            self._database_down = True
             return None
+        if self._database_down:
+            log.info("the database answers again")
+            self._database_down = False
+        return epoch
 
     async def _lead(self, term: Term, stop: asyncio.Event) -> None:
         epoch, lost, renewal = term.epoch, term.lost, term.renewal

@@ -7,19 +7,23 @@ into the past (no waiting)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
 
 from base.db import Database
 from base.errors import Unavailable
 from expertline.schema import database
+from expertline.serving import Member
 from router.engine import Engine
 from router.lease import Deposed, Fence, Lease
 from router.tables import ContactRow
 from tests.conftest import _pg_database, make_config
+from tests.db_faults import unreachable
 from tests.engine_support import Clock, call, seed_pool
 
 pytestmark = pytest.mark.postgres
@@ -116,3 +120,18 @@ async def test_sqlite_has_no_lease(tmp_path: Path) -> None:
     async with database(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}") as one:
         with pytest.raises(ValueError, match="PostgreSQL"):
             Lease(one, holder="a", ttl_s=3)
+
+
+async def test_a_follower_says_once_that_the_database_is_gone_and_once_that_it_is_back(
+        db: Database, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = make_config(db.url, tmp_path)
+    member = Member(config, Lease(db, holder="a", ttl_s=30), [], lambda _lead: web.Application(),
+                    lambda: None)
+    caplog.set_level(logging.INFO, logger="expertline.serving")
+    async with unreachable(db):
+        assert [await member._try_acquire() for _ in range(3)] == [None, None, None]
+    assert await member._try_acquire() == 1  # back, and nobody leads: it takes the lease
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith("cannot reach the database")
+    assert said[1] == "the database answers again"
