@@ -28,8 +28,13 @@ class Rig:
         self.fault = DatabaseFault(db)
         self.heard: list[Announcement] = []
 
+    def made(self) -> Engine:
+        """The engine, not yet started (a subclass may wire into it first)."""
+        return Engine(self.db, self.config, clock=self.clock, autotimers=False)
+
     async def engine(self) -> Engine:
-        engine = Engine(self.db, self.config, clock=self.clock, autotimers=False)
+        """The engine started on the rig's database, what it announces heard."""
+        engine = self.made()
         await engine.start()
 
         async def listen(announcement: Announcement) -> None:

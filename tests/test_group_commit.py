@@ -34,23 +34,23 @@ from router.tables import (
 from tests.conftest import _pg_database, make_config
 from tests.db_faults import DatabaseFault
 from tests.engine_support import Clock, call, seed_pool
+from tests.test_faults_db import Rig
 
 ROUTING_TABLES = (ContactRow, ContactEventRow, OfferRow, SessionRow, DecisionRow, PresenceRow,
                   AuditEntry)
 
 
-class Recorder:
+class Recorder(Rig):
     """The engine with every batch it commits written down, and what it announced."""
 
     def __init__(self, db: Database, config: Config) -> None:
-        self.db, self.config, self.clock = db, config, Clock()
+        super().__init__(db, config)
         self.batches: list[Batch] = []
         self.groups: list[list[Batch]] = []
-        self.heard: list[Announcement] = []
         self.transactions = 0
 
-    async def engine(self) -> Engine:
-        engine = Engine(self.db, self.config, clock=self.clock, autotimers=False)
+    def made(self) -> Engine:
+        engine = super().made()
         commit_many = engine.store.commit_many
 
         async def recording(batches: Sequence[Batch]) -> None:
@@ -61,12 +61,6 @@ class Recorder:
 
         engine.store.commit_many = recording  # type: ignore[method-assign]
         engine._pipeline._save = recording
-        await engine.start()
-
-        async def listen(announcement: Announcement) -> None:
-            self.heard.append(announcement)
-
-        engine.subscribe(listen)
         return engine
 
 
