@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from base.config import Config
 from base.db import Database
 from expertline.schema import database
 from router.engine import Engine
@@ -29,35 +28,53 @@ async def db(db_url: str) -> AsyncIterator[Database]:
         yield opened
 
 
-async def engine_on(db: Database, config: Config, clock: Clock) -> Engine:
-    engine = Engine(db, config, clock=clock, autotimers=False)
-    await engine.start()
-    return engine
+class Process:
+    """Engines on one database, one after another, as restarted processes would be, with a
+    desk grace of 30 s and one clock."""
+
+    def __init__(self, db: Database, tmp_path: Path) -> None:
+        self.db = db
+        self.config = make_config(db.url, tmp_path, routing={"desk_grace_s": 30})
+        self.clock = Clock()
+
+    async def start(self) -> Engine:
+        engine = Engine(self.db, self.config, clock=self.clock, autotimers=False)
+        await engine.start()
+        return engine
+
+
+@pytest.fixture
+def process(db: Database, tmp_path: Path) -> Process:
+    return Process(db, tmp_path)
+
+
+async def hello(engine: Engine, expert_id: str) -> dict[str, Any]:
+    """What the expert's desk is told first when it connects."""
+    heard: list[dict[str, Any]] = []
+    await engine.open_desk(expert_id, heard.append)
+    assert heard[0]["type"] == "hello"
+    return heard[0]
 
 
 async def test_an_available_expert_is_available_again_when_their_desk_reconnects(
-        db: Database, tmp_path: Path) -> None:
-    config = make_config(db.url, tmp_path, routing={"desk_grace_s": 30})
-    clock = Clock()
-    before = await engine_on(db, config, clock)
+        process: Process) -> None:
+    before = await process.start()
     await before.set_status("e-ann", "available")
     await before.set_status("e-bob", "away", reason="break")
     await before.submit(call("CA1"))
     [offer] = before.offers("e-ann")
     await before.close()  # the process goes away (a restart, or the leader died)
 
-    clock.advance(5)
-    after = await engine_on(db, config, clock)
+    process.clock.advance(5)
+    after = await process.start()
     try:
         assert after.desk_state("e-ann")["state"] == "offered"  # the offer is kept...
         assert after.effective("e-ann")[0].value == "offline"  # ...but nobody is there yet
-        heard: list[dict[str, Any]] = []
-        await after.open_desk("e-ann", heard.append)
-        assert heard[0]["type"] == "hello" and heard[0]["presence"] == "available"
-        assert [o["id"] for o in heard[0]["offers"]] == [offer["id"]]  # the same offer
-        bob: list[dict[str, Any]] = []
-        await after.open_desk("e-bob", bob.append)
-        assert bob[0]["presence"] == "offline"  # away before: they choose again
+        ann = await hello(after, "e-ann")
+        assert ann["presence"] == "available"
+        assert [o["id"] for o in ann["offers"]] == [offer["id"]]  # the same offer
+        # bob was away before: he chooses again
+        assert (await hello(after, "e-bob"))["presence"] == "offline"
         await after.submit(call("CA2"))  # and routing goes on
         assert after.desk_state("e-ann")["state"] == "offered"
     finally:
@@ -65,23 +82,17 @@ async def test_an_available_expert_is_available_again_when_their_desk_reconnects
 
 
 async def test_a_desk_that_comes_back_too_late_or_chose_meanwhile_is_not_overridden(
-        db: Database, tmp_path: Path) -> None:
-    config = make_config(db.url, tmp_path, routing={"desk_grace_s": 30})
-    clock = Clock()
-    before = await engine_on(db, config, clock)
+        process: Process) -> None:
+    before = await process.start()
     await before.set_status("e-ann", "available")
     await before.set_status("e-bob", "available")
     await before.close()
 
-    after = await engine_on(db, config, clock)
+    after = await process.start()
     try:
         await after.set_status("e-bob", "away", reason="break")  # chose since the restart
-        bob: list[dict[str, Any]] = []
-        await after.open_desk("e-bob", bob.append)
-        assert bob[0]["presence"] == "away"
-        clock.advance(31)  # past the grace: whoever was there has had time to come back
-        ann: list[dict[str, Any]] = []
-        await after.open_desk("e-ann", ann.append)
-        assert ann[0]["presence"] == "offline"
+        assert (await hello(after, "e-bob"))["presence"] == "away"
+        process.clock.advance(31)  # past the grace: whoever was there has had time to come back
+        assert (await hello(after, "e-ann"))["presence"] == "offline"
     finally:
         await after.close()
