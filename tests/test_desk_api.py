@@ -265,15 +265,21 @@ async def test_admins_can_check_the_router_against_the_database(
 WORDS = "my dad has dementia and keeps wandering off at night"
 
 
+async def _web_chat(client: TestClient, ref: str, then: str) -> str:
+    """A web chat whose citizen wrote WORDS (its first words), then ``then``: its id."""
+    engine = engine_of(client.app)
+    request = ContactRequest(channel=Channel.CHAT, medium=Medium.WEB, skill="dementia",
+                             language="en", external_ref=ref,
+                             triage=TriageInfo("text", 0.9, ("dementia",), WORDS))
+    contact_id = (await engine.submit(request)).contact_id
+    await engine.relay_to_expert(contact_id, then, ref=f"{ref}:1")
+    return contact_id
+
+
 async def _chat_in_session(client: TestClient, desk: dict[str, Any]) -> tuple[str, str]:
     """A web chat whose citizen wrote WORDS, then one more message, taken by ann over REST:
     (contact id, session id)."""
-    engine = engine_of(client.app)
-    request = ContactRequest(channel=Channel.CHAT, medium=Medium.WEB, skill="dementia",
-                             language="en", external_ref="web-1",
-                             triage=TriageInfo("text", 0.9, ("dementia",), WORDS))
-    contact_id = (await engine.submit(request)).contact_id
-    await engine.relay_to_expert(contact_id, "he is 81", ref="web-1:1")
+    contact_id = await _web_chat(client, "web-1", "he is 81")
     await client.put("/api/v1/me/status", json={"status": "available"}, headers=desk["ann"])
     [offer] = (await _json(await client.get("/api/v1/me/offers", headers=desk["ann"])))["items"]
     assert offer["contact"]["first_words"] == WORDS  # the ringing offer shows their words
@@ -341,12 +347,7 @@ async def test_supervisors_never_see_the_citizens_words(client: TestClient,
 
 async def test_the_desk_websocket_session_event_carries_the_chat_so_far(
         client: TestClient, desk: dict[str, Any]) -> None:
-    engine = engine_of(client.app)
-    request = ContactRequest(channel=Channel.CHAT, medium=Medium.WEB, skill="dementia",
-                             language="en", external_ref="web-2",
-                             triage=TriageInfo("text", 0.9, ("dementia",), WORDS))
-    contact_id = (await engine.submit(request)).contact_id
-    await engine.relay_to_expert(contact_id, "hello?", ref="web-2:1")
+    contact_id = await _web_chat(client, "web-2", "hello?")
     token = desk["ann"]["Authorization"].split()[1]
     async with client.ws_connect(f"/ws/expert?access_token={token}") as ws:
         assert (await ws.receive_json(timeout=5))["type"] == "hello"
@@ -360,7 +361,7 @@ async def test_the_desk_websocket_session_event_carries_the_chat_so_far(
         assert [(line["sender"], line["text"]) for line in session["transcript"]] == [
             ("citizen", WORDS), ("citizen", "hello?")]
         assert session["messages"] == ["hello?"]
-        await engine.relay_to_expert(contact_id, "are you there", ref="web-2:2")
+        await engine_of(client.app).relay_to_expert(contact_id, "are you there", ref="web-2:2")
         while (said := await ws.receive_json(timeout=5))["type"] != "message":
             pass
         assert (said["sender"], said["text"], said["session_id"]) == (
