@@ -69,8 +69,8 @@ class Balancer:
     turn: int = 0
     acknowledged: list[float] = field(default_factory=list)  # monotonic times of 201s
 
-    @property
-    def current(self) -> Process | None:
+    def next_target(self) -> Process | None:
+        """The next healthy process in turn (None while none is)."""
         if not self.healthy:
             return None
         self.turn += 1
@@ -92,7 +92,7 @@ class Balancer:
         return None
 
     async def post(self, session: aiohttp.ClientSession, token: str, ref: str) -> bool:
-        target = self.current
+        target = self.next_target()
         if target is None:
             await asyncio.sleep(self.check_every_s / 4)
             return False
