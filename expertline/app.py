@@ -36,7 +36,6 @@ from expertline.auth import bearer, resolve_token
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from router.engine import Engine
-from router.lease import Fence
 from router.wiring import ENGINE, engine_of
 from skills.wiring import pool_watch
 
@@ -71,7 +70,7 @@ def create_app(config: Config, *, demo: bool = False,
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
-        fence=None if leadership.epoch is None else Fence(leadership.epoch)))
+        fence=leadership.fence))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app), chat_page=False,

@@ -62,13 +62,18 @@ class Leadership:
     def health(self) -> dict[str, object]:
         return {"status": "ok", "role": "leader", "epoch": self.epoch}
 
+    @property
+    def fence(self) -> Fence | None:
+        """What every routing commit checks (none on SQLite, where there is no lease)."""
+        return None if self.epoch is None else Fence(self.epoch)
+
     def guard(self) -> Guard | None:
         """For writes that only the leader makes outside the routing engine (phone bridges):
         the same fence as a routing commit, in the write's own transaction. A deposed leader
         gets ``NotLeader`` and steps down."""
-        if self.epoch is None:
+        fence, deposed = self.fence, self.deposed
+        if fence is None:
             return None
-        fence, deposed = Fence(self.epoch), self.deposed
 
         async def fenced(session: AsyncSession) -> None:
             try:
