@@ -6,7 +6,10 @@ fixed TwiML document, each in its own process. Then posts the caller's speech to
 action — signature check, triage through the skills graph, the contact committed to the
 database, the Enqueue TwiML built by the twilio library — ``--requests`` times from
 ``--concurrency`` clients, every request a new CallSid. Prints requests/s and latency
-percentiles for both, and their ratio.
+percentiles for both, and their ratio. A third server does only Twilio's part of the work
+(the signature check and the TwiML, through the twilio library, with no routing, database or
+logs): ``twilio_floor_ratio`` is its requests/s over bare aiohttp's, the ceiling no routing
+webhook can pass on the same machine.
 
     python -m bench.webhook [--requests 2000] [--concurrency 32]
 """
@@ -120,7 +123,7 @@ async def _load(session: aiohttp.ClientSession, base: str, path: str, requests: 
 def measure(requests: int, concurrency: int) -> dict[str, Any]:
     """Start both servers (separate processes), load them in turn, stop them."""
     with tempfile.TemporaryDirectory() as tmp:
-        port, bare_port = _port(), _port()
+        port, bare_port, floor_port = _port(), _port(), _port()
         env = _env(tmp, port)
         subprocess.run([sys.executable, "-m", "expertline", "seed", "--demo"], env=env,
                        cwd=ROOT, check=True, capture_output=True)
@@ -130,28 +133,37 @@ def measure(requests: int, concurrency: int) -> dict[str, Any]:
                                        cwd=ROOT, stdout=out, stderr=out)
             bare = subprocess.Popen([sys.executable, "-m", "bench.bare_server",
                                      str(bare_port)], cwd=ROOT, stdout=out, stderr=out)
+            floor = subprocess.Popen([sys.executable, "-m", "bench.bare_server", str(floor_port),
+                                      "--twilio", TOKEN, PUBLIC], cwd=ROOT, stdout=out,
+                                     stderr=out)
         try:
             return asyncio.run(_drive((service, f"http://127.0.0.1:{port}"),
                                       (bare, f"http://127.0.0.1:{bare_port}"),
+                                      (floor, f"http://127.0.0.1:{floor_port}"),
                                       requests, concurrency))
         finally:
-            for proc in (service, bare):
+            for proc in (service, bare, floor):
                 proc.terminate()
                 proc.wait(10)
 
 
 async def _drive(service: tuple[subprocess.Popen[bytes], str],
                  bare: tuple[subprocess.Popen[bytes], str],
+                 floor: tuple[subprocess.Popen[bytes], str],
                  requests: int, concurrency: int) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await _ready(session, service[1], service[0])
-        await _ready(session, bare[1], bare[0])
+        for proc, base in (service, bare, floor):
+            await _ready(session, base, proc)
         path = await _gather_path(session, service[1])
         ours = await _load(session, service[1], path, requests, concurrency, True)
         plain = await _load(session, bare[1], "/twiml", requests, concurrency, False)
+        twilio = await _load(session, floor[1], "/twiml", requests, concurrency, True)
+    if twilio["errors"]:
+        raise SystemExit("the Twilio-part baseline refused its requests' signatures")
     return {"concurrency": concurrency, "expertline": ours, "bare_aiohttp": plain,
-            "ratio_per_s": round(ours["per_s"] / plain["per_s"], 3)}
+            "twilio_floor": twilio, "ratio_per_s": round(ours["per_s"] / plain["per_s"], 3),
+            "twilio_floor_ratio": round(twilio["per_s"] / plain["per_s"], 3)}
 
 
 def main(argv: list[str] | None = None) -> int:
