@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+import pages.staffing_page
 import pages.wiring
 import router.wiring
 import scheduler.wiring
@@ -37,6 +38,7 @@ from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from router.engine import Engine
 from router.wiring import ENGINE, engine_of
+from scheduler import erlang
 from skills.wiring import pool_watch
 
 log = logging.getLogger("expertline")
@@ -72,6 +74,9 @@ def create_app(config: Config, *, demo: bool = False,
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
+    pages.staffing_page.setup_staffing(app, pages.staffing_page.StaffingMaths(
+        traffic=erlang.traffic, erlang_c=erlang.erlang_c, erlang_a=erlang.erlang_a,
+        staff=erlang.staff))
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app), chat_page=False,
                            triage=lambda text: engine_of(app).triage(text),
@@ -134,7 +139,8 @@ async def _healthz(request: web.Request) -> web.Response:
 
 
 def _needs_token(path: str) -> bool:
-    return path.startswith(("/api/", "/ws/expert")) and not path.startswith(PUBLIC_PREFIXES)
+    return (path.startswith(("/api/", "/ws/expert", "/ws/console"))
+            and not path.startswith(PUBLIC_PREFIXES))
 
 
 @web.middleware

@@ -48,20 +48,12 @@ async def chat(request: web.Request) -> web.Response:
 async def desk(request: web.Request) -> web.Response:
     who = await signed_in(request)
     if who is None or who.principal.role is not Role.EXPERT:
-        return _sign_in_first(request, "the expert desk", "--expert exp-0001")
+        return sign_in_first(request, "the expert desk", "--expert exp-0001")
     return render(request, "desk.html", title="Expert desk", csrf_token=who.csrf_token,
                   expert_id=who.principal.expert_id)
 
 
-async def console(request: web.Request) -> web.Response:
-    who = await signed_in(request)
-    if who is None or who.principal.role not in (Role.SUPERVISOR, Role.ADMIN):
-        return _sign_in_first(request, "the console", "--role supervisor --org nhs-wales")
-    return render(request, "console.html", title="Supervisor console",
-                  csrf_token=who.csrf_token, who=describe(who.principal))
-
-
-def _sign_in_first(request: web.Request, what: str, example: str) -> web.Response:
+def sign_in_first(request: web.Request, what: str, example: str) -> web.Response:
     return render(request, "message.html", status=401, title="Sign in first",
                   paragraphs=[f"You need to sign in to use {what}.", SIGN_IN_HINT],
                   example=f"expertline sign-in-link {example}")

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from base.clock import now_utc
 from base.db import Sessions
-from pages import views
+from pages import views, wallboard
 from pages.access import WEB, WebContext
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +45,7 @@ def setup(app: web.Application, *, sessions: Sessions, public_url: str,
     app.router.add_get("/", views.landing)
     app.router.add_get("/chat", views.chat)
     app.router.add_get("/desk", views.desk)
-    app.router.add_get("/console", views.console)
+    app.router.add_routes(wallboard.routes())
     app.router.add_get("/sign-in/{token}", views.sign_in_page)
     app.router.add_post("/sign-in/{token}", views.sign_in)
     app.router.add_post("/sign-out", views.sign_out)

@@ -26,8 +26,8 @@ from base.errors import BadRequest, InvalidInput, NotFound
 from base.http import Fields, is_language, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
 from router.context import engine_of, me
-from router.desk import local_midnight
 from router.ports import Channel, ContactRequest, Medium
+from router.stats import live_stats
 from router.tables import ContactRow
 from router.writes import decision_row
 
@@ -226,28 +226,4 @@ async def consistency(request: web.Request) -> web.Response:
 # -- live statistics -----------------------------------------------------------------------------
 async def stats(request: web.Request) -> web.Response:
     _reader(request)
-    engine = engine_of(request.app)
-    now = engine.clock()
-    queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
-               "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
-               "available_experts": q.available} for q in engine.core.queue_stats(now)]
-    today = summarise(await engine.store.since(local_midnight(now)),
-                      engine.config.staffing.target_s)
-    return json_response({"at": _iso(now), "waiting": engine.core.waiting, "queues": queues,
-                          "experts": engine.experts_by_state(), "today": today})
-
-
-def summarise(rows: list[tuple[str, str, float | None]], target_s: float) -> dict[str, Any]:
-    """Service level = answered within the target / (answered + abandoned); contacts still
-    waiting are not yet counted either way."""
-    answered = [w for _, state, w in rows if state in ("connected", "wrapup", "completed")
-                or (state == "failed" and w is not None)]
-    abandoned = sum(1 for _, state, _ in rows if state == "abandoned")
-    within = sum(1 for w in answered if w is not None and w <= target_s)
-    settled = len(answered) + abandoned
-    waits = [w for w in answered if w is not None]
-    return {"offered": len(rows), "answered": len(answered), "abandoned": abandoned,
-            "service_level": round(within / settled, 4) if settled else None,
-            "target_s": target_s,
-            "abandon_rate": round(abandoned / settled, 4) if settled else None,
-            "asa_s": round(sum(waits) / len(waits), 1) if waits else None}
+    return json_response(await live_stats(engine_of(request.app)))

@@ -100,6 +100,7 @@ class Engine(ChannelPort, DeskActions):
         self._skills: frozenset[str] = frozenset()
         self.graph: SkillGraph | None = None
         self._listeners: list[Listener] = []
+        self._watchers: list[Callable[[], None]] = []  # told after every published step
         self._desks: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._desired: dict[str, Presence] = {}
         self._away_reason: dict[str, str] = {}  # the expert's own reason for being away
@@ -357,6 +358,8 @@ class Engine(ChannelPort, DeskActions):
         for session_id in [s for s, _by, _d in batch.sessions_ended] + batch.sessions_failed:
             self._announced.discard(session_id)
         await self._announce(news)
+        for watcher in list(self._watchers):
+            watcher()
 
     async def _announce(self, news: News) -> None:
         """Push the desk events (a ``session`` event with the chat so far), then hand the
@@ -625,6 +628,21 @@ class Engine(ChannelPort, DeskActions):
     def _forget(self, contact: LiveContact) -> None:
         self._live.pop(contact.id, None)
         self._refs.pop(contact.external_ref, None)
+
+    def live_contacts(self) -> list[LiveContact]:
+        """Contacts not yet finished, longest-waiting first."""
+        return sorted(self._live.values(), key=lambda c: (c.arrived_at, c.seq))
+
+    def watch_steps(self, watcher: Callable[[], None]) -> Callable[[], None]:
+        """Call ``watcher()`` after every committed and announced step (the wallboard's
+        cue to read the figures again); returns the function that stops it."""
+        self._watchers.append(watcher)
+
+        def stop() -> None:
+            if watcher in self._watchers:
+                self._watchers.remove(watcher)
+
+        return stop
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)

@@ -2,7 +2,8 @@
 
 The engine is made in a cleanup context, inside the running loop once the database is open,
 started before the channels subscribe to it and closed after them. The routes are the expert
-desk (``/api/v1/me…``, ``/ws/expert``), contacts and live statistics (``router.api``).
+desk (``/api/v1/me…``, ``/ws/expert``), contacts and live statistics (``router.api``), the
+console's wallboard (``/ws/console``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from router import api, desk_ws
+from router import api, console_ws, desk_ws
 from router.context import ENGINE, engine_of
 from router.engine import Engine
 
@@ -31,3 +32,4 @@ def setup(app: web.Application, *, engine: Callable[[web.Application], Engine]) 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_routes(api.routes())
     app.router.add_get("/ws/expert", desk_ws.expert_socket)
+    app.router.add_get("/ws/console", console_ws.console_socket)

@@ -1,0 +1,115 @@
+// The wallboard: one WebSocket to /ws/console (the session cookie signs it in). Each frame
+// carries the same figures as GET /api/v1/stats and the contacts not yet finished; the page
+// redraws its tables from it. A dropped connection reconnects by itself.
+
+const $ = (id) => document.getElementById(id);
+const state = { retry: 0 };
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "text") node.textContent = value;
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child !== null && child !== undefined) node.append(child);
+  return node;
+}
+const cell = (text, numeric = false) =>
+  el("td", { class: numeric ? "govuk-table__cell govuk-table__cell--numeric" : "govuk-table__cell", text: String(text) });
+const percent = (share) => (share === null || share === undefined ? "none settled" : `${(share * 100).toFixed(1)}%`);
+function seconds(s) {
+  if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.round(s)} s`;
+}
+const skillName = (id) => id.replaceAll("-", " ");
+const CHANNEL = { voice: "calls", chat: "chats" };
+const MEDIUM = { phone: "Phone", sms: "Text message", whatsapp: "WhatsApp", web: "Web chat" };
+
+// -- the figures --------------------------------------------------------------------------------
+function skillRows(stats) {
+  const rows = new Map();
+  const row = (skill) => {
+    if (!rows.has(skill)) rows.set(skill, { skill, waiting: 0, longest: 0, eligible: 0, free: [], today: null, recent: null });
+    return rows.get(skill);
+  };
+  for (const q of stats.queues) {
+    const r = row(q.skill);
+    r.waiting += q.waiting;
+    r.longest = Math.max(r.longest, q.longest_wait_s);
+    r.eligible = Math.max(r.eligible, q.eligible_experts);
+    r.free.push(`${q.available_experts} for ${CHANNEL[q.channel] || q.channel}`);
+  }
+  for (const [skill, figures] of Object.entries(stats.by_skill)) {
+    const r = row(skill);
+    r.today = figures.today;
+    r.recent = figures.last_30_min;
+  }
+  return [...rows.values()].sort((a, b) => b.waiting - a.waiting || a.skill.localeCompare(b.skill));
+}
+
+function drawSkills(stats) {
+  const body = $("skills");
+  const rows = skillRows(stats);
+  if (rows.length === 0) {
+    body.replaceChildren(el("tr", { class: "govuk-table__row" },
+      el("td", { class: "govuk-table__cell", colspan: "9", text: "Nobody is waiting and no contact has come in today." })));
+    return;
+  }
+  body.replaceChildren(...rows.map((r) => el("tr", { class: "govuk-table__row", "data-skill": r.skill },
+    el("th", { scope: "row", class: "govuk-table__header", text: skillName(r.skill) }),
+    cell(r.waiting, true), cell(r.waiting ? seconds(r.longest) : "–", true),
+    cell(r.waiting ? r.eligible : "–", true), cell(r.free.length ? r.free.join(", ") : "–"),
+    cell(r.today ? percent(r.today.service_level) : "–", true),
+    cell(r.recent ? percent(r.recent.service_level) : "–", true),
+    cell(r.today ? r.today.abandoned : 0, true), cell(r.recent ? r.recent.abandoned : 0, true))));
+}
+
+function drawContacts(contacts) {
+  const body = $("contacts");
+  if (contacts.length === 0) {
+    body.replaceChildren(el("tr", { class: "govuk-table__row" },
+      el("td", { class: "govuk-table__cell", colspan: "7", text: "None." })));
+    return;
+  }
+  body.replaceChildren(...contacts.map((c) => el("tr", { class: "govuk-table__row", "data-contact": c.id },
+    el("td", { class: "govuk-table__cell" },
+      el("a", { class: "govuk-link", href: `/console/contacts/${encodeURIComponent(c.id)}`, text: c.id })),
+    cell(skillName(c.skill)), cell(MEDIUM[c.medium] || c.medium), cell(c.priority, true),
+    cell(c.state), cell(seconds(c.waited_s), true), cell(c.expert_id || "–"))));
+}
+
+function draw(frame) {
+  const { stats, contacts } = frame;
+  $("waiting").textContent = String(stats.waiting);
+  $("sl-today").textContent = `${percent(stats.today.service_level)} answered within ${stats.today.target_s} s (${stats.today.answered} answered, ${stats.today.abandoned} abandoned)`;
+  $("sl-recent").textContent = `${percent(stats.last_30_min.service_level)} (${stats.last_30_min.answered} answered, ${stats.last_30_min.abandoned} abandoned)`;
+  $("abandoned-today").textContent = `${stats.today.abandoned} (${percent(stats.today.abandon_rate)})`;
+  $("experts").textContent = Object.entries(stats.experts).filter(([, n]) => n > 0)
+    .map(([name, n]) => `${n} ${name}`).join(", ") || "none signed in";
+  drawSkills(stats);
+  drawContacts(contacts);
+  const at = new Date(stats.at);
+  $("as-at").textContent = `Figures as at ${at.toLocaleTimeString("en-GB")}.`;
+}
+
+// -- the connection -----------------------------------------------------------------------------
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/console`);
+  socket.addEventListener("open", () => {
+    state.retry = 0;
+    $("connection").textContent = "Live: the figures change as routing does.";
+  });
+  socket.addEventListener("message", (event) => {
+    const frame = JSON.parse(event.data);
+    if (frame.type === "wallboard") draw(frame);
+  });
+  socket.addEventListener("close", () => {
+    const wait = Math.min(1000 * 2 ** state.retry, 10000);
+    state.retry += 1;
+    $("connection").textContent = `Connection lost. Trying again in ${Math.round(wait / 1000)} s…`;
+    setTimeout(connect, wait);
+  });
+}
+
+connect();

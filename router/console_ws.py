@@ -1,0 +1,77 @@
+"""``/ws/console``: the supervisor wallboard's live channel (admins and supervisors; the session
+cookie or a bearer token, through the app's auth middleware).
+
+The server pushes ``{"type": "wallboard", "stats": …, "contacts": […]}``: ``stats`` is exactly
+what ``GET /api/v1/stats`` answers at that moment (``router.stats.live_stats``), ``contacts``
+the contacts not yet finished, longest-waiting first (id, channel, medium, skill, priority,
+state, seconds since arrival, the expert on it; never the citizen's number or words). It
+pushes once on connect, again after routing changes (several changes within ``MIN_GAP_S``
+make one push) and at least every ``EVERY_S`` while nothing changes, so waits keep growing
+on screen. The console sends nothing; what it sends is ignored. When the figures cannot be
+read (the database is down), the socket closes with 1011 and the page reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+from base.access import Role, require_role
+from base.http import principal
+from router.context import engine_of
+from router.engine import Engine
+from router.stats import live_stats
+
+log = logging.getLogger("router.console")
+EVERY_S = 5.0
+MIN_GAP_S = 1.0
+MAX_FRAME = 4096
+
+
+async def console_socket(request: web.Request) -> web.WebSocketResponse:
+    require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
+    engine = engine_of(request.app)
+    ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    changed = asyncio.Event()
+    stop_watching = engine.watch_steps(changed.set)
+    pusher = asyncio.create_task(_push(ws, engine, changed))
+    try:
+        async for _message in ws:
+            pass  # the wallboard only listens
+    finally:
+        stop_watching()
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+    return ws
+
+
+async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Event) -> None:
+    while not ws.closed:
+        changed.clear()
+        try:
+            frame = await wallboard(engine)
+        except Exception:  # the database is unreachable: the page reconnects and tries again
+            log.warning("the wallboard's figures could not be read; closing its socket",
+                        exc_info=True)
+            await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"figures unavailable")
+            return
+        await ws.send_json(frame)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(changed.wait(), EVERY_S)
+        await asyncio.sleep(MIN_GAP_S)  # a burst of changes makes one push, not one each
+
+
+async def wallboard(engine: Engine) -> dict[str, Any]:
+    stats = await live_stats(engine)
+    now = engine.clock()
+    contacts = [{"id": c.id, "channel": c.channel.value, "medium": c.medium.value,
+                 "skill": c.skill, "priority": c.priority, "state": c.state.value,
+                 "waited_s": round(max(now - c.arrived_at, 0.0), 1),
+                 "expert_id": c.expert_id} for c in engine.live_contacts()]
+    return {"type": "wallboard", "stats": stats, "contacts": contacts}
