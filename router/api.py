@@ -28,6 +28,7 @@ from base.logs import mask_phone
 from router.context import engine_of, me
 from router.ports import Channel, ContactRequest, Medium
 from router.stats import live_stats
+from router.supervision import MAX_WHY, check_why
 from router.tables import ContactRow
 from router.writes import decision_row
 
@@ -50,6 +51,9 @@ def routes() -> list[web.RouteDef]:
         web.post("/api/v1/contacts", create_contact),
         web.get("/api/v1/contacts/{id}", get_contact),
         web.post("/api/v1/contacts/{id}/distressing", distressing),
+        web.post("/api/v1/contacts/{id}/move", move_contact),
+        web.post("/api/v1/contacts/{id}/end", end_session),
+        web.put("/api/v1/experts/{id}/status", put_expert_status),
         web.get("/api/v1/stats", stats),
         web.get("/api/v1/router/consistency", consistency),
     ]
@@ -137,22 +141,41 @@ def _iso(at: float | None) -> str | None:
 
 
 async def list_contacts(request: web.Request) -> web.Response:
-    caller = _reader(request)
+    return json_response(await contacts_page(request, _reader(request)))
+
+
+async def get_contact(request: web.Request) -> web.Response:
+    return json_response(await contact_detail(request, _reader(request),
+                                              request.match_info["id"]))
+
+
+async def contacts_page(request: web.Request, caller: Principal) -> dict[str, Any]:
+    """``?state=a,b&skill=&expert=&q=&limit=&offset=``: newest first; ``q`` is a contact's id
+    or its channel reference (a CallSid, a chat id). The console's list reads this too."""
     states = [s for s in request.query.get("state", "").split(",") if s]
     unknown = [s for s in states if s not in STATES]
     if unknown:
         raise BadRequest(f"unknown state {unknown[0]!r}; one of {', '.join(STATES)}")
     limit, offset = paging(request)
-    rows, total = await engine_of(request.app).store.contacts(states=states, limit=limit,
-                                                              offset=offset)
-    return json_response(page_of([contact_json(r, caller) for r in rows], total=total,
-                                 limit=limit, offset=offset))
+    rows, total = await engine_of(request.app).store.contacts(
+        states=states, limit=limit, offset=offset, skill=_query(request, "skill"),
+        expert_id=_query(request, "expert"), search=_query(request, "q"))
+    return page_of([contact_json(r, caller) for r in rows], total=total, limit=limit,
+                   offset=offset)
 
 
-async def get_contact(request: web.Request) -> web.Response:
-    caller = _reader(request)
+def _query(request: web.Request, key: str) -> str | None:
+    value = request.query.get(key, "").strip()
+    if len(value) > 100:
+        raise BadRequest(f"query parameter {key!r} is longer than 100 characters")
+    return value or None
+
+
+async def contact_detail(request: web.Request, caller: Principal,
+                         contact_id: str) -> dict[str, Any]:
+    """The contact with its whole history: events, offers, sessions, every routing decision
+    with its candidates, and who would take it now (``now``, None once it is settled)."""
     engine = engine_of(request.app)
-    contact_id = request.match_info["id"]
     row = await engine.store.contact(contact_id)
     if row is None:
         raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
@@ -170,7 +193,7 @@ async def get_contact(request: web.Request) -> web.Response:
     found["decisions"] = [_decision_json(d) for d in history["decisions"]]
     live = engine.core.explain(contact_id, engine.clock())
     found["now"] = None if live is None else _decision_json(decision_row(live))
-    return json_response(found)
+    return found
 
 
 def _decision_json(d: Any) -> dict[str, Any]:
@@ -209,9 +232,59 @@ async def create_contact(request: web.Request) -> web.Response:
 
 
 async def distressing(request: web.Request) -> web.Response:
-    _reader(request)
-    await engine_of(request.app).mark_distressing(request.match_info["id"])
+    caller = _reader(request)
+    body = Fields(await _optional_json(request), allowed={"why"})
+    why = body.str("why", max_len=MAX_WHY) or "marked distressing"
+    await engine_of(request.app).note_distressing(request.match_info["id"],
+                                                  actor=caller.actor, why=check_why(why))
     return json_response({"distressing": True})
+
+
+# -- supervisors act on live work (each audited with who and why) -------------------------------
+async def move_contact(request: web.Request) -> web.Response:
+    """``{"skill"?, "priority"?: 0..10, "why"}``: a waiting contact to another skill or
+    priority; it keeps its arrival time and a pending offer is rescinded."""
+    caller = _reader(request)
+    body = Fields(await read_json(request), allowed={"skill", "priority", "why"})
+    skill = body.str("skill", max_len=64)
+    priority = body.int("priority", lo=0, hi=10)
+    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    if skill is None and priority is None:
+        raise InvalidInput("say where to move it: skill, priority or both", field="skill")
+    moved = await engine_of(request.app).move_contact(
+        request.match_info["id"], skill=skill, priority=priority, actor=caller.actor, why=why)
+    return json_response(moved)
+
+
+async def end_session(request: web.Request) -> web.Response:
+    """``{"why"}``: end a contact's stuck session as if its expert had completed it."""
+    caller = _reader(request)
+    body = Fields(await read_json(request), allowed={"why"})
+    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    ended = await engine_of(request.app).end_stuck_session(request.match_info["id"],
+                                                           actor=caller.actor, why=why)
+    return json_response(ended)
+
+
+async def put_expert_status(request: web.Request) -> web.Response:
+    """``{"status": "available"|"away"|"offline", "why"}`` for an expert in the caller's
+    organisations (admins: anyone). Away or offline rescinds their pending offers."""
+    caller = _reader(request)
+    expert_id = request.match_info["id"]
+    body = Fields(await read_json(request), allowed={"status", "why"})
+    status = body.str("status", required=True, max_len=16) or ""
+    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    engine = engine_of(request.app)
+    org = engine.expert_org(expert_id)
+    if org is None or (caller.role is not Role.ADMIN and org not in caller.orgs):
+        raise NotFound(f"expert {expert_id} is unknown or not in your organisations",
+                       expert=expert_id)
+    done = await engine.set_expert_status(expert_id, status, actor=caller.actor, why=why)
+    return json_response(done)
+
+
+async def _optional_json(request: web.Request) -> Any:
+    return await read_json(request) if request.can_read_body else {}
 
 
 async def consistency(request: web.Request) -> web.Response:

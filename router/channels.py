@@ -71,7 +71,8 @@ class EndSession(Protocol):
     """``ChannelPort._end``: end a session (wrap-up starts)."""
 
     async def __call__(self, contact_id: str, session_id: str, *, by: str, reason: str,
-                       watchdog: bool = False, distressing: bool = False) -> None: ...
+                       audit: tuple[str, str] | None = None,
+                       distressing: bool = False) -> None: ...
 
 
 class ChannelPort:
@@ -281,9 +282,9 @@ class ChannelPort:
         await self._end(contact_id, live.session_id, by=by, reason=f"ended by {by}")
 
     async def _end(self, contact_id: str, session_id: str, *, by: str, reason: str,
-                   watchdog: bool = False, distressing: bool = False) -> None:
+                   audit: tuple[str, str] | None = None, distressing: bool = False) -> None:
         """End a session: wrap-up starts; the desk hears of it; channels hear unless the
-        citizen's side ended it (they know)."""
+        citizen's side ended it (they know). ``audit`` (actor, action) records who did it."""
         live = self._live.get(contact_id)
         found = self.core.session(session_id)
         if found is None:
@@ -296,10 +297,10 @@ class ChannelPort:
             news.desk.append((expert_id, {"type": "session_ended", "session_id": session_id,
                                           "contact_id": contact_id, "by": by,
                                           "reason": reason}))
-            if watchdog:
-                batch.audits.append({"actor": "system:watchdog", "action": "watchdog",
+            if audit is not None:
+                batch.audits.append({"actor": audit[0], "action": audit[1],
                                      "entity": "session", "entity_id": session_id,
-                                     "after": {"reason": reason}})
+                                     "after": {"reason": reason, "contact": contact_id}})
             if live is not None and by != "citizen":
                 news.announcements.append(Ended(live.view(), by, reason))
 

@@ -79,5 +79,14 @@ class DecisionRecorded:
     decision: Decision
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRefiled:
+    """A waiting contact now wants ``skill`` at ``priority`` (a supervisor moved it)."""
+
+    contact_id: str
+    skill: str
+    priority: int
+
+
 Command = (MakeOffer | RescindOffer | Connected | ExpertStateChanged | ContactStateChanged
-           | StartTimer | CancelTimer | DecisionRecorded)
+           | StartTimer | CancelTimer | DecisionRecorded | ContactRefiled)

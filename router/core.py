@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from base.errors import Conflict, InvalidInput, NotFound
@@ -58,6 +59,7 @@ class RoutingCore(CoreState):
         self._batch_now = False
         self._handlers: dict[type[ev.Event], Callable[[Any, float], None]] = {
             ev.ContactArrived: self._on_arrived, ev.ContactAbandoned: self._on_abandoned,
+            ev.ContactMoved: self._on_moved,
             ev.ExpertOnline: self._on_online, ev.ExpertStatus: self._on_status,
             ev.ProfileChanged: self._on_profile, ev.OfferAccepted: self._on_accepted,
             ev.OfferDeclined: self._on_declined, ev.OfferTimedOut: self._on_timed_out,
@@ -90,12 +92,23 @@ class RoutingCore(CoreState):
     def _validate(self, event: ev.Event, now: float) -> None:
         if isinstance(event, ev.OfferAccepted | ev.OfferDeclined):
             self._check_offer(event, now)
+        elif isinstance(event, ev.ContactMoved):
+            self._check_waiting(event.contact_id)
         elif isinstance(event, ev.ExpertStatus):
             if event.expert_id not in self._experts:
                 raise NotFound(f"expert {event.expert_id} is unknown", expert=event.expert_id)
             if event.status not in set(Presence):
                 raise InvalidInput(f"status must be available, away or offline, not "
                                    f"{event.status!r}")
+
+    def _check_waiting(self, contact_id: str) -> None:
+        contact = self._contacts.get(contact_id)
+        if contact is None:
+            raise NotFound(f"contact {contact_id} is not waiting (finished, or unknown)",
+                           contact=contact_id)
+        if contact.state not in (ContactState.QUEUED, ContactState.OFFERED):
+            raise Conflict(f"contact {contact_id} is {contact.state.value}: only a waiting "
+                           "contact can be moved", contact=contact_id)
 
     def _check_offer(self, event: ev.OfferAccepted | ev.OfferDeclined, now: float) -> None:
         """409 for unknown, closed (other than a repeated accept) or expired offers; 404 when
@@ -179,6 +192,23 @@ class RoutingCore(CoreState):
         else:
             return  # connected or wrapping up: the session ends through SessionEnded
         self._forget(contact, ContactState.ABANDONED, event.reason)
+
+    def _on_moved(self, event: ev.ContactMoved, now: float) -> None:
+        contact = self._contacts[event.contact_id]  # validated: queued or offered
+        if contact.state is ContactState.OFFERED:
+            assert contact.offer_id is not None  # an offered contact has its offer
+            offer = self._offers[contact.offer_id]
+            expert = self._release(offer, OfferStatus.RESCINDED)
+            self._out.append(cmd.RescindOffer(offer.offer_id, contact.spec.id, expert.id,
+                                              event.reason))
+            self._reindex(expert, now)
+        else:
+            self._dequeue(contact)
+        contact.spec = replace(contact.spec, skill=event.skill, priority=event.priority)
+        contact.key = self.policy.queue_key(contact.spec, contact.seq)
+        contact.servers, contact.servers_for, contact.wake_at = [], None, None
+        self._out.append(cmd.ContactRefiled(contact.spec.id, event.skill, event.priority))
+        self._requeue(contact, now, event.reason)
 
     def _on_online(self, event: ev.ExpertOnline, now: float) -> None:
         expert = self._experts.get(event.profile.id)

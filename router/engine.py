@@ -48,6 +48,7 @@ from router.pool_view import Capacity, pool_of, profile_of
 from router.ports import Assigned, ExpertEndpoint, Listener, OnShift, ShownExpert
 from router.rebuild import disagreements, live_contacts, snapshot_of
 from router.store import Live, Store
+from router.supervision import Supervision
 from skills.graph import SkillGraph, TriageMatch
 from skills.snapshot import (
     ExpertRecord,
@@ -67,7 +68,7 @@ def _new_id(kind: str) -> str:
     return f"{kind}-{secrets.token_hex(6)}"
 
 
-class Engine(ChannelPort, DeskActions):
+class Engine(ChannelPort, DeskActions, Supervision):
     """See the module docstring. ``clock`` returns epoch seconds."""
 
     def __init__(self, database: Database, config: Config, *,
@@ -477,7 +478,8 @@ class Engine(ChannelPort, DeskActions):
             if found is not None:
                 await self._end(found[0], session_id, by="system",
                                 reason=f"session outlived its lease of "
-                                       f"{routing.session_lease_s:g} s", watchdog=True)
+                                       f"{routing.session_lease_s:g} s",
+                                audit=("system:watchdog", "watchdog"))
 
     # -- the rota (router.ports.AvailabilityPort) ------------------------------------------
     async def apply_rota(self, on_shift: Mapping[str, OnShift], rostered: frozenset[str]
@@ -628,6 +630,14 @@ class Engine(ChannelPort, DeskActions):
     def _forget(self, contact: LiveContact) -> None:
         self._live.pop(contact.id, None)
         self._refs.pop(contact.external_ref, None)
+
+    def knows_skill(self, skill: str) -> bool:
+        return self.graph is not None and skill in self.graph
+
+    def expert_org(self, expert_id: str) -> str | None:
+        """The organisation of an expert in the pool, None when unknown."""
+        record = self._records.get(expert_id)
+        return None if record is None else record.org
 
     def live_contacts(self) -> list[LiveContact]:
         """Contacts not yet finished, longest-waiting first."""

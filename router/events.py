@@ -29,6 +29,18 @@ class ContactAbandoned:
 
 
 @dataclass(frozen=True, slots=True)
+class ContactMoved:
+    """A supervisor sends a waiting contact to another ``skill`` and/or ``priority``. It keeps
+    its arrival time, so its wait and its escalation carry on; a pending offer is rescinded.
+    ``NotFound`` for an unknown contact, ``Conflict`` for one no longer waiting."""
+
+    contact_id: str
+    skill: str
+    priority: int
+    reason: str = "moved"
+
+
+@dataclass(frozen=True, slots=True)
 class ExpertOnline:
     """An expert signs in (or reconnects) and becomes available with this profile."""
 
@@ -118,6 +130,6 @@ class PoolChanged:
     pool: Pool
 
 
-Event = (ContactArrived | ContactAbandoned | ExpertOnline | ExpertStatus | ProfileChanged
-         | OfferAccepted | OfferDeclined | OfferTimedOut | SessionEnded | SessionFailed
-         | WrapUpEnded | Tick | PoolChanged)
+Event = (ContactArrived | ContactAbandoned | ContactMoved | ExpertOnline | ExpertStatus
+         | ProfileChanged | OfferAccepted | OfferDeclined | OfferTimedOut | SessionEnded
+         | SessionFailed | WrapUpEnded | Tick | PoolChanged)

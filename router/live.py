@@ -141,6 +141,12 @@ class Translator:
         news.announcements.append(Later(Assigned, contact, (
             self.endpoint(c.expert_id), waited, self.shown(c.expert_id))))
 
+    def _ContactRefiled(self, c: cmd.ContactRefiled, batch: Batch, _news: News) -> None:
+        contact = self.live.get(c.contact_id)
+        if contact is not None:
+            contact.skill, contact.priority = c.skill, c.priority
+        batch.updates.setdefault(c.contact_id, {}).update(skill=c.skill, priority=c.priority)
+
     def _ContactStateChanged(self, c: cmd.ContactStateChanged, batch: Batch,
                              news: News) -> None:
         contact = self.live.get(c.contact_id)

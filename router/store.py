@@ -212,13 +212,23 @@ class Store:
             }
             return found
 
-    async def contacts(self, *, states: Iterable[str] | None, limit: int, offset: int
-                       ) -> tuple[list[ContactRow], int]:
-        query = select(ContactRow)
-        count = select(sa.func.count()).select_from(ContactRow)
+    async def contacts(self, *, states: Iterable[str] | None, limit: int, offset: int,
+                       skill: str | None = None, expert_id: str | None = None,
+                       search: str | None = None) -> tuple[list[ContactRow], int]:
+        """A page of contacts, newest first, and how many match: in ``states``, for
+        ``skill``, served by ``expert_id``, whose id or channel reference is ``search``."""
+        where: list[sa.ColumnElement[bool]] = []
         if states:
-            query = query.where(col(ContactRow.state).in_(list(states)))
-            count = count.where(col(ContactRow.state).in_(list(states)))
+            where.append(col(ContactRow.state).in_(list(states)))
+        if skill:
+            where.append(col(ContactRow.skill) == skill)
+        if expert_id:
+            where.append(col(ContactRow.expert_id) == expert_id)
+        if search:
+            where.append(sa.or_(col(ContactRow.id) == search,
+                                col(ContactRow.external_ref) == search))
+        query = select(ContactRow).where(*where)
+        count = select(sa.func.count()).select_from(ContactRow).where(*where)
         async with self.db.session() as session:
             rows = (await session.exec(query.order_by(col(ContactRow.seq).desc())
                                        .offset(offset).limit(limit))).all()
