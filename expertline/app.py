@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import date
+from typing import Any
 
 from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import pages.staffing_page
 import pages.wiring
+import router.api
 import router.wiring
 import scheduler.wiring
 import skills.wiring
@@ -36,9 +39,12 @@ from expertline import schema
 from expertline.auth import bearer, resolve_token
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
+from pages.contact_pages import ContactSource, setup_contacts
+from pages.picture_pages import CoverageSource, setup_pictures
 from router.engine import Engine
 from router.wiring import ENGINE, engine_of
 from scheduler import erlang
+from scheduler.coverage_data import load_coverage
 from skills.wiring import pool_watch
 
 log = logging.getLogger("expertline")
@@ -74,6 +80,9 @@ def create_app(config: Config, *, demo: bool = False,
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
+    setup_pictures(app, coverage=coverage_source(app))
+    setup_contacts(app, ContactSource(page=router.api.contacts_page,
+                                      detail=router.api.contact_detail))
     pages.staffing_page.setup_staffing(app, pages.staffing_page.StaffingMaths(
         traffic=erlang.traffic, erlang_c=erlang.erlang_c, erlang_a=erlang.erlang_a,
         staff=erlang.staff))
@@ -132,6 +141,20 @@ def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:
         return app[DATABASE].session()
 
     return session
+
+
+def coverage_source(app: web.Application) -> CoverageSource:
+    """The coverage page's cells, as ``GET /api/v1/coverage`` reads them: the scheduler's
+    config and clock, a database session, ``scheduler.coverage_data.load_coverage``."""
+
+    async def cells(first: date, days: int, skill: str | None) -> list[dict[str, Any]]:
+        sched = scheduler.wiring.scheduler_of(app)
+        async with sessions_of(app)() as session:
+            found = await load_coverage(session, first=first, days=days, skill=skill,
+                                        config=sched.config, now=sched.now())
+        return [cell.to_json() for cell in found]
+
+    return cells
 
 
 async def _healthz(request: web.Request) -> web.Response:

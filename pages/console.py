@@ -9,7 +9,9 @@ session's CSRF token (for the scripts that call the JSON API with the session co
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -22,12 +24,16 @@ SECTIONS = (
     ("/console", "Wallboard"),
     ("/console/contacts", "Contacts"),
     ("/console/experts", "Experts"),
+    ("/console/skills", "Skills"),
+    ("/console/organisations", "Organisations"),
+    ("/console/import", "Import"),
     ("/console/graph", "Skills graph"),
     ("/console/coverage", "Coverage"),
     ("/console/staffing", "Staffing"),
     ("/console/audit", "Audit log"),
 )
 CONSOLE_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+LONDON = ZoneInfo("Europe/London")
 
 
 async def supervisor(request: web.Request) -> SignedIn | None:
@@ -59,3 +65,11 @@ def console_page(request: web.Request, who: SignedIn, template: str, *, title: s
 def sees_org(principal: Principal, org: str | None) -> bool:
     """Admins see every organisation; a supervisor sees their own organisations' experts."""
     return principal.role is Role.ADMIN or (org is not None and org in principal.orgs)
+
+
+def when(iso: str | None) -> str:
+    """An ISO instant from the API as a supervisor reads it: London time, day and seconds."""
+    if not iso:
+        return "\u2013"  # an en dash: no such time (yet)
+    at = datetime.fromisoformat(iso).astimezone(LONDON)
+    return f"{at:%H:%M:%S}, {at.day} {at:%b %Y}"

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from base.clock import now_utc
 from base.db import Sessions
-from pages import views, wallboard
+from pages import audit_page, console, experts_pages, views, wallboard
 from pages.access import WEB, WebContext
 
 HERE = Path(__file__).resolve().parent
@@ -39,13 +39,16 @@ __all__ = ["setup"]
 def setup(app: web.Application, *, sessions: Sessions, public_url: str,
           clock: Callable[[], datetime] = now_utc) -> None:
     app[WEB] = WebContext(sessions=sessions, public_url=public_url, clock=clock)
-    app[views.TEMPLATES] = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined)
+    templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
+                                   autoescape=True, undefined=jinja2.StrictUndefined)
+    templates.filters["when"] = console.when
+    app[views.TEMPLATES] = templates
     app.router.add_get("/", views.landing)
     app.router.add_get("/chat", views.chat)
     app.router.add_get("/desk", views.desk)
     app.router.add_routes(wallboard.routes())
+    app.router.add_routes(audit_page.routes())
+    app.router.add_routes(experts_pages.routes())
     app.router.add_get("/sign-in/{token}", views.sign_in_page)
     app.router.add_post("/sign-in/{token}", views.sign_in)
     app.router.add_post("/sign-out", views.sign_out)

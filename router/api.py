@@ -248,7 +248,7 @@ async def move_contact(request: web.Request) -> web.Response:
     body = Fields(await read_json(request), allowed={"skill", "priority", "why"})
     skill = body.str("skill", max_len=64)
     priority = body.int("priority", lo=0, hi=10)
-    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    why = check_why(body.str("why", max_len=MAX_WHY))
     if skill is None and priority is None:
         raise InvalidInput("say where to move it: skill, priority or both", field="skill")
     moved = await engine_of(request.app).move_contact(
@@ -260,7 +260,7 @@ async def end_session(request: web.Request) -> web.Response:
     """``{"why"}``: end a contact's stuck session as if its expert had completed it."""
     caller = _reader(request)
     body = Fields(await read_json(request), allowed={"why"})
-    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    why = check_why(body.str("why", max_len=MAX_WHY))
     ended = await engine_of(request.app).end_stuck_session(request.match_info["id"],
                                                            actor=caller.actor, why=why)
     return json_response(ended)
@@ -273,7 +273,7 @@ async def put_expert_status(request: web.Request) -> web.Response:
     expert_id = request.match_info["id"]
     body = Fields(await read_json(request), allowed={"status", "why"})
     status = body.str("status", required=True, max_len=16) or ""
-    why = check_why(body.str("why", required=True, max_len=MAX_WHY))
+    why = check_why(body.str("why", max_len=MAX_WHY))
     engine = engine_of(request.app)
     org = engine.expert_org(expert_id)
     if org is None or (caller.role is not Role.ADMIN and org not in caller.orgs):

@@ -101,7 +101,7 @@ def check_why(why: str | None) -> str:
     """The reason a supervisor gives: required, one line, at most ``MAX_WHY`` characters."""
     text = " ".join((why or "").split())
     if not text:
-        raise InvalidInput("say why (why): it goes into the audit log", field="why")
+        raise InvalidInput("Say why: it goes into the audit log", field="why")
     if len(text) > MAX_WHY:
         raise InvalidInput(f"why is longer than {MAX_WHY} characters", field="why")
     return text

@@ -77,6 +77,7 @@ __all__ = [
     "replace_languages",
     "replace_levels",
     "save_skill",
+    "search_experts",
     "set_level",
     "shown_experts",
     "skill_holders",
@@ -330,6 +331,42 @@ async def find_experts(
         query = query.where(col(Expert.id).in_(holders))
     if org is not None:
         query = query.where(Expert.org_id == org)
+    if language is not None:
+        speakers = select(ExpertLanguage.expert_id).where(ExpertLanguage.language == language)
+        query = query.where(col(Expert.id).in_(speakers))
+    total = await _count(session, query)
+    ids = await _all(session, query.order_by(col(Expert.id)).limit(limit).offset(offset))
+    return await _profiles(session, ids), total
+
+
+async def search_experts(
+    session: AsyncSession,
+    *,
+    text: str | None = None,
+    orgs: Collection[str] | None = None,
+    skills: Collection[str] | None = None,
+    language: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[ExpertProfile], int]:
+    """Experts whose name or id holds ``text`` (any case), of any of ``orgs``, holding any of
+    ``skills``, speaking ``language`` (each filter optional; ``orgs`` empty finds nobody),
+    ordered by id: the console's search, which ``find_experts`` cannot scope to several
+    organisations or search by name."""
+    query = select(Expert.id)
+    if text:
+        needle = text.lower()
+        query = query.where(
+            or_(
+                func.lower(col(Expert.name)).contains(needle, autoescape=True),
+                func.lower(col(Expert.id)).contains(needle, autoescape=True),
+            )
+        )
+    if orgs is not None:
+        query = query.where(col(Expert.org_id).in_(sorted(orgs)))
+    if skills is not None:
+        holders = select(Proficiency.expert_id).where(col(Proficiency.skill_id).in_(sorted(skills)))
+        query = query.where(col(Expert.id).in_(holders))
     if language is not None:
         speakers = select(ExpertLanguage.expert_id).where(ExpertLanguage.language == language)
         query = query.where(col(Expert.id).in_(speakers))

@@ -14,8 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestServer
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, Page, async_playwright
+
+from base.access import Role
+from base.clock import now_utc
+from expertline.app import DATABASE
+from pages import sessions
 
 CHROMIUM = os.environ.get("EXPERTLINE_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -60,3 +66,32 @@ async def checked(page: Page, name: str) -> list[dict[str, Any]]:
     if original is not None:
         await page.set_viewport_size(original)
     return found
+
+
+async def no_serious_violations(page: Page, name: str) -> None:
+    assert await checked(page, name) == []
+
+
+def url(site: TestServer, path: str) -> str:
+    return str(site.make_url(path))
+
+
+async def sign_in_link(site: TestServer, role: Role = Role.EXPERT, *,
+                       expert: str | None = "e-ann",
+                       orgs: frozenset[str] = frozenset()) -> str:
+    async with site.app[DATABASE].transaction() as session:
+        token = sessions.make_link(session, role=role, expert_id=expert, orgs=orgs,
+                                   minutes=10, now=now_utc())
+    return url(site, f"/sign-in/{token}")
+
+
+async def signed_in_console(chromium: Browser, site: TestServer,
+                            orgs: frozenset[str] = frozenset({"nhs-a"}),
+                            role: Role = Role.SUPERVISOR) -> Page:
+    """A new browser context whose person followed a console sign-in link (a supervisor of
+    ``orgs`` by default) and landed on the wallboard."""
+    page = await (await chromium.new_context()).new_page()
+    await page.goto(await sign_in_link(site, role, expert=None, orgs=orgs))
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url("**/console")
+    return page

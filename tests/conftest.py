@@ -12,6 +12,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -103,3 +104,17 @@ def auth(client: TestClient) -> TokenFactory:
         return {"Authorization": f"Bearer {token}"}
 
     return make
+
+
+@pytest.fixture
+async def site(aiohttp_server: Callable[..., Awaitable[Any]], config: Config) -> Any:
+    """The real app served on loopback for a browser, its pool seeded
+    (``tests.engine_support.seed_pool``) and loaded by the routing engine."""
+    from router.context import engine_of
+    from skills.watch import EVERYTHING
+    from tests.engine_support import seed_pool
+
+    server = await aiohttp_server(create_app(config))
+    await seed_pool(server.app[DATABASE])
+    await engine_of(server.app)._reload_pool(EVERYTHING)
+    return server

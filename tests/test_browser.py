@@ -11,48 +11,22 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Locator, Page, expect
 
-from base.access import Role
-from base.clock import now_utc
-from base.config import Config
-from expertline.app import DATABASE, create_app
-from pages import sessions
+from expertline.app import DATABASE
 from router.context import engine_of
 from skills.models import Expert
 from skills.watch import EVERYTHING
-from tests.browser_support import SHOTS, browser, checked
-from tests.engine_support import seed_pool
+from tests.browser_support import SHOTS, browser, no_serious_violations, sign_in_link, url
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-async def site(aiohttp_server: Any, config: Config) -> TestServer:
-    server: TestServer = await aiohttp_server(create_app(config))
-    await seed_pool(server.app[DATABASE])
-    await engine_of(server.app)._reload_pool(EVERYTHING)
-    return server
 
-
-def url(site: TestServer, path: str) -> str:
-    return str(site.make_url(path))
-
-
-async def sign_in_link(site: TestServer, role: Role = Role.EXPERT, *,
-                       expert: str | None = "e-ann",
-                       orgs: frozenset[str] = frozenset()) -> str:
-    async with site.app[DATABASE].transaction() as session:
-        token = sessions.make_link(session, role=role, expert_id=expert, orgs=orgs,
-                                   minutes=10, now=now_utc())
-    return url(site, f"/sign-in/{token}")
 
 
 async def heard(log: Locator, line: str) -> None:
     """``line`` is in the transcript as a screen reader reads it (speaker label first)."""
     await expect(log).to_match_aria_snapshot(f'- log:\n  - paragraph: "{line}"')
 
-
-async def no_serious_violations(page: Page, name: str) -> None:
-    assert await checked(page, name) == []
 
 
 async def test_the_landing_page_leads_to_chat_desk_and_console(site: TestServer) -> None:
