@@ -35,6 +35,10 @@ async def test_the_landing_page_leads_to_chat_desk_and_console(site: TestServer)
         await page.goto(url(site, "/"))
         await expect(page.get_by_role("heading", name="Expertline", level=1)).to_be_visible()
         await expect(page.get_by_text("If someone is in danger now, call 999.")).to_be_visible()
+        # GOV.UK Frontend's components started (the skip link moves focus, error summaries
+        # take focus): they start only once init.js has marked the body
+        await expect(page.locator("a.govuk-skip-link")).to_have_attribute(
+            "data-govuk-skip-link-init", "")
         await no_serious_violations(page, "landing")
         await page.get_by_role("link", name="Expert desk").first.click()
         await expect(page.get_by_role("heading", name="Sign in first")).to_be_visible()
