@@ -1,7 +1,7 @@
 """``expertline sign-in-link``: a one-time link that signs a person in to the desk or console.
 
     expertline sign-in-link --expert exp-0001 [--minutes 10]
-    expertline sign-in-link --role supervisor --org nhs-wales [--org …] [--minutes 10]
+    expertline sign-in-link --role supervisor --org kingsmere-council [--org …] [--minutes 10]
     expertline sign-in-link --role admin
 
 Prints the URL alone (under ``server.public_url``). The link works once, for ``--minutes``

@@ -45,7 +45,7 @@ async def supervisor(request: web.Request) -> SignedIn | None:
 
 
 def sign_in_first(request: web.Request) -> web.Response:
-    return views.sign_in_first(request, "the console", "--role supervisor --org nhs-wales")
+    return views.sign_in_first(request, "the console", "--role supervisor --org kingsmere-council")
 
 
 def section_of(path: str) -> str:
