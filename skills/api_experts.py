@@ -86,8 +86,9 @@ def routes() -> list[web.RouteDef]:
 
 async def list_experts(request: web.Request) -> web.Response:
     """Filters: ``?skill=`` (with its narrower skills unless ``exact=true``; ``min_level=``),
-    ``?org=``, ``?language=``."""
-    require_pool_reader(principal(request))
+    ``?org=``, ``?language=``. A supervisor finds only their own organisations' experts."""
+    who = principal(request)
+    require_pool_reader(who)
     limit, offset = paging(request)
     api = api_of(request)
     async with api.reading() as session:
@@ -102,6 +103,7 @@ async def list_experts(request: web.Request) -> web.Response:
             skills=skills,
             min_level=min_level,
             org=request.query.get("org") or None,
+            orgs=None if who.role is Role.ADMIN else who.orgs,
             language=request.query.get("language") or None,
             limit=limit,
             offset=offset,
@@ -123,10 +125,15 @@ async def _skill_filter(api: PoolApi, session: Any, request: web.Request) -> fro
 
 
 async def get_expert(request: web.Request) -> web.Response:
+    """An expert reads themselves; a supervisor their own organisations' experts (another's
+    is a 404, as if unknown); an admin anyone."""
     expert_id = path_expert(request)
-    require_expert_reader(principal(request), expert_id)
+    who = principal(request)
+    require_expert_reader(who, expert_id)
     async with api_of(request).reading() as session:
         found = await _existing(session, expert_id)
+    if who.role is Role.SUPERVISOR and found.org not in who.orgs:
+        raise NotFound(f"no expert {expert_id!r}", expert=expert_id)
     return json_response(expert_json(found, today=today_utc()))
 
 

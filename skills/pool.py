@@ -317,12 +317,14 @@ async def find_experts(
     skills: Collection[str] | None = None,
     min_level: int = 1,
     org: str | None = None,
+    orgs: Collection[str] | None = None,
     language: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[ExpertProfile], int]:
-    """Experts holding any of ``skills`` at ``min_level`` or above, of ``org``, speaking
-    ``language`` (each filter optional), ordered by id."""
+    """Experts holding any of ``skills`` at ``min_level`` or above, of ``org``, of any of
+    ``orgs`` (a supervisor's scope), speaking ``language`` (each filter optional), ordered
+    by id."""
     query = select(Expert.id)
     if skills is not None:
         holders = select(Proficiency.expert_id).where(
@@ -331,6 +333,8 @@ async def find_experts(
         query = query.where(col(Expert.id).in_(holders))
     if org is not None:
         query = query.where(Expert.org_id == org)
+    if orgs is not None:
+        query = query.where(col(Expert.org_id).in_(sorted(orgs)))
     if language is not None:
         speakers = select(ExpertLanguage.expert_id).where(ExpertLanguage.language == language)
         query = query.where(col(Expert.id).in_(speakers))

@@ -148,8 +148,8 @@ READS = [
     ("GET", "/skills", "401 403 200 200 200"),
     ("GET", "/skills/dementia", "401 403 200 200 200"),
     ("GET", "/experts", "401 403 200 200 200"),
-    ("GET", "/experts/ann", "401 200 200 200 200"),
-    ("GET", "/experts/dev", "401 403 200 200 200"),
+    ("GET", "/experts/ann", "401 200 404 200 200"),  # another organisation's: as if unknown
+    ("GET", "/experts/dev", "401 403 404 200 200"),
     ("GET", "/experts/nobody", "401 403 404 404 404"),
     ("GET", "/organisations", "401 403 200 200 200"),
     ("GET", "/organisations/nhs-leeds", "401 403 200 200 200"),
@@ -205,6 +205,20 @@ async def test_each_role_gets_what_it_may(pool: Pool, table: list[tuple]) -> Non
     wanted = [(m, p, role, int(s)) for m, p, *_, e in table for role, s in zip(ROLES, e.split(),
                                                                              strict=True)]
     assert seen == wanted
+
+
+async def test_a_supervisor_lists_only_their_own_organisations_experts(pool: Pool) -> None:
+    """The pool is shared for routing, not for reading: another organisation's experts are not
+    in a supervisor's list, even when asked for by organisation."""
+    lists = {}
+    for role in ("sup_in", "sup_out", "admin"):
+        status, found = await pool.call(role, "GET", "/experts?limit=500")
+        assert status == 200
+        lists[role] = {e["organisation"] for e in found["items"]}
+    assert lists["sup_in"] == {"nhs-leeds"} and lists["sup_out"] == {"cardiff-council"}
+    assert lists["admin"] > lists["sup_in"] | lists["sup_out"]
+    _, asked = await pool.call("sup_out", "GET", "/experts?org=nhs-leeds")
+    assert (asked["items"], asked["total"]) == ([], 0)
 
 
 # -- bad input changes nothing -------------------------------------------------------------------
@@ -366,7 +380,7 @@ FILTERS = [
 async def test_expert_filters_include_narrower_skills_unless_exact(pool: Pool) -> None:
     seen = []
     for query, _ in FILTERS:
-        status, answer = await pool.call("sup_out", "GET", "/experts?" + query)
+        status, answer = await pool.call("admin", "GET", "/experts?" + query)
         seen.append((query, [e["id"] for e in answer["items"]] if status == 200 else status))
     assert seen == FILTERS
 
