@@ -28,7 +28,7 @@ from base.logs import mask_phone
 from router.context import engine_of, me
 from router.ports import Channel, ContactRequest, Medium
 from router.stats import live_stats
-from router.supervision import MAX_WHY, check_why
+from router.supervision import MAX_WHY, check_why, sees_contact
 from router.tables import ContactRow
 from router.writes import decision_row
 
@@ -157,9 +157,12 @@ async def contacts_page(request: web.Request, caller: Principal) -> dict[str, An
     if unknown:
         raise BadRequest(f"unknown state {unknown[0]!r}; one of {', '.join(STATES)}")
     limit, offset = paging(request)
-    rows, total = await engine_of(request.app).store.contacts(
+    engine = engine_of(request.app)
+    scope = (None if caller.role is Role.ADMIN
+             else (caller.orgs, engine.experts_of(caller.orgs)))
+    rows, total = await engine.store.contacts(
         states=states, limit=limit, offset=offset, skill=_query(request, "skill"),
-        expert_id=_query(request, "expert"), search=_query(request, "q"))
+        expert_id=_query(request, "expert"), search=_query(request, "q"), scope=scope)
     return page_of([contact_json(r, caller) for r in rows], total=total, limit=limit,
                    offset=offset)
 
@@ -177,7 +180,8 @@ async def contact_detail(request: web.Request, caller: Principal,
     with its candidates, and who would take it now (``now``, None once it is settled)."""
     engine = engine_of(request.app)
     row = await engine.store.contact(contact_id)
-    if row is None:
+    expert_org = None if row is None or row.expert_id is None else engine.expert_org(row.expert_id)
+    if row is None or not sees_contact(caller, row.org, expert_org):
         raise NotFound(f"contact {contact_id} is unknown", contact=contact_id)
     history = await engine.store.history(contact_id)
     found = contact_json(row, caller)
@@ -233,6 +237,7 @@ async def create_contact(request: web.Request) -> web.Response:
 
 async def distressing(request: web.Request) -> web.Response:
     caller = _reader(request)
+    engine_of(request.app).visible(caller, request.match_info["id"])
     body = Fields(await _optional_json(request), allowed={"why"})
     why = body.str("why", max_len=MAX_WHY) or "marked distressing"
     await engine_of(request.app).note_distressing(request.match_info["id"],
@@ -245,6 +250,7 @@ async def move_contact(request: web.Request) -> web.Response:
     """``{"skill"?, "priority"?: 0..10, "why"}``: a waiting contact to another skill or
     priority; it keeps its arrival time and a pending offer is rescinded."""
     caller = _reader(request)
+    engine_of(request.app).visible(caller, request.match_info["id"])
     body = Fields(await read_json(request), allowed={"skill", "priority", "why"})
     skill = body.str("skill", max_len=64)
     priority = body.int("priority", lo=0, hi=10)
@@ -259,6 +265,7 @@ async def move_contact(request: web.Request) -> web.Response:
 async def end_session(request: web.Request) -> web.Response:
     """``{"why"}``: end a contact's stuck session as if its expert had completed it."""
     caller = _reader(request)
+    engine_of(request.app).visible(caller, request.match_info["id"])
     body = Fields(await read_json(request), allowed={"why"})
     why = check_why(body.str("why", max_len=MAX_WHY))
     ended = await engine_of(request.app).end_stuck_session(request.match_info["id"],

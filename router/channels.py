@@ -111,7 +111,7 @@ class ChannelPort:
                               language=request.language or "en",
                               external_ref=request.external_ref, arrived_at=now,
                               priority=request.priority, address=request.address,
-                              first_words=first_words_of(request))
+                              first_words=first_words_of(request), org=org)
         async with self._lock:
             await self._fresh()
             if request.external_ref in self._refs:  # a concurrent retry won the race

@@ -3,7 +3,8 @@ cookie or a bearer token, through the app's auth middleware).
 
 The server pushes ``{"type": "wallboard", "stats": …, "contacts": […]}``: ``stats`` is exactly
 what ``GET /api/v1/stats`` answers at that moment (``router.stats.live_stats``), ``contacts``
-the contacts not yet finished, longest-waiting first (id, channel, medium, skill, priority,
+the contacts not yet finished that the caller may see (``router.supervision.sees_contact``),
+longest-waiting first (id, channel, medium, skill, priority,
 state, seconds since arrival, the expert on it; never the citizen's number or words). It
 pushes once on connect, again after routing changes (several changes within ``MIN_GAP_S``
 make one push) and at least every ``EVERY_S`` while nothing changes, so waits keep growing
@@ -20,11 +21,12 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
-from base.access import Role, require_role
+from base.access import Principal, Role, require_role
 from base.http import principal
 from router.context import engine_of
 from router.engine import Engine
 from router.stats import live_stats
+from router.supervision import sees_contact
 
 log = logging.getLogger("router.console")
 EVERY_S = 5.0
@@ -33,13 +35,14 @@ MAX_FRAME = 4096
 
 
 async def console_socket(request: web.Request) -> web.WebSocketResponse:
-    require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
+    caller = principal(request)
+    require_role(caller, Role.ADMIN, Role.SUPERVISOR)
     engine = engine_of(request.app)
     ws = web.WebSocketResponse(heartbeat=20, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     changed = asyncio.Event()
     stop_watching = engine.watch_steps(changed.set)
-    pusher = asyncio.create_task(_push(ws, engine, changed))
+    pusher = asyncio.create_task(_push(ws, engine, changed, caller))
     try:
         async for _message in ws:
             pass  # the wallboard only listens
@@ -51,11 +54,12 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Event) -> None:
+async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Event,
+                caller: Principal) -> None:
     while not ws.closed:
         changed.clear()
         try:
-            frame = await wallboard(engine)
+            frame = await wallboard(engine, caller)
         except Exception:  # the database is unreachable: the page reconnects and tries again
             log.warning("the wallboard's figures could not be read; closing its socket",
                         exc_info=True)
@@ -67,11 +71,15 @@ async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Even
         await asyncio.sleep(MIN_GAP_S)  # a burst of changes makes one push, not one each
 
 
-async def wallboard(engine: Engine) -> dict[str, Any]:
+async def wallboard(engine: Engine, caller: Principal) -> dict[str, Any]:
+    """The frame: the live figures and the contacts not yet finished that ``caller`` may see
+    (``router.supervision.sees_contact``)."""
     stats = await live_stats(engine)
     now = engine.clock()
     contacts = [{"id": c.id, "channel": c.channel.value, "medium": c.medium.value,
                  "skill": c.skill, "priority": c.priority, "state": c.state.value,
                  "waited_s": round(max(now - c.arrived_at, 0.0), 1),
-                 "expert_id": c.expert_id} for c in engine.live_contacts()]
+                 "expert_id": c.expert_id} for c in engine.live_contacts()
+                if sees_contact(caller, c.org, None if c.expert_id is None
+                                else engine.expert_org(c.expert_id))]
     return {"type": "wallboard", "stats": stats, "contacts": contacts}

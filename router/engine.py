@@ -639,6 +639,10 @@ class Engine(ChannelPort, DeskActions, Supervision):
         record = self._records.get(expert_id)
         return None if record is None else record.org
 
+    def experts_of(self, orgs: frozenset[str]) -> frozenset[str]:
+        """The pool's experts of these organisations."""
+        return frozenset(r.id for r in self._records.values() if r.org in orgs)
+
     def live_contacts(self) -> list[LiveContact]:
         """Contacts not yet finished, longest-waiting first."""
         return sorted(self._live.values(), key=lambda c: (c.arrived_at, c.seq))

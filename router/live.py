@@ -46,6 +46,7 @@ class LiveContact:
     priority: int = 0
     address: str = ""
     callback_number: str = ""
+    org: str | None = None  # the organisation it was asked for (None: the shared line)
     state: ContactState = ContactState.QUEUED
     expert_id: str | None = None
     session_id: str | None = None

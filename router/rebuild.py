@@ -63,7 +63,7 @@ def live_of(row: ContactRow) -> LiveContact:
                        external_ref=row.external_ref, arrived_at=row.arrived_at,
                        priority=row.priority, address=row.address,
                        callback_number=row.callback_number, state=ContactState(row.state),
-                       expert_id=row.expert_id, first_words=row.first_words)
+                       expert_id=row.expert_id, first_words=row.first_words, org=row.org)
 
 
 def disagreements(live: Live, snapshot: Snapshot, shell: Iterable[LiveContact]) -> list[str]:

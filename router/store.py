@@ -85,6 +85,9 @@ class Live:
     max_seq: int
 
 
+Scope = tuple[frozenset[str], frozenset[str]]  # (organisations, their experts)
+
+
 class Store:
     def __init__(self, database: Database, *, fence: Fence | None = None) -> None:
         self.db = database
@@ -214,10 +217,19 @@ class Store:
 
     async def contacts(self, *, states: Iterable[str] | None, limit: int, offset: int,
                        skill: str | None = None, expert_id: str | None = None,
-                       search: str | None = None) -> tuple[list[ContactRow], int]:
+                       search: str | None = None, scope: Scope | None = None
+                       ) -> tuple[list[ContactRow], int]:
         """A page of contacts, newest first, and how many match: in ``states``, for
-        ``skill``, served by ``expert_id``, whose id or channel reference is ``search``."""
+        ``skill``, served by ``expert_id``, whose id or channel reference is ``search``, that
+        a supervisor may see (``scope``: their organisations and those organisations' experts,
+        the rule of ``router.supervision.sees_contact``)."""
         where: list[sa.ColumnElement[bool]] = []
+        if scope is not None:
+            orgs, experts = scope
+            where.append(sa.or_(col(ContactRow.org).in_(sorted(orgs)), sa.and_(
+                col(ContactRow.org).is_(None),
+                sa.or_(col(ContactRow.expert_id).is_(None),
+                       col(ContactRow.expert_id).in_(sorted(experts))))))
         if states:
             where.append(col(ContactRow.state).in_(list(states)))
         if skill:
@@ -242,6 +254,18 @@ class Store:
         async with self.db.session() as session:
             rows = await (await session.connection()).execute(query)
             return [tuple(r) for r in rows.all()]
+
+    async def arrivals_since(self, start: float) -> list[
+            tuple[str, str, float, float | None, float | None, float | None]]:
+        """(skill, state, arrived_at, answered_at, ended_at, waited_s) of contacts that
+        arrived since ``start``, in arrival order."""
+        c = ContactRow.metadata.tables[ContactRow.__tablename__].c
+        query = sa.select(c.skill, c.state, c.arrived_at, c.answered_at, c.ended_at,
+                          c.waited_s).where(c.arrived_at >= start).order_by(c.seq)
+        async with self.db.session() as session:
+            rows = await (await session.connection()).execute(query)
+            return [(skill, state, arrived, answered, ended, waited)
+                    for skill, state, arrived, answered, ended, waited in rows.all()]
 
     async def sessions_since(self, expert_id: str, start: float
                              ) -> list[tuple[float, float | None]]:

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from base import audit
+from base.access import Principal, Role
 from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.batch import Batch
@@ -31,14 +32,37 @@ from router.store import Store
 MAX_WHY = 200
 
 
+def sees_contact(caller: Principal, org: str | None, expert_org: str | None) -> bool:
+    """Who may see a contact. Admins: every one. A supervisor: those asked for one of their
+    organisations, and those of the shared line (asked for no organisation) that nobody or one
+    of their own experts has taken (``expert_org``: the organisation of the expert on it)."""
+    if caller.role is Role.ADMIN:
+        return True
+    if org is not None:
+        return org in caller.orgs
+    return expert_org is None or expert_org in caller.orgs
+
+
 class Supervision:
     store: Store
     _live: dict[str, LiveContact]
+    expert_org: Callable[[str], str | None]
     _step: Step
     _end: EndSession
     set_status: Callable[..., Awaitable[dict[str, Any]]]
     mark_distressing: Callable[[str], Awaitable[None]]
     knows_skill: Callable[[str], bool]
+
+    def visible(self, caller: Principal, contact_id: str) -> LiveContact:
+        """The live contact, if ``caller`` may see it; NotFound otherwise (as if unknown)."""
+        live = self._live.get(contact_id)
+        if live is None or not sees_contact(caller, live.org, self._org_of(live.expert_id)):
+            raise NotFound(f"contact {contact_id} is not live (finished, or unknown)",
+                           contact=contact_id)
+        return live
+
+    def _org_of(self, expert_id: str | None) -> str | None:
+        return None if expert_id is None else self.expert_org(expert_id)
 
     async def move_contact(self, contact_id: str, *, skill: str | None, priority: int | None,
                            actor: str, why: str) -> dict[str, Any]:
