@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import date
+from datetime import date, time, timedelta
 from typing import Any
 
 from aiohttp import web
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import pages.staffing_page
@@ -40,11 +41,14 @@ from expertline.auth import bearer, resolve_token
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from pages.contact_pages import ContactSource, setup_contacts
-from pages.picture_pages import CoverageSource, setup_pictures
+from pages.picture_pages import CoverageSource, RotaSource, TodaySource, setup_pictures
 from router.engine import Engine
+from router.stats import today_by_interval
 from router.wiring import ENGINE, engine_of
-from scheduler import erlang
+from scheduler import erlang, reconcile, rota
 from scheduler.coverage_data import load_coverage
+from scheduler.store import all_patterns
+from skills.models import Expert
 from skills.wiring import pool_watch
 
 log = logging.getLogger("expertline")
@@ -80,7 +84,8 @@ def create_app(config: Config, *, demo: bool = False,
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
-    setup_pictures(app, coverage=coverage_source(app))
+    setup_pictures(app, coverage=coverage_source(app), today=today_source(app),
+                   rota=rota_source(app))
     setup_contacts(app, ContactSource(page=router.api.contacts_page,
                                       detail=router.api.contact_detail))
     pages.staffing_page.setup_staffing(app, pages.staffing_page.StaffingMaths(
@@ -155,6 +160,42 @@ def coverage_source(app: web.Application) -> CoverageSource:
         return [cell.to_json() for cell in found]
 
     return cells
+
+
+def today_source(app: web.Application) -> TodaySource:
+    """The today page's figures: ``router.stats.today_by_interval`` on the running engine (its
+    clock and store), per staffing interval (``staffing.interval_min``)."""
+    interval_s = app[CONFIG].staffing.interval_min * 60.0
+
+    async def figures(skill: str | None) -> dict[str, Any]:
+        return await today_by_interval(engine_of(app), skill, interval_s)
+
+    return figures
+
+
+def rota_source(app: web.Application) -> RotaSource:
+    """The rota page's week from Monday ``first`` (London): the organisation's active experts,
+    their shifts expanded as ``GET /api/v1/experts/{id}/rota`` expands them, and the spans of
+    their absences (timed) and leave (dates) that overlap the week."""
+
+    async def week(org: str, first: date) -> dict[str, Any]:
+        async with sessions_of(app)() as session:
+            experts = (await session.exec(select(Expert).where(
+                Expert.org_id == org, col(Expert.active).is_(True)))).all()
+            zones = {e.id: e.timezone for e in experts}
+            rows = [r for r in await all_patterns(session) if r["expert_id"] in zones]
+        patterns, absences = reconcile.rota_of(rows, zones)
+        london = rota.zone_of("Europe/London")
+        start = rota.to_utc(first, time(0), london)
+        end = rota.to_utc(first + timedelta(days=7), time(0), london)
+        spans = [(a, a.span()) for a in absences]
+        return {"experts": [{"id": e.id, "name": e.name} for e in experts],
+                "shifts": [s.to_json() for s in rota.expand(patterns, absences, start, end)],
+                "absences": [{"expert_id": a.expert_id, "kind": "absence" if a.timed else "leave",
+                              **span.to_json()} for a, span in spans
+                             if span.start < end and start < span.end]}
+
+    return week
 
 
 async def _healthz(request: web.Request) -> web.Response:

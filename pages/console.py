@@ -22,6 +22,7 @@ from pages.sessions import SignedIn
 
 SECTIONS = (
     ("/console", "Wallboard"),
+    ("/console/today", "Today"),
     ("/console/contacts", "Contacts"),
     ("/console/experts", "Experts"),
     ("/console/skills", "Skills"),
@@ -29,6 +30,7 @@ SECTIONS = (
     ("/console/import", "Import"),
     ("/console/graph", "Skills graph"),
     ("/console/coverage", "Coverage"),
+    ("/console/rota", "Rota"),
     ("/console/staffing", "Staffing"),
     ("/console/audit", "Audit log"),
 )

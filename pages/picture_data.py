@@ -1,4 +1,4 @@
-"""The facts behind the console's two pictures, as plain frozen data (pure: no I/O).
+"""The facts behind the console's pictures, as plain frozen data (pure: no I/O).
 
 ``neighbourhood(graph, holders, skill, depth)`` is the skills graph around one skill: every skill
 up to ``depth`` links away, with its substitution cost from the chosen skill (the graph's
@@ -8,6 +8,11 @@ cost is the cheaper of its broader/narrower and related costs, as the graph's di
 ``coverage_cells(rows)`` reads the scheduler's coverage cells (``Cell.to_json()`` dicts),
 ``heatmap(...)`` arranges them per skill and interval, ``totals`` and ``shortfalls`` are what
 the coverage table shows. Times are shown in ``zone`` (Europe/London).
+
+``today_slots(data, zone)`` reads the router's figures per interval of today (``Today``);
+``rota_week(data, first, zone)`` reads a team's shifts, absences and leave for the week from
+Monday ``first`` (``RotaWeek``), and ``RotaWeek.pieces()`` cuts them at each day's midnight,
+as the week view draws them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -200,7 +205,7 @@ def interval_label(start: datetime, length: timedelta, zone: ZoneInfo) -> str:
     return f"{day_label(local)} {local:%H:%M}{DASH}{end:%H:%M}"
 
 
-def day_label(moment: datetime) -> str:
+def day_label(moment: date) -> str:
     return f"{moment:%a} {moment.day} {moment:%b}"
 
 
@@ -232,3 +237,188 @@ def figure(value: float) -> str:
     if float(text) == 0 and value != 0:
         text = f"{value:.3f}".rstrip("0")
     return text.replace("-", "\u2212")
+
+
+# -- today per interval -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TodaySlot:
+    """One interval of today: the contacts that arrived in it and the queue at its end."""
+
+    start: datetime
+    end: datetime
+    arrived: int
+    answered: int
+    within: int  # answered within the target
+    abandoned: int
+    service_level: float | None  # within / (answered + abandoned); None when none settled
+    waiting: int  # contacts waiting at ``waiting_at``
+    waiting_at: datetime  # the interval's end, or now for the current interval
+
+    @property
+    def settled(self) -> int:
+        return self.answered + self.abandoned
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    skill: str | None
+    start: datetime  # the last midnight in ``zone``
+    now: datetime
+    interval: timedelta
+    target_s: float
+    goal: float  # the service level aimed for (``staffing.service_level``)
+    slots: tuple[TodaySlot, ...]
+    zone: ZoneInfo
+
+    def label(self, slot: TodaySlot) -> str:
+        """``10:00`` to ``10:30`` (an en dash between) in ``zone``."""
+        return f"{self.clock(slot.start)}{DASH}{self.clock(slot.end)}"
+
+    def clock(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.zone):%H:%M}"
+
+
+def _instant(epoch: Any) -> datetime:
+    return datetime.fromtimestamp(float(epoch), UTC)
+
+
+def today_slots(data: Mapping[str, Any], zone: ZoneInfo) -> Today:
+    """The router's ``today_by_interval`` answer (epoch seconds) as a ``Today``."""
+    slots = tuple(TodaySlot(
+        _instant(s["start"]), _instant(s["end"]), int(s["offered"]), int(s["answered"]),
+        int(s["within_target"]), int(s["abandoned"]),
+        None if s["service_level"] is None else float(s["service_level"]),
+        int(s["waiting"]), _instant(s["waiting_at"])) for s in data["intervals"])
+    return Today(data["skill"], _instant(data["start"]), _instant(data["now"]),
+                 timedelta(seconds=float(data["interval_s"])), float(data["target_s"]),
+                 float(data["goal"]), slots, zone)
+
+
+def percent(value: float | None) -> str:
+    """A service level for people: ``75%``, ``66.7%``; an en dash for none."""
+    if value is None:
+        return DASH
+    return f"{value * 100:.1f}".removesuffix(".0") + "%"
+
+
+# -- a team's rota as a week --------------------------------------------------------------------
+
+SHIFT, ABSENCE, LEAVE = "shift", "absence", "leave"
+KIND_WORDS = {SHIFT: "Shift", ABSENCE: "Away (part of a day)", LEAVE: "Leave"}
+WEEK = 7
+
+
+@dataclass(frozen=True, slots=True)
+class RotaEntry:
+    """A shift, a timed absence or a leave, as aware UTC instants."""
+
+    expert: str
+    kind: str  # SHIFT, ABSENCE or LEAVE
+    start: datetime
+    end: datetime
+    breaks: tuple[tuple[datetime, datetime], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RotaPiece:
+    """The part of an entry on one day of the week, as drawn: hours from that day's midnight
+    (wall clock, so 24 is the next midnight)."""
+
+    entry: RotaEntry
+    day: int  # 0 = Monday
+    start: datetime
+    end: datetime
+    from_h: float
+    to_h: float
+
+
+@dataclass(frozen=True, slots=True)
+class RotaWeek:
+    first: date  # the Monday
+    experts: tuple[tuple[str, str], ...]  # (id, name), by name
+    entries: tuple[RotaEntry, ...]
+    zone: ZoneInfo
+
+    @property
+    def days(self) -> tuple[date, ...]:
+        return tuple(self.first + timedelta(days=n) for n in range(WEEK))
+
+    def midnight(self, day: date) -> datetime:
+        return datetime.combine(day, time(0), self.zone)
+
+    def pieces(self) -> list[RotaPiece]:
+        """Every entry cut at the week's midnights, by expert (as the rows are), day, time."""
+        order = {expert: n for n, (expert, _) in enumerate(self.experts)}
+        found = [p for e in self.entries if e.expert in order for p in self._cut(e)]
+        return sorted(found, key=lambda p: (order[p.entry.expert], p.day, p.start,
+                                            p.entry.kind))
+
+    def _cut(self, entry: RotaEntry) -> list[RotaPiece]:
+        found = []
+        for n, day in enumerate(self.days):
+            begin, end = self.midnight(day), self.midnight(day + timedelta(days=1))
+            start, stop = max(entry.start, begin), min(entry.end, end)
+            if start < stop:
+                found.append(RotaPiece(entry, n, start, stop, self._hours(start, day),
+                                       self._hours(stop, day)))
+        return found
+
+    def _hours(self, moment: datetime, day: date) -> float:
+        local = moment.astimezone(self.zone)
+        if local.date() > day:
+            return 24.0
+        return local.hour + local.minute / 60 + local.second / 3600
+
+    def name(self, expert: str) -> str:
+        return dict(self.experts).get(expert, expert)
+
+
+def rota_week(data: Mapping[str, Any], first: date, zone: ZoneInfo) -> RotaWeek:
+    """The composition root's rota answer (experts, shifts as ``Shift.to_json()``, absences as
+    ``{expert_id, kind, start, end}``) for the week from Monday ``first``."""
+    experts = sorted(((str(e["id"]), str(e["name"])) for e in data["experts"]),
+                     key=lambda e: (e[1].lower(), e[0]))
+    shifts = [RotaEntry(str(s["expert_id"]), SHIFT, _aware(s["start"]), _aware(s["end"]),
+                        tuple((_aware(b["start"]), _aware(b["end"])) for b in s["breaks"]))
+              for s in data["shifts"]]
+    away = [RotaEntry(str(a["expert_id"]), LEAVE if a["kind"] == LEAVE else ABSENCE,
+                      _aware(a["start"]), _aware(a["end"])) for a in data["absences"]]
+    return RotaWeek(first, tuple(experts), tuple(shifts + away), zone)
+
+
+def _aware(text: Any) -> datetime:
+    return datetime.fromisoformat(str(text)).astimezone(UTC)
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def hour_text(hours: float) -> str:
+    """``9.5`` -> ``09:30``; 24 is ``24:00`` (the next midnight)."""
+    minutes = round(hours * 60)
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def piece_time(piece: RotaPiece, zone: ZoneInfo) -> str:
+    """What the table says of a piece's hours: ``09:00`` to ``17:00``, ``All day``, and where a
+    shift or an absence runs over a midnight, when it really starts or ends; its breaks."""
+    if piece.from_h == 0 and piece.to_h == 24:
+        words = "All day"
+    else:
+        words = f"{hour_text(piece.from_h)}{DASH}{hour_text(piece.to_h)}"
+    entry, notes = piece.entry, []
+    if entry.start < piece.start and entry.kind != LEAVE:
+        notes.append(f"from {_moment(entry.start, zone)}")
+    if entry.end > piece.end and entry.kind != LEAVE:
+        notes.append(f"until {_moment(entry.end, zone)}")
+    notes += [f"break {_moment(a, zone, day=False)}{DASH}{_moment(b, zone, day=False)}"
+              for a, b in entry.breaks if piece.start <= a < piece.end]
+    return f"{words} ({'; '.join(notes)})" if notes else words
+
+
+def _moment(moment: datetime, zone: ZoneInfo, *, day: bool = True) -> str:
+    local = moment.astimezone(zone)
+    return f"{local:%H:%M} {day_label(local)}" if day else f"{local:%H:%M}"

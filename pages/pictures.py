@@ -4,35 +4,54 @@
 away: a box per skill (name, holders, organisations), each link labelled with its cost.
 ``heatmap_svg(heatmap, …)`` draws coverage per skill (rows) and interval (columns), each cell
 coloured by the gap between experts scheduled and agents needed, with a legend.
+``service_svg(today, …)`` and ``queue_svg(today, …)`` draw today per interval: the service
+level as bars against a dashed goal line, and the contacts waiting at each interval's end.
+``rota_svg(week, …)`` draws a team's week: a row per expert, a column per day, a bar per shift,
+absence or leave at its hours.
 
 Built with ``xml.etree``, so every name is escaped. The content security policy allows no inline
 style, so colours, dashes and fonts are SVG presentation attributes and the page's stylesheet
 scales the picture. Each picture has ``role="img"``, its own ``<title>`` (``aria-labelledby``)
 and points at the page's caption (``aria-describedby``). Nothing rests on colour alone: a
 fragile skill's box is also dashed and says "One organisation only", an unheld skill's box is
-dotted, striped and says "Nobody holds it", and a cell short of staff is striped; every box and
-cell has a ``<title>`` tooltip with its figures.
+dotted, striped and says "Nobody holds it", a cell short of staff and a service level below
+the goal are striped, an absence is a dashed outline marked "Away" and leave a grey bar marked
+"Leave"; every box, cell and bar has a ``<title>`` tooltip with its figures.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from math import ceil
 from xml.etree import ElementTree as ET
 
 from pages.picture_data import (
+    ABSENCE,
+    DASH,
     ENOUGH,
     IDLE,
+    KIND_WORDS,
+    LEAVE,
+    SHIFT,
     SHORT,
     SPARE,
+    WEEK,
     CoverCell,
     Heatmap,
     Link,
     Neighbourhood,
+    RotaPiece,
+    RotaWeek,
     SkillNode,
+    Today,
+    TodaySlot,
     day_label,
     figure,
+    hour_text,
+    percent,
+    piece_time,
 )
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -358,3 +377,262 @@ def _heat_legend(root: ET.Element, y: float, fills: Mapping[str, str]) -> None:
                             "height": 20, "fill": fills[state], "stroke": INK,
                             "stroke-width": 1})
         _label(group, x + 28, y + 15, words, size=13)
+
+
+# -- today per interval: service level and queue ------------------------------------------------
+
+AXIS_W, PLOT_W, PLOT_TOP, PLOT_H, CHART_FOOT = 64, 672, 44, 200, 112
+GRID_GREY = "#b1b4b6"
+MET, MISSED, NONE = "met", "missed", "none"
+
+
+def slot_label(today: Today, slot: TodaySlot) -> str:
+    so_far = " (so far)" if slot.end > today.now else ""
+    return f"{today.label(slot)}{so_far}"
+
+
+def service_summary(today: Today, slot: TodaySlot) -> str:
+    """The tooltip of a service level bar: the table row's figures in words."""
+    head = f"{slot_label(today, slot)}: {_plural(slot.arrived, 'contact')} arrived"
+    if slot.service_level is None:
+        return f"{head}; no service level (none answered or abandoned yet)"
+    return (f"{head}; service level {percent(slot.service_level)}: {slot.within} of "
+            f"{slot.settled} answered within {today.target_s:g} s, {slot.abandoned} abandoned")
+
+
+def queue_summary(today: Today, slot: TodaySlot) -> str:
+    return f"{slot_label(today, slot)}: {slot.waiting} waiting at {today.clock(slot.waiting_at)}"
+
+
+def _slot_state(today: Today, slot: TodaySlot) -> str:
+    if slot.service_level is None:
+        return NONE
+    return MET if slot.service_level >= today.goal else MISSED
+
+
+def _slots_in_day(today: Today) -> int:
+    """How many intervals the whole London day has (the x axis is the day, not just so far)."""
+    local = today.start.astimezone(today.zone)
+    end = datetime.combine(local.date() + timedelta(days=1), time(0), today.zone)
+    return max(ceil((end - today.start) / today.interval), len(today.slots), 1)
+
+
+def _chart_root(svg_id: str, title: str, caption_id: str) -> ET.Element:
+    return _root(svg_id, AXIS_W + PLOT_W + PAD, PLOT_TOP + PLOT_H + CHART_FOOT, title,
+                 caption_id)
+
+
+def _y_axis(root: ET.Element, ticks: Iterable[tuple[float, str]], name: str) -> None:
+    """Grid lines at ``ticks`` (a share of the plot's height, and its words) and the axis name
+    above them."""
+    axis = _el(root, "g", {"class": "xl-axis xl-y"})
+    _label(axis, PAD, PLOT_TOP - 24, name, size=13, bold=True)
+    for share, words in ticks:
+        y = PLOT_TOP + PLOT_H * (1 - share)
+        _el(axis, "line", {"x1": AXIS_W, "y1": y, "x2": AXIS_W + PLOT_W, "y2": y,
+                           "stroke": GRID_GREY, "stroke-width": 1})
+        _label(axis, AXIS_W - 6, y + 4, words, size=12, anchor="end")
+
+
+def _x_axis(root: ET.Element, today: Today, slot_w: float, name: str) -> None:
+    """The baseline, a tick and the time every three hours, and the axis name below."""
+    axis = _el(root, "g", {"class": "xl-axis xl-x"})
+    base = PLOT_TOP + PLOT_H
+    _el(axis, "line", {"x1": AXIS_W, "y1": base, "x2": AXIS_W + PLOT_W, "y2": base,
+                       "stroke": INK, "stroke-width": 1})
+    for n in range(_slots_in_day(today)):
+        local = (today.start + n * today.interval).astimezone(today.zone)
+        if local.minute == 0 and local.hour % 3 == 0:
+            x = AXIS_W + n * slot_w
+            _el(axis, "line", {"x1": x, "y1": base, "x2": x, "y2": base + 6, "stroke": INK,
+                               "stroke-width": 1})
+            _label(axis, x, base + 20, f"{local:%H:%M}", size=12, anchor="middle")
+    _label(axis, AXIS_W + PLOT_W / 2, base + 42, name, size=13, bold=True, anchor="middle")
+
+
+def service_svg(today: Today, *, svg_id: str, caption_id: str) -> str:
+    """Bars of each interval's service level (striped red below the goal, a hollow ring when
+    nothing was settled) against a dashed line at the goal."""
+    root = _chart_root(svg_id, "Service level today, per interval", caption_id)
+    fills = {MET: BLUE, MISSED: _stripes(root, f"{svg_id}-missed")}
+    slot_w = PLOT_W / _slots_in_day(today)
+    _y_axis(root, [(n / 4, f"{25 * n}%") for n in range(5)], "Service level")
+    _x_axis(root, today, slot_w, "Time of day (UK), one bar per interval")
+    for n, slot in enumerate(today.slots):
+        _service_bar(root, today, slot, AXIS_W + n * slot_w, slot_w, fills)
+    _goal_line(root, today)
+    _service_legend(root, fills)
+    return _serialise(root)
+
+
+def _slot_group(root: ET.Element, slot: TodaySlot, classes: str, tooltip: str) -> ET.Element:
+    group = _el(root, "g", {"class": classes, "data-start": slot.start.isoformat()})
+    _el(group, "title", text=tooltip)
+    return group
+
+
+def _service_bar(root: ET.Element, today: Today, slot: TodaySlot, x: float, slot_w: float,
+                 fills: Mapping[str, str]) -> None:
+    state = _slot_state(today, slot)
+    group = _slot_group(root, slot, f"xl-slot xl-{state}", service_summary(today, slot))
+    base = PLOT_TOP + PLOT_H
+    if slot.service_level is None:
+        _el(group, "circle", {"cx": x + slot_w / 2, "cy": base - 5, "r": 4, "fill": WHITE,
+                              "stroke": GREY, "stroke-width": 2})
+        return
+    height = max(slot.service_level * PLOT_H, 2)
+    _el(group, "rect", {"x": x + 1, "y": base - height, "width": max(slot_w - 2, 1),
+                        "height": height, "fill": fills[state]})
+
+
+def _goal_line(root: ET.Element, today: Today) -> None:
+    y = PLOT_TOP + PLOT_H * (1 - today.goal)
+    group = _el(root, "g", {"class": "xl-goal"})
+    words = f"Goal: {percent(today.goal)} within {today.target_s:g} s"
+    _el(group, "title", text=words)
+    _el(group, "line", {"x1": AXIS_W, "y1": y, "x2": AXIS_W + PLOT_W, "y2": y, "stroke": INK,
+                        "stroke-width": 2, "stroke-dasharray": "8 5"})
+    _label(group, AXIS_W + PLOT_W, y - 6, words, size=12, bold=True, anchor="end")
+
+
+def _service_legend(root: ET.Element, fills: Mapping[str, str]) -> None:
+    group = _el(root, "g", {"class": "xl-legend"})
+    y = PLOT_TOP + PLOT_H + 64
+    keys = [("Met the goal (solid blue)", fills[MET]),
+            ("Below the goal (striped red)", fills[MISSED])]
+    for i, (words, fill) in enumerate(keys):
+        x = AXIS_W + i * 220
+        _el(group, "rect", {"x": x, "y": y, "width": 18, "height": 18, "fill": fill})
+        _label(group, x + 26, y + 14, words, size=13)
+    x = AXIS_W + 440
+    _el(group, "circle", {"cx": x + 9, "cy": y + 9, "r": 5, "fill": WHITE, "stroke": GREY,
+                          "stroke-width": 2})
+    _label(group, x + 26, y + 14, "Nothing settled", size=13)
+    _el(group, "line", {"x1": AXIS_W, "y1": y + 34, "x2": AXIS_W + 40, "y2": y + 34,
+                        "stroke": INK, "stroke-width": 2, "stroke-dasharray": "8 5"})
+    _label(group, AXIS_W + 48, y + 38, "Dashed line: the goal", size=13)
+
+
+def _queue_top(today: Today) -> int:
+    """The top of the queue axis: a multiple of 4 at or above the longest queue (4 at least)."""
+    most = max((s.waiting for s in today.slots), default=0)
+    return max(4, ceil(most / 4) * 4)
+
+
+def queue_svg(today: Today, *, svg_id: str, caption_id: str) -> str:
+    """A bar per interval: the contacts waiting at its end (at now for the current one)."""
+    root = _chart_root(svg_id, "Queue length today, at the end of each interval", caption_id)
+    top = _queue_top(today)
+    slot_w = PLOT_W / _slots_in_day(today)
+    _y_axis(root, [(n / 4, f"{top * n // 4}") for n in range(5)], "Contacts waiting")
+    _x_axis(root, today, slot_w, "Time of day (UK), one bar per interval")
+    base = PLOT_TOP + PLOT_H
+    for n, slot in enumerate(today.slots):
+        group = _slot_group(root, slot, "xl-slot xl-queue", queue_summary(today, slot))
+        height = slot.waiting / top * PLOT_H
+        _el(group, "rect", {"x": AXIS_W + n * slot_w + 1, "y": base - height,
+                            "width": max(slot_w - 2, 1), "height": height, "fill": BLUE})
+    return _serialise(root)
+
+
+# -- a team's rota as a week --------------------------------------------------------------------
+
+NAME_W, DAY_W, WEEK_HEAD, ROTA_ROW, ROTA_LEGEND_H = 170, 140, 48, 50, 96
+LANE = {SHIFT: (6, 20), ABSENCE: (29, 16), LEAVE: (29, 16)}  # (top within the row, height)
+KIND_LOOK: dict[str, dict[str, Value]] = {
+    SHIFT: {"fill": BLUE},
+    ABSENCE: {"fill": WHITE, "stroke": RED, "stroke-width": 2, "stroke-dasharray": "4 2"},
+    LEAVE: {"fill": PALE, "stroke": INK, "stroke-width": 1},
+}
+KIND_MARK = {SHIFT: "", ABSENCE: "Away", LEAVE: "Leave"}
+
+
+def piece_summary(week: RotaWeek, piece: RotaPiece) -> str:
+    """The tooltip of a bar: the table row in words."""
+    day = week.days[piece.day]
+    return (f"{week.name(piece.entry.expert)}, {day_label(day)}: "
+            f"{KIND_WORDS[piece.entry.kind]}, {piece_time(piece, week.zone)}")
+
+
+def rota_svg(week: RotaWeek, *, svg_id: str, caption_id: str) -> str:
+    """Experts as rows, Monday to Sunday as columns; each shift a solid blue bar at its hours,
+    an absence a dashed red outline marked "Away" and leave a grey bar marked "Leave", both in
+    a lane below the shifts."""
+    rows_h = max(len(week.experts), 1) * ROTA_ROW
+    width = NAME_W + WEEK * DAY_W + PAD
+    title = f"Rota for the week of {day_label(week.first)} {week.first:%Y}"
+    root = _root(svg_id, width, WEEK_HEAD + rows_h + ROTA_LEGEND_H, title, caption_id)
+    _week_grid(root, week, rows_h)
+    rows = {expert: n for n, (expert, _) in enumerate(week.experts)}
+    for n, (expert, name) in enumerate(week.experts):
+        _expert_label(root, expert, name, WEEK_HEAD + n * ROTA_ROW)
+    for piece in week.pieces():
+        _piece(root, week, piece, WEEK_HEAD + rows[piece.entry.expert] * ROTA_ROW)
+    _rota_legend(root, WEEK_HEAD + rows_h + 18)
+    return _serialise(root)
+
+
+def _week_grid(root: ET.Element, week: RotaWeek, rows_h: float) -> None:
+    """Each day's name and date above its column, its edges, and faint lines at 06, 12, 18."""
+    axis = _el(root, "g", {"class": "xl-axis"})
+    bottom = WEEK_HEAD + rows_h
+    for n, day in enumerate(week.days):
+        x = NAME_W + n * DAY_W
+        _label(axis, x + DAY_W / 2, 18, day_label(day), size=13, bold=True, anchor="middle")
+        for hour in (6, 12, 18):
+            hx = x + hour / 24 * DAY_W
+            _el(axis, "line", {"x1": hx, "y1": WEEK_HEAD - 8, "x2": hx, "y2": bottom,
+                               "stroke": GRID_GREY, "stroke-width": 1})
+            _label(axis, hx, WEEK_HEAD - 12, f"{hour:02d}", size=11, anchor="middle")
+        _el(axis, "line", {"x1": x, "y1": 4, "x2": x, "y2": bottom, "stroke": INK,
+                           "stroke-width": 1})
+    right = NAME_W + WEEK * DAY_W
+    _el(axis, "line", {"x1": right, "y1": 4, "x2": right, "y2": bottom, "stroke": INK,
+                       "stroke-width": 1})
+    for n in range(len(week.experts) + 1):
+        y = WEEK_HEAD + n * ROTA_ROW
+        _el(axis, "line", {"x1": PAD, "y1": y, "x2": right, "y2": y, "stroke": GRID_GREY,
+                           "stroke-width": 1})
+
+
+def _expert_label(root: ET.Element, expert: str, name: str, y: float) -> None:
+    text = _label(root, PAD, y + ROTA_ROW / 2 + 5, _fit(name, 20))
+    _el(text, "title", text=f"{name} ({expert})")
+
+
+def _piece(root: ET.Element, week: RotaWeek, piece: RotaPiece, row_y: float) -> None:
+    kind = piece.entry.kind
+    group = _el(root, "g", {"class": f"xl-entry xl-{kind}", "data-expert": piece.entry.expert,
+                            "data-day": week.days[piece.day].isoformat(), "data-kind": kind})
+    _el(group, "title", text=piece_summary(week, piece))
+    top, height = LANE[kind]
+    x = NAME_W + piece.day * DAY_W + piece.from_h / 24 * DAY_W
+    width = max((piece.to_h - piece.from_h) / 24 * DAY_W, 2)
+    _el(group, "rect", {"x": x, "y": row_y + top, "width": width, "height": height, "rx": 2,
+                        **KIND_LOOK[kind]})
+    words = _bar_words(piece) if kind == SHIFT else KIND_MARK[kind]
+    if 6.5 * len(words) + 6 <= width:
+        _el(group, "text", {"x": x + width / 2, "y": row_y + top + height / 2 + 4,
+                            "font-size": 11, "text-anchor": "middle",
+                            "fill": WHITE if kind == SHIFT else INK,
+                            "font-weight": "bold"}, words)
+
+
+def _bar_words(piece: RotaPiece) -> str:
+    """``09`` to ``17`` or ``09:30`` to ``17`` (an en dash between): the hours, short."""
+    def short(hours: float) -> str:
+        text = hour_text(hours)
+        return text.removesuffix(":00")
+
+    return f"{short(piece.from_h)}{DASH}{short(piece.to_h)}"
+
+
+def _rota_legend(root: ET.Element, y: float) -> None:
+    group = _el(root, "g", {"class": "xl-legend"})
+    keys = [(SHIFT, "Solid blue bar: a shift, with its hours"),
+            (ABSENCE, "Dashed red outline, “Away”: absent part of a day"),
+            (LEAVE, "Grey bar, “Leave”: on leave")]
+    for i, (kind, words) in enumerate(keys):
+        _el(group, "rect", {"x": PAD, "y": y + i * 24, "width": 28, "height": 18, "rx": 2,
+                            **KIND_LOOK[kind]})
+        _label(group, PAD + 36, y + i * 24 + 14, words, size=13)

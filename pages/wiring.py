@@ -18,7 +18,7 @@ from aiohttp import web
 
 from base.clock import now_utc
 from base.db import Sessions
-from pages import audit_page, console, experts_pages, views, wallboard
+from pages import audit_page, console, experts_pages, pool_pages, views, wallboard
 from pages.access import WEB, WebContext
 
 HERE = Path(__file__).resolve().parent
@@ -49,6 +49,7 @@ def setup(app: web.Application, *, sessions: Sessions, public_url: str,
     app.router.add_routes(wallboard.routes())
     app.router.add_routes(audit_page.routes())
     app.router.add_routes(experts_pages.routes())
+    app.router.add_routes(pool_pages.routes())
     app.router.add_get("/sign-in/{token}", views.sign_in_page)
     app.router.add_post("/sign-in/{token}", views.sign_in)
     app.router.add_post("/sign-out", views.sign_out)

@@ -6,11 +6,18 @@ object. The wallboard's WebSocket pushes exactly this object, so the two never d
 
 ``summarise`` and ``by_skill`` are pure: service level = answered within the target /
 (answered + abandoned); contacts still waiting are not yet counted either way.
+
+``today_by_interval(engine, skill, interval_s)`` is what the console's "Today" page draws: per
+interval from the last Europe/London midnight up to the one holding ``now`` (the engine's
+clock), the contacts that arrived in it, their service level by the same rule, and how many
+contacts were waiting at the interval's end (at ``now`` for the current one), reconstructed
+from arrival, answer and end times. ``by_interval`` is its pure arithmetic.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +26,8 @@ from router.engine import Engine
 
 RECENT_S = 30 * 60
 Row = tuple[str, str, float | None]  # (skill, state, waited_s)
+# (skill, state, arrived_at, answered_at, ended_at, waited_s)
+Arrival = tuple[str, str, float, float | None, float | None, float | None]
 ANSWERED = ("connected", "wrapup", "completed")
 
 
@@ -61,3 +70,49 @@ def by_skill(today: list[Row], recent: list[Row], target_s: float
         grouped[row[0]][1].append(row)
     return {skill: {"today": summarise(t, target_s), "last_30_min": summarise(r, target_s)}
             for skill, (t, r) in sorted(grouped.items())}
+
+
+async def today_by_interval(engine: Engine, skill: str | None,
+                            interval_s: float) -> dict[str, Any]:
+    """Today's figures per interval for ``skill`` (every skill for None); times are epoch
+    seconds on the engine's clock."""
+    now = engine.clock()
+    start = local_midnight(now)
+    rows = [r for r in await engine.store.arrivals_since(start) if skill in (None, r[0])]
+    staffing = engine.config.staffing
+    return {"skill": skill, "start": start, "now": now, "interval_s": interval_s,
+            "target_s": staffing.target_s, "goal": staffing.service_level,
+            "intervals": by_interval(rows, start, now, interval_s, staffing.target_s)}
+
+
+def by_interval(rows: Sequence[Arrival], start: float, now: float, interval_s: float,
+                target_s: float) -> list[dict[str, Any]]:
+    """One summary per interval of ``interval_s`` from ``start`` up to and including the one
+    holding ``now``: ``summarise`` of the contacts that arrived in it, how many of them were
+    answered within ``target_s``, and ``waiting``, the queue at its end (or at ``now``)."""
+    if interval_s <= 0:
+        raise ValueError("interval_s must be positive")
+    count = int(max(now - start, 0.0) // interval_s) + 1
+    found = []
+    for n in range(count):
+        begin = start + n * interval_s
+        end = begin + interval_s
+        mine = [r for r in rows if begin <= r[2] < end]
+        settled = [(skill, state, waited) for skill, state, _, _, _, waited in mine]
+        at = min(end, now)
+        found.append({**summarise(settled, target_s), "start": begin, "end": end,
+                      "within_target": answered_within(settled, target_s),
+                      "waiting_at": at, "waiting": waiting_at(rows, at)})
+    return found
+
+
+def answered_within(rows: Sequence[Row], target_s: float) -> int:
+    """How many contacts were answered within ``target_s``: ``summarise``'s numerator."""
+    return sum(1 for _, state, w in rows if (state in ANSWERED or state == "failed")
+               and w is not None and w <= target_s)
+
+
+def waiting_at(rows: Sequence[Arrival], at: float) -> int:
+    """How many contacts had arrived by ``at`` and were neither answered nor ended by then."""
+    return sum(1 for _, _, arrived, answered, ended, _ in rows if arrived <= at
+               and (answered is None or answered > at) and (ended is None or ended > at))

@@ -1,4 +1,4 @@
-// The console's forms (the expert page, a contact's page): each form (class expertline-api-form)
+// The console's forms (an expert's page, a contact's, the skills and organisations pages): each form (class expertline-api-form)
 // sends one change to the JSON API with the session cookie and the page's CSRF token. The API checks it, records it in the
 // audit log and tells the routing engine; this script only shows what the API answered: its
 // error message in the error summary and next to the field, or, after a reload that shows the
