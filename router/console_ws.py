@@ -1,16 +1,17 @@
 """``/ws/console``: the supervisor wallboard's live channel (admins and supervisors; the session
 cookie or a bearer token, through the app's auth middleware).
 
-The server pushes ``{"type": "wallboard", "stats": …, "contacts": […]}``: ``stats`` is exactly
-what ``GET /api/v1/stats`` answers at that moment (``router.stats.live_stats``), ``contacts``
+The server pushes ``{"type": "wallboard", "stats": …, "contacts": […]}``: ``stats`` is what
+``GET /api/v1/stats`` answers (the same function, ``router.stats.live_stats``, read at most
+half a second before the push), ``contacts``
 the contacts not yet finished that the caller may see (``router.supervision.sees_contact``),
-longest-waiting first (id, channel, medium, skill, priority,
-state, seconds since arrival, the expert on it; never the citizen's number or words). It
-pushes once on connect, again after routing changes (several changes within ``MIN_GAP_S``
-make one push) and at least every ``EVERY_S`` while nothing changes, so waits keep growing
-on screen. The console sends nothing; what it sends is ignored. When the figures cannot be
-read (the database is down), the socket closes with 1011 and the page reconnects.
-"""
+longest-waiting first (id, channel, medium, skill, priority, state, seconds since arrival, the
+expert on it; never the citizen's number or words). It pushes once on connect, again after
+routing changes (several changes within ``MIN_GAP_S`` make one push; the consoles share one
+reading of the figures, at most two a second) and at least every ``EVERY_S`` while nothing
+changes, so waits keep growing on screen. The console sends nothing; what it sends is ignored.
+When the figures cannot be read (the database is down), the socket closes with 1011 and the page
+reconnects."""
 
 from __future__ import annotations
 
@@ -25,13 +26,14 @@ from base.access import Principal, Role, require_role
 from base.http import principal
 from router.context import engine_of
 from router.engine import Engine
-from router.stats import live_stats
+from router.stats import SharedStats
 from router.supervision import sees_contact
 
 log = logging.getLogger("router.console")
 EVERY_S = 5.0
 MIN_GAP_S = 1.0
 MAX_FRAME = 4096
+SHARED = web.AppKey("router.console_stats", SharedStats)
 
 
 async def console_socket(request: web.Request) -> web.WebSocketResponse:
@@ -42,7 +44,7 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     changed = asyncio.Event()
     stop_watching = engine.watch_steps(changed.set)
-    pusher = asyncio.create_task(_push(ws, engine, changed, caller))
+    pusher = asyncio.create_task(_push(ws, request.app[SHARED], engine, changed, caller))
     try:
         async for _message in ws:
             pass  # the wallboard only listens
@@ -54,12 +56,12 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Event,
-                caller: Principal) -> None:
+async def _push(ws: web.WebSocketResponse, figures: SharedStats, engine: Engine,
+                changed: asyncio.Event, caller: Principal) -> None:
     while not ws.closed:
         changed.clear()
         try:
-            frame = await wallboard(engine, caller)
+            frame = wallboard(engine, await figures.read(), caller)
         except Exception:  # the database is unreachable: the page reconnects and tries again
             log.warning("the wallboard's figures could not be read; closing its socket",
                         exc_info=True)
@@ -71,10 +73,9 @@ async def _push(ws: web.WebSocketResponse, engine: Engine, changed: asyncio.Even
         await asyncio.sleep(MIN_GAP_S)  # a burst of changes makes one push, not one each
 
 
-async def wallboard(engine: Engine, caller: Principal) -> dict[str, Any]:
+def wallboard(engine: Engine, stats: dict[str, Any], caller: Principal) -> dict[str, Any]:
     """The frame: the live figures and the contacts not yet finished that ``caller`` may see
     (``router.supervision.sees_contact``)."""
-    stats = await live_stats(engine)
     now = engine.clock()
     contacts = [{"id": c.id, "channel": c.channel.value, "medium": c.medium.value,
                  "skill": c.skill, "priority": c.priority, "state": c.state.value,

@@ -15,6 +15,7 @@ from aiohttp import web
 from router import api, console_ws, desk_ws
 from router.context import ENGINE, engine_of
 from router.engine import Engine
+from router.stats import SharedStats
 
 __all__ = ["ENGINE", "engine_of", "setup"]
 
@@ -26,6 +27,7 @@ def setup(app: web.Application, *, engine: Callable[[web.Application], Engine]) 
         made = engine(app)
         await made.start()
         app[ENGINE] = made
+        app[console_ws.SHARED] = SharedStats(made, console_ws.MIN_GAP_S / 2)
         yield
         await made.close()
 

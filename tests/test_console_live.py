@@ -15,6 +15,7 @@ from base.access import Role
 from expertline.app import DATABASE
 from router.context import engine_of
 from router.ports import Channel, ContactRequest, Medium
+from router.stats import SharedStats
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
@@ -89,6 +90,20 @@ async def test_the_wallboard_socket_pushes_what_the_stats_api_answers(
         shown = pushed["contacts"][0]
         assert shown["skill"] == "dementia" and shown["state"] == "queued"
         assert "address" not in shown and "first_words" not in shown
+
+
+async def test_consoles_share_one_reading_of_the_figures_for_half_a_second(
+        client: TestClient, live: Frozen) -> None:
+    """Each reading scans today's contacts, so wallboards share one: a second reading within
+    the half-second returns the first; after it, the figures are read again."""
+    monotonic = Frozen(0.0)
+    shared = SharedStats(engine_of(client.app), 0.5, clock=monotonic)
+    first = await shared.read()
+    await arrive(client, "CA-shared")
+    monotonic.at = 0.4
+    assert await shared.read() is first and first["waiting"] == 0
+    monotonic.at = 0.5
+    assert (await shared.read())["waiting"] == 1
 
 
 async def test_only_supervisors_and_admins_watch_the_wallboard(
