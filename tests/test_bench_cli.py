@@ -46,3 +46,13 @@ def test_bad_bench_arguments_exit_2_in_one_line(argv: list[str],
         code = exc.code
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "error" in err
+
+
+def test_bench_stats_times_readings_of_the_live_figures(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import stats
+
+    assert stats.main(["--contacts", "200", "--rounds", "3"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["bench"], figures["contacts_today"], figures["rounds"]) == ("stats", 200, 3)
+    assert 0 < figures["median_ms"] <= figures["max_ms"]
