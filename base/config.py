@@ -122,11 +122,38 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SkillTarget:
+    """One skill's own promise (``[staffing.skills.ID]``): its routing ``priority`` (0..10,
+    higher is offered first; every contact for the skill gets at least it) and, when set, its
+    ``service_level`` and answer ``target_s`` (0 = the ``[staffing]`` default)."""
+
+    priority: int = 0
+    service_level: float = 0.0
+    target_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class StaffingConfig:
     service_level: float = 0.8
     target_s: float = 20.0
     interval_min: int = 30
     forecast_weeks: int = 4
+    skills: Mapping[str, SkillTarget] = field(default_factory=dict)
+
+    def target_of(self, skill: str) -> float:
+        """Seconds within which a contact for ``skill`` should be answered."""
+        own = self.skills.get(skill)
+        return own.target_s if own is not None and own.target_s > 0 else self.target_s
+
+    def level_of(self, skill: str) -> float:
+        """The share of ``skill``'s contacts to answer within ``target_of(skill)``."""
+        own = self.skills.get(skill)
+        return (own.service_level if own is not None and own.service_level > 0
+                else self.service_level)
+
+    def priority_of(self, skill: str) -> int:
+        own = self.skills.get(skill)
+        return own.priority if own is not None else 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +306,12 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         if not isinstance(value, list):
             raise ConfigError(f"{key}: expected a list")
         return tuple(_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (Mapping, dict) and _is_dataclass_type(typing.get_args(hint)[1]):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a table of tables")
+        item = typing.get_args(hint)[1]
+        return types.MappingProxyType({name: _build(item, v, f"{key}.{name}.")
+                                       for name, v in value.items()})
     if origin in (Mapping, dict) or origin is types.MappingProxyType:
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise ConfigError(f"{key}: expected a table of strings")
@@ -288,6 +321,10 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
     if hint in (int, float, str, bool) and type(value) is hint:
         return value
     raise ConfigError(f"{key}: expected {getattr(hint, '__name__', hint)}, got {value!r}")
+
+
+def _is_dataclass_type(hint: Any) -> bool:
+    return isinstance(hint, type) and dataclasses.is_dataclass(hint)
 
 
 def validate(config: Config) -> None:
@@ -308,6 +345,13 @@ def validate(config: Config) -> None:
            "must be sqlite+aiosqlite:// or postgresql+asyncpg://")
     _validate_routing(config.routing)
     _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
+    _check(config.staffing.target_s > 0, "staffing.target_s", "must be positive")
+    for skill, own in config.staffing.skills.items():
+        key = f"staffing.skills.{skill}"
+        _check(0 <= own.priority <= 10, f"{key}.priority", "must be 0..10")
+        _check(own.service_level == 0 or 0 < own.service_level < 1, f"{key}.service_level",
+               "must be in (0, 1), or 0 for the staffing default")
+        _check(own.target_s >= 0, f"{key}.target_s", "must be positive, or 0 for the default")
     _check(config.callbacks.attempts >= 1, "callbacks.attempts", "must be at least 1")
     _check(config.database.busy_timeout_ms >= 0, "database.busy_timeout_ms", "must be >= 0")
     for name in ("chat_opens_per_min", "messages_per_number_per_min", "auth_failures_per_min"):

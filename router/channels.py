@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from base.config import Config
 from base.errors import Conflict, InvalidInput, NotFound, Unavailable
 from base.inputs import text_problem
 from router import commands as cmd
@@ -77,6 +78,7 @@ class EndSession(Protocol):
 
 class ChannelPort:
     core: RoutingCore
+    config: Config
     store: Store
     clock: Callable[[], float]
     _live: dict[str, LiveContact]
@@ -110,8 +112,10 @@ class ChannelPort:
                               medium=request.medium, skill=request.skill,
                               language=request.language or "en",
                               external_ref=request.external_ref, arrived_at=now,
-                              priority=request.priority, address=request.address,
-                              first_words=first_words_of(request), org=org)
+                              priority=max(request.priority,
+                                           self.config.staffing.priority_of(request.skill)),
+                              address=request.address, first_words=first_words_of(request),
+                              org=org)
         async with self._lock:
             await self._fresh()
             if request.external_ref in self._refs:  # a concurrent retry won the race

@@ -20,10 +20,11 @@ import asyncio
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from base.config import StaffingConfig
 from router.desk import local_midnight
 from router.engine import Engine
 
@@ -36,7 +37,8 @@ ANSWERED = ("connected", "wrapup", "completed")
 
 async def live_stats(engine: Engine) -> dict[str, Any]:
     now = engine.clock()
-    target = engine.config.staffing.target_s
+    staffing = engine.config.staffing
+    target, targets = staffing.target_s, own_targets(staffing)
     queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
                "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
                "available_experts": q.available} for q in engine.core.queue_stats(now)]
@@ -44,18 +46,27 @@ async def live_stats(engine: Engine) -> dict[str, Any]:
     recent_rows = await engine.store.since(now - RECENT_S)
     return {"at": datetime.fromtimestamp(now, UTC).isoformat(), "waiting": engine.core.waiting,
             "queues": queues, "experts": engine.experts_by_state(),
-            "today": summarise(today_rows, target),
-            "last_30_min": summarise(recent_rows, target),
-            "by_skill": by_skill(today_rows, recent_rows, target)}
+            "today": {**summarise(today_rows, target, targets), "goal": staffing.service_level},
+            "last_30_min": {**summarise(recent_rows, target, targets),
+                            "goal": staffing.service_level},
+            "by_skill": by_skill(today_rows, recent_rows, staffing)}
 
 
-def summarise(rows: list[Row], target_s: float) -> dict[str, Any]:
-    answered = [w for _, state, w in rows if state in ANSWERED
+def own_targets(staffing: StaffingConfig) -> dict[str, float]:
+    """The skills with an answer target of their own (``[staffing.skills.ID]``)."""
+    return {skill: staffing.target_of(skill) for skill in staffing.skills}
+
+
+def summarise(rows: Sequence[Row], target_s: float,
+              targets: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """Each contact counts as answered in time within its skill's own target (``targets``)
+    or else ``target_s``, the one the summary names."""
+    answered = [(skill, w) for skill, state, w in rows if state in ANSWERED
                 or (state == "failed" and w is not None)]
     abandoned = sum(1 for _, state, _ in rows if state == "abandoned")
-    within = sum(1 for w in answered if w is not None and w <= target_s)
+    within = answered_within(rows, target_s, targets)
     settled = len(answered) + abandoned
-    waits = [w for w in answered if w is not None]
+    waits = [w for _, w in answered if w is not None]
     return {"offered": len(rows), "answered": len(answered), "abandoned": abandoned,
             "service_level": round(within / settled, 4) if settled else None,
             "target_s": target_s,
@@ -63,15 +74,19 @@ def summarise(rows: list[Row], target_s: float) -> dict[str, Any]:
             "asa_s": round(sum(waits) / len(waits), 1) if waits else None}
 
 
-def by_skill(today: list[Row], recent: list[Row], target_s: float
+def by_skill(today: list[Row], recent: list[Row], staffing: StaffingConfig
              ) -> dict[str, dict[str, Any]]:
-    """Per skill that had a contact today: its ``today`` and ``last_30_min`` summaries."""
+    """Per skill that had a contact today: its ``today`` and ``last_30_min`` summaries, each
+    against the skill's own target and ``goal`` (its service level to reach)."""
     grouped: dict[str, tuple[list[Row], list[Row]]] = defaultdict(lambda: ([], []))
     for row in today:
         grouped[row[0]][0].append(row)
     for row in recent:
         grouped[row[0]][1].append(row)
-    return {skill: {"today": summarise(t, target_s), "last_30_min": summarise(r, target_s)}
+    return {skill: {"today": {**summarise(t, staffing.target_of(skill)),
+                              "goal": staffing.level_of(skill)},
+                    "last_30_min": {**summarise(r, staffing.target_of(skill)),
+                                    "goal": staffing.level_of(skill)}}
             for skill, (t, r) in sorted(grouped.items())}
 
 
@@ -83,16 +98,22 @@ async def today_by_interval(engine: Engine, skill: str | None,
     start = local_midnight(now)
     rows = [r for r in await engine.store.arrivals_since(start) if skill in (None, r[0])]
     staffing = engine.config.staffing
+    if skill is not None:
+        target, goal, targets = staffing.target_of(skill), staffing.level_of(skill), None
+    else:
+        target, goal, targets = staffing.target_s, staffing.service_level, own_targets(staffing)
     return {"skill": skill, "start": start, "now": now, "interval_s": interval_s,
-            "target_s": staffing.target_s, "goal": staffing.service_level,
-            "intervals": by_interval(rows, start, now, interval_s, staffing.target_s)}
+            "target_s": target, "goal": goal,
+            "intervals": by_interval(rows, start, now, interval_s, target, targets)}
 
 
 def by_interval(rows: Sequence[Arrival], start: float, now: float, interval_s: float,
-                target_s: float) -> list[dict[str, Any]]:
+                target_s: float, targets: Mapping[str, float] | None = None
+                ) -> list[dict[str, Any]]:
     """One summary per interval of ``interval_s`` from ``start`` up to and including the one
     holding ``now``: ``summarise`` of the contacts that arrived in it, how many of them were
-    answered within ``target_s``, and ``waiting``, the queue at its end (or at ``now``)."""
+    answered within their target (``targets`` per skill, else ``target_s``), and ``waiting``,
+    the queue at its end (or at ``now``)."""
     if interval_s <= 0:
         raise ValueError("interval_s must be positive")
     count = int(max(now - start, 0.0) // interval_s) + 1
@@ -103,16 +124,19 @@ def by_interval(rows: Sequence[Arrival], start: float, now: float, interval_s: f
         mine = [r for r in rows if begin <= r[2] < end]
         settled = [(skill, state, waited) for skill, state, _, _, _, waited in mine]
         at = min(end, now)
-        found.append({**summarise(settled, target_s), "start": begin, "end": end,
-                      "within_target": answered_within(settled, target_s),
+        found.append({**summarise(settled, target_s, targets), "start": begin, "end": end,
+                      "within_target": answered_within(settled, target_s, targets),
                       "waiting_at": at, "waiting": waiting_at(rows, at)})
     return found
 
 
-def answered_within(rows: Sequence[Row], target_s: float) -> int:
-    """How many contacts were answered within ``target_s``: ``summarise``'s numerator."""
-    return sum(1 for _, state, w in rows if (state in ANSWERED or state == "failed")
-               and w is not None and w <= target_s)
+def answered_within(rows: Sequence[Row], target_s: float,
+                    targets: Mapping[str, float] | None = None) -> int:
+    """How many contacts were answered within their target (their skill's in ``targets``,
+    else ``target_s``): ``summarise``'s numerator."""
+    own = targets or {}
+    return sum(1 for skill, state, w in rows if (state in ANSWERED or state == "failed")
+               and w is not None and w <= own.get(skill, target_s))
 
 
 def waiting_at(rows: Sequence[Arrival], at: float) -> int:

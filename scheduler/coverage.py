@@ -70,13 +70,16 @@ def required_agents(contacts: float, interval_min: int, aht_s: float, target: Ta
 
 
 def coverage(forecast: Forecast, shifts: Iterable[Shift], holds: Mapping[str, frozenset[str]],
-             *, target: Target, aht_s: Mapping[str, float] | None = None) -> list[Cell]:
+             *, target: Target, aht_s: Mapping[str, float] | None = None,
+             targets: Mapping[str, Target] | None = None) -> list[Cell]:
     """Cells for every interval of ``forecast`` and every forecast skill.
 
     ``holds`` maps each (active) expert to the skills they hold; ``aht_s`` the mean handle time
-    per skill (``DEFAULT_AHT_S`` when absent).
+    per skill (``DEFAULT_AHT_S`` when absent); ``targets`` a skill's own service target (else
+    ``target``).
     """
     aht = aht_s or {}
+    own = targets or {}
     by_expert: dict[str, list[Shift]] = {}
     for shift in shifts:
         by_expert.setdefault(shift.expert_id, []).append(shift)
@@ -85,7 +88,7 @@ def coverage(forecast: Forecast, shifts: Iterable[Shift], holds: Mapping[str, fr
     for i, start in enumerate(forecast.intervals):
         demand = {s: c[i] for s, c in forecast.contacts.items()}
         required = {s: required_agents(c, forecast.interval_min, aht.get(s, DEFAULT_AHT_S),
-                                       target) for s, c in demand.items()}
+                                       own.get(s, target)) for s, c in demand.items()}
         share, heads = _shares(by_expert, holds, required, start, start + step)
         cells += [Cell(s, start, demand[s], required[s], share.get(s, 0.0), heads.get(s, 0))
                   for s in sorted(demand)]

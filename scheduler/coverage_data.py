@@ -75,13 +75,14 @@ async def load_coverage(session: AsyncSession, *, first: date, days: int, skill:
     shifts = rota.expand(patterns, absences, start - timedelta(days=1), end)
     holds = await _holds(session)
     target = Target(staffing.service_level, staffing.target_s)
+    targets = {s: Target(staffing.level_of(s), staffing.target_of(s)) for s in staffing.skills}
     wanted = {skill} if skill else skills
     cells: list[Cell] = []
     for n in range(days):
         day_forecast = forecast(history, first + timedelta(days=n), skills=skills)
         per_skill = {s: aht.get(s, aht["*"]) for s in skills}
-        cells += [c for c in coverage(day_forecast, shifts, holds, target=target, aht_s=per_skill)
-                  if c.skill in wanted]
+        cells += [c for c in coverage(day_forecast, shifts, holds, target=target, aht_s=per_skill,
+                                      targets=targets) if c.skill in wanted]
     return cells
 
 

@@ -64,6 +64,11 @@ def test_environment_overrides_file() -> None:
         ("[cluster]\nstandby_poll_s = 0\n", {}, "cluster.standby_poll_s: must be positive"),
         ("", {"EXPERTLINE_ADVERTISE_URL": "10.0.0.1:8080"},
          "cluster.advertise_url: must be empty or an http"),
+        ("[staffing.skills.x]\npriority = 11\n", {}, "staffing.skills.x.priority: must be 0..10"),
+        ("[staffing.skills.x]\nservice_level = 95\n", {},
+         "staffing.skills.x.service_level: must be in"),
+        ("[staffing.skills.x]\ntarget = 20\n", {}, "staffing.skills.x.target: unknown key"),
+        ("[staffing]\nskills = 3\n", {}, "staffing.skills: expected a table of tables"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, toml: str, env: dict[str, str], key: str) -> None:
@@ -100,7 +105,8 @@ def test_every_config_key_is_in_config_toml() -> None:
         assert f"[{section.name}]" in text, section.name
         for field in dataclasses.fields(getattr(config, section.name)):
             assert f"\n{field.name} = " in text or f"[{section.name}.{field.name}]" in text \
-                or f"[[{section.name}.{field.name}]]" in text, f"{section.name}.{field.name}"
+                or f"[[{section.name}.{field.name}]]" in text \
+                or f"[{section.name}.{field.name}." in text, f"{section.name}.{field.name}"
 
 
 def test_cli_reports_config_error_in_one_line_exit_2(tmp_path: Path) -> None:
@@ -117,3 +123,16 @@ def test_the_default_database_is_the_file_the_readme_names() -> None:
     """An upgrade must find the database it wrote before (it was once renamed by mistake)."""
     url = load_config(None, {}).database_url
     assert url.startswith("sqlite+aiosqlite:///") and url.endswith("/data/expertline.db")
+
+
+def test_a_skill_can_promise_its_own_priority_and_target(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[staffing]\nservice_level = 0.8\ntarget_s = 20\n"
+                    "[staffing.skills.crisis]\npriority = 8\nservice_level = 0.95\n"
+                    "[staffing.skills.benefits]\ntarget_s = 60\n")
+    staffing = load_config(path, {}).staffing
+    assert (staffing.priority_of("crisis"), staffing.level_of("crisis"),
+            staffing.target_of("crisis")) == (8, 0.95, 20.0)  # the target is the default's
+    assert (staffing.priority_of("benefits"), staffing.level_of("benefits"),
+            staffing.target_of("benefits")) == (0, 0.8, 60.0)
+    assert (staffing.priority_of("other"), staffing.target_of("other")) == (0, 20.0)

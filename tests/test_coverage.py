@@ -63,3 +63,17 @@ def test_an_expert_whose_skills_need_nobody_is_split_evenly() -> None:
     cells = coverage(quiet, [_shift("x", T0, T0 + HALF)], {"x": frozenset({"a", "b"})},
                      target=Target())
     assert [(c.skill, c.required, c.scheduled) for c in cells] == [("a", 0, 0.5), ("b", 0, 0.5)]
+
+
+def test_a_skill_with_a_stricter_promise_needs_more_agents() -> None:
+    shifts = [_shift(f"d{i}", T0, T0 + 2 * HALF) for i in range(10)]
+    holds = {f"d{i}": frozenset({"dementia"}) for i in range(10)}
+    usual = coverage(_forecast(), shifts, holds, target=Target(0.8, 20.0),
+                     aht_s={"dementia": 180.0, "carers": 180.0})
+    strict = coverage(_forecast(), shifts, holds, target=Target(0.8, 20.0),
+                      aht_s={"dementia": 180.0, "carers": 180.0},
+                      targets={"dementia": Target(0.95, 20.0)})
+    need = {(c.skill, c.start): c.required for c in usual}
+    stricter = {(c.skill, c.start): c.required for c in strict}
+    assert stricter[("dementia", T0)] > need[("dementia", T0)] == 14
+    assert stricter[("carers", T0)] == need[("carers", T0)]  # the others keep the default

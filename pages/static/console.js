@@ -17,6 +17,12 @@ function el(tag, attrs = {}, ...children) {
 const cell = (text, numeric = false) =>
   el("td", { class: numeric ? "govuk-table__cell govuk-table__cell--numeric" : "govuk-table__cell", text: String(text) });
 const percent = (share) => (share === null || share === undefined ? "none settled" : `${(share * 100).toFixed(1)}%`);
+// A skill's service level, with its own goal and target when it falls short of the goal.
+function level(summary) {
+  const shown = percent(summary.service_level);
+  if (summary.service_level === null || summary.service_level >= summary.goal) return shown;
+  return `${shown}, below its goal of ${percent(summary.goal)} in ${summary.target_s} s`;
+}
 function seconds(s) {
   if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
   return `${Math.round(s)} s`;
@@ -59,8 +65,8 @@ function drawSkills(stats) {
     el("th", { scope: "row", class: "govuk-table__header", text: skillName(r.skill) }),
     cell(r.waiting, true), cell(r.waiting ? seconds(r.longest) : "–", true),
     cell(r.waiting ? r.eligible : "–", true), cell(r.free.length ? r.free.join(", ") : "–"),
-    cell(r.today ? percent(r.today.service_level) : "–", true),
-    cell(r.recent ? percent(r.recent.service_level) : "–", true),
+    cell(r.today ? level(r.today) : "–", true),
+    cell(r.recent ? level(r.recent) : "–", true),
     cell(r.today ? r.today.abandoned : 0, true), cell(r.recent ? r.recent.abandoned : 0, true))));
 }
 
@@ -81,7 +87,7 @@ function drawContacts(contacts) {
 function draw(frame) {
   const { stats, contacts } = frame;
   $("waiting").textContent = String(stats.waiting);
-  $("sl-today").textContent = `${percent(stats.today.service_level)} answered within ${stats.today.target_s} s (${stats.today.answered} answered, ${stats.today.abandoned} abandoned)`;
+  $("sl-today").textContent = `${percent(stats.today.service_level)} answered in time, goal ${percent(stats.today.goal)} (${stats.today.answered} answered, ${stats.today.abandoned} abandoned; in time is within ${stats.today.target_s} s, or the skill's own target)`;
   $("sl-recent").textContent = `${percent(stats.last_30_min.service_level)} (${stats.last_30_min.answered} answered, ${stats.last_30_min.abandoned} abandoned)`;
   $("abandoned-today").textContent = `${stats.today.abandoned} (${percent(stats.today.abandon_rate)})`;
   $("experts").textContent = Object.entries(stats.experts).filter(([, n]) => n > 0)
