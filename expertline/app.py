@@ -137,8 +137,8 @@ async def _voice_skills_ctx(app: web.Application) -> AsyncIterator[None]:
                         "hold: add it to the pool or change voice.general_skill/voice.menu",
                         skill)
         for skill in sorted(s for s in app[CONFIG].staffing.skills if s not in graph):
-            log.warning("[staffing.skills.%s] sets a target for a skill the skills graph does "
-                        "not hold: check its id", skill)
+            log.warning("[staffing.skills.%s] promises a target for a skill that is not in "
+                        "the skills graph: check its id", skill)
     yield
 
 

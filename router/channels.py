@@ -16,7 +16,6 @@ import asyncio
 import hashlib
 import logging
 import secrets
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -27,6 +26,7 @@ from router import commands as cmd
 from router import events as ev
 from router.batch import Batch, StateChange, new_contact
 from router.core import RoutingCore
+from router.estimate import WaitEstimator
 from router.live import LiveContact, News
 from router.model import Channel, ContactSpec, ContactState, ExpertState
 from router.ports import (
@@ -46,7 +46,6 @@ FIRST_WORDS_MAX = 1000
 MESSAGE_MAX = 2000
 REF_MAX = 160
 RELAY_REFS_KEPT = 10_000
-MIN_HANDLE_SAMPLES = 5
 STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
 
 Prepare = Callable[[Batch, News], None]
@@ -86,7 +85,8 @@ class ChannelPort:
     _seq: int
     _skills: frozenset[str]
     _relay_refs: dict[str, None]
-    _handle_times: deque[float]
+    waits: WaitEstimator
+    _told: dict[str, float]
     _desks: dict[str, list[Callable[[dict[str, Any]], None]]]
     _remember: Callable[[LiveContact], None]
     _step: Step
@@ -222,22 +222,16 @@ class ChannelPort:
         ahead = self.core.position(contact_id)
         place = None if ahead is None else ahead + 1
         staffed = self._staffed(live.skill)
-        return QueueInfo(live.state, place, self._estimate(place, staffed), staffed)
+        told = self.waits.told(place, staffed)
+        if told is not None:
+            self._told.setdefault(contact_id, told)  # learned from when it is answered
+        return QueueInfo(live.state, place, told, staffed)
 
     def _staffed(self, skill: str) -> int:
         """Experts holding ``skill`` who are signed in and working now (available, offered,
         busy or wrapping up)."""
         states = self.core.holder_states(skill)
         return sum(states[s] for s in STAFFED)
-
-    def _estimate(self, place: int | None, staffed: int) -> float | None:
-        """Place x mean handle time / experts staffed on the skill; None without enough
-        history or when nobody holding the skill is signed in."""
-        samples = list(self._handle_times)
-        if place is None or staffed == 0 or len(samples) < MIN_HANDLE_SAMPLES:
-            return None
-        mean = sum(samples) / len(samples)
-        return round(place * mean / staffed, 0)
 
     def _known(self, contact_id: str) -> LiveContact | None:
         """The live contact; None when finished; ``NotFound`` when it never existed."""

@@ -18,7 +18,6 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -35,6 +34,7 @@ from router.channels import ChannelPort
 from router.commits import CommitFailed, GroupCommit
 from router.core import RoutingCore
 from router.desk import DeskActions
+from router.estimate import WaitEstimator
 from router.lease import Fence
 from router.live import Later, LiveContact, News, Translator
 from router.model import (
@@ -113,7 +113,8 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self._session_started: dict[str, float] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._relay_refs: dict[str, None] = {}
-        self._handle_times: deque[float] = deque(maxlen=200)
+        self.waits = WaitEstimator()  # what waiting citizens are told, kept honest
+        self._told: dict[str, float] = {}  # contact -> the first wait it was told
         self._unsubscribe: Callable[[], None] | None = None
         # pool reloads run one at a time, in the order the changes came: a quick one-expert
         # reload must not apply before a slower whole reload that read the database earlier
@@ -137,7 +138,8 @@ class Engine(ChannelPort, DeskActions, Supervision):
         live = await self.store.load_live()
         async with self._lock:
             await self._restore(live, now)
-        self._handle_times.extend(await self.store.handle_times())
+        for seconds in reversed(await self.store.handle_times()):  # oldest first
+            self.waits.note_handle(seconds)
         self._timers[WATCHDOG] = now + self.config.routing.watchdog_every_s
         self._arm()
         if self.watch is not None:
@@ -390,12 +392,18 @@ class Engine(ChannelPort, DeskActions, Supervision):
                 sink(event)
 
     def _note_handle_times(self, batch: Batch) -> None:
+        """Handle times, and how long each answered contact waited against what it was
+        told, teach the wait estimates."""
         for session_id, _by, _distressing in batch.sessions_ended:
             started = self._session_started.pop(session_id, None)
             if started is not None:
-                self._handle_times.appendleft(batch.at - started)
+                self.waits.note_handle(batch.at - started)
         for made in batch.connected:
             self._session_started[made.session_id] = batch.at
+            told = self._told.pop(made.contact_id, None)
+            contact = self._live.get(made.contact_id)
+            if told is not None and contact is not None:
+                self.waits.learn(told, batch.at - contact.arrived_at)
 
     # -- timers -------------------------------------------------------------------------------
     def _set_timer(self, timer: cmd.StartTimer | cmd.CancelTimer) -> None:
@@ -628,6 +636,7 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self._refs[contact.external_ref] = contact.id
 
     def _forget(self, contact: LiveContact) -> None:
+        self._told.pop(contact.id, None)
         self._live.pop(contact.id, None)
         self._refs.pop(contact.external_ref, None)
 

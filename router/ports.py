@@ -69,8 +69,9 @@ class ContactRequest:
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
     """Where a contact stands. ``position`` is 1-based among waiting contacts that compete for
-    the same experts (None when not waiting); ``estimated_wait_s`` is None when the engine has
-    no honest estimate (too little history, nobody staffed)."""
+    the same experts (None when not waiting); ``estimated_wait_s`` is a wait the contact will
+    probably not exceed (8 in 10 do not: ``router.estimate``), None when the engine has no
+    honest estimate (too little history, nobody staffed)."""
 
     state: ContactState
     position: int | None = None

@@ -20,6 +20,7 @@ gives every policy the same contacts.
 from __future__ import annotations
 
 import heapq
+import statistics
 import time
 from collections.abc import Callable
 from itertools import count
@@ -27,7 +28,9 @@ from typing import Any
 
 from router import commands as cmd
 from router import events as ev
+from router.channels import STAFFED
 from router.core import RoutingCore
+from router.estimate import WaitEstimator
 from router.model import ContactSpec, ContactState, ExpertProfile, Presence
 from simulator.arrivals import INF, Stream
 from simulator.metrics import Figures, Metrics, Occupancy, Tally, TeamFigures
@@ -43,12 +46,13 @@ class _Waiting:
     """A contact not yet connected: when it came, its skill's tally (None in warm-up) and how
     long its session will take."""
 
-    __slots__ = ("arrived_at", "handle_s", "tally")
+    __slots__ = ("arrived_at", "handle_s", "tally", "told")
 
     def __init__(self, arrived_at: float, tally: Tally | None, handle_s: float) -> None:
         self.arrived_at = arrived_at
         self.tally = tally
         self.handle_s = handle_s
+        self.told: float | None = None  # the wait it was told on arrival, if queued
 
 
 class Simulation:
@@ -76,6 +80,9 @@ class Simulation:
         self._offers: set[str] = set()
         self._timers: dict[str, float] = {}
         self._sessions: dict[str, str] = {}  # session id -> expert id
+        self._handles: dict[str, float] = {}  # session id -> its handle time
+        self._waits = WaitEstimator()  # what the production shell tells waiting citizens
+        self._told: list[tuple[float, float]] = []  # (told, waited), measured contacts
         self._contacts = 0
         team_of = {e: t.name for t in scenario.teams for e in t.expert_ids()}
         self._occupancy = Occupancy(self._window, team_of)
@@ -109,6 +116,8 @@ class Simulation:
             event = events[kind](payload, now)
             if event is not None:
                 apply(handle(event, now), now)
+                if kind == ARRIVE and isinstance(event, ev.ContactArrived):
+                    self._tell(event.contact)
         self._occupancy.finish(max(now, self._window[1]))
         return self._metrics(time.perf_counter() - started)
 
@@ -132,6 +141,15 @@ class Simulation:
                 self._push(start, ONLINE, profile)
                 if end != INF:
                     self._push(end, OFFLINE, expert_id)
+
+    def _tell(self, spec: ContactSpec) -> None:
+        """A contact still queued after its arrival is told a wait, as the shell would."""
+        waiting = self._waiting.get(spec.id)
+        ahead = self.core.position(spec.id)
+        if waiting is None or ahead is None:
+            return
+        states = self.core.holder_states(spec.skill)
+        waiting.told = self._waits.told(ahead + 1, sum(states[s] for s in STAFFED))
 
     def _next_arrival(self, stream: Stream) -> None:
         arrival = stream.next()
@@ -162,6 +180,7 @@ class Simulation:
         return ev.OfferAccepted(offer_id) if offer_id in self._offers else None
 
     def _end(self, session_id: str, _now: float) -> ev.Event:
+        self._waits.note_handle(self._handles.pop(session_id))
         if not self._wrapup:
             del self._sessions[session_id]
         return ev.SessionEnded(session_id)
@@ -197,10 +216,15 @@ class Simulation:
         self._offers.discard(command.offer_id)
         waiting = self._waiting.pop(command.contact_id)
         self._sessions[command.session_id] = command.expert_id
+        self._handles[command.session_id] = waiting.handle_s
         self._push(now + waiting.handle_s, END, command.session_id)
+        if waiting.told is not None:
+            self._waits.learn(waiting.told, now - waiting.arrived_at)
         tally = waiting.tally
         if tally is not None:
             wait = now - waiting.arrived_at
+            if waiting.told is not None:
+                self._told.append((waiting.told, wait))
             tally.answered += 1
             tally.wait_sum += wait
             tally.within += wait <= self._target
@@ -240,10 +264,21 @@ class Simulation:
             teams[name] = TeamFigures(sizes[name], _ratio(team_busy, team_staffed),
                                       team_staffed / 3600)
         by_skill: dict[str, Figures] = {k: v.figures() for k, v in self._tallies.items()}
+        calibration, error = _calibration(self._told)
         return Metrics(policy=self.core.policy.name, seed=self.scenario.settings.seed,
                        overall=overall.figures(), occupancy=_ratio(busy, staffed),
                        by_skill=by_skill, by_team=teams, contacts=self._contacts,
-                       wall_s=wall_s)
+                       wall_s=wall_s, wait_estimate_calibration=calibration,
+                       wait_estimate_median_error_s=error)
+
+
+def _calibration(told: list[tuple[float, float]]) -> tuple[float | None, float | None]:
+    """The share of (told, waited) pairs whose wait stayed within what was told, and the
+    median of waited - told (negative: told too long)."""
+    if not told:
+        return None, None
+    within = sum(1 for said, waited in told if waited <= said + EPSILON)
+    return round(within / len(told), 4), round(statistics.median(w - s for s, w in told), 1)
 
 
 def _ratio(part: float, whole: float) -> float:

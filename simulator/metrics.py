@@ -126,6 +126,10 @@ class Metrics:
     by_team: dict[str, TeamFigures] = field(default_factory=dict)
     contacts: int = 0  # every contact simulated, warm-up included
     wall_s: float = 0.0
+    # of the measured contacts told a wait and then answered: the share whose wait stayed
+    # within what they were told, and the median of (waited - told); None when none were
+    wait_estimate_calibration: float | None = None
+    wait_estimate_median_error_s: float | None = None
 
     @property
     def contacts_per_min_wall(self) -> float:
@@ -143,4 +147,6 @@ class Metrics:
             "contacts": self.contacts,
             "wall_s": self.wall_s,
             "contacts_per_min_wall": self.contacts_per_min_wall,
+            "wait_estimate_calibration": self.wait_estimate_calibration,
+            "wait_estimate_median_error_s": self.wait_estimate_median_error_s,
         }

@@ -54,6 +54,16 @@ async def test_start_up_warns_when_voice_routes_to_a_skill_nobody_holds(
     assert any("'no-such-skill'" in m for m in warned) and any("'dementia'" in m for m in warned)
 
 
+async def test_start_up_warns_of_a_skill_promise_for_a_skill_not_in_the_graph(
+        aiohttp_client, sqlite_url: str, tmp_path, caplog) -> None:
+    config = make_config(sqlite_url, tmp_path)  # the shipped promises; an empty pool
+    with caplog.at_level(logging.WARNING, logger="expertline"):
+        await aiohttp_client(create_app(config))
+    warned = sorted(r.getMessage().split("]")[0] for r in caplog.records
+                    if "promises a target for a skill that is not in" in r.getMessage())
+    assert warned == [f"[staffing.skills.{s}" for s in sorted(config.staffing.skills)]
+
+
 def test_missing_voice_skills_names_only_the_missing() -> None:
     config = load_config(None, {}).replace(voice={"general_skill": "general-advice",
                                                   "menu": {"1": "dementia", "2": "carers"}})

@@ -85,3 +85,16 @@ def test_the_classic_example_gets_better_with_a_fourteenth_agent():
         assert thirteen.overall.offered == fourteen.overall.offered
         assert fourteen.overall.service_level > thirteen.overall.service_level
         assert fourteen.overall.asa_s < thirteen.overall.asa_s
+
+
+@pytest.mark.parametrize("example", ["erlang-classic", "dementia-carers", "demo-day"])
+def test_eight_in_ten_answered_contacts_wait_no_longer_than_they_were_told(example: str) -> None:
+    """Issue 17, item 3: what a caller is told is calibrated on the example scenarios."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{example}.toml"
+    figures = simulate(parse_scenario(path.read_text(encoding="utf-8"), str(path)))
+    assert figures.wait_estimate_calibration is not None
+    assert 0.75 <= figures.wait_estimate_calibration <= 0.85
+    assert figures.wait_estimate_median_error_s is not None
+    assert figures.wait_estimate_median_error_s < 0  # the 80th percentile: usually told longer

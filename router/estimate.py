@@ -1,0 +1,62 @@
+"""What a waiting citizen is told: a wait they will probably not exceed, kept honest by what
+actually happens.
+
+``WaitEstimator.told(place, staffed)`` is the 80th percentile (``QUANTILE``) of the time until
+``place`` sessions have ended among ``staffed`` experts, each session lasting an exponential
+time with the mean of the recent handle times: the quantile of a Gamma(place, mean/staffed)
+wait (Wilson-Hilferty's closed form, good to a few per cent from place 1). That model knows
+nothing of experts one graph step away, escalation, wrap-up or who is free now, so the
+estimator also keeps a correction factor, learned from every answered contact
+(``learn(told, waited)``): a stochastic-approximation quantile tracker that nudges the factor
+up when a citizen waited longer than they were told and down when not, so that in the long run
+``QUANTILE`` of citizens wait no longer than they were told. Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+QUANTILE = 0.8
+Z_QUANTILE = 0.8416212335729143  # the standard normal's 80th percentile
+STEP = 0.1  # how far one answered contact moves the factor (in log terms)
+MIN_HANDLE_SAMPLES = 5
+MAX_FACTOR = 20.0
+
+
+def gamma_quantile(shape: float, scale: float, z: float = Z_QUANTILE) -> float:
+    """The quantile of Gamma(shape, scale) at the standard normal quantile ``z``
+    (Wilson-Hilferty)."""
+    root = 1 - 1 / (9 * shape) + z / (3 * math.sqrt(shape))
+    return shape * scale * max(root, 0.0) ** 3
+
+
+class WaitEstimator:
+    """See the module docstring. ``note_handle(seconds)`` feeds the handle times."""
+
+    def __init__(self, *, samples: int = 200, step: float = STEP) -> None:
+        self._handle: deque[float] = deque(maxlen=samples)
+        self._log_factor = 0.0
+        self._step = step
+
+    @property
+    def factor(self) -> float:
+        return math.exp(self._log_factor)
+
+    def note_handle(self, seconds: float) -> None:
+        self._handle.append(seconds)
+
+    def told(self, place: int | None, staffed: int) -> float | None:
+        """Seconds to tell the contact at ``place`` (1 = next) of a skill ``staffed`` experts
+        work on now; None without enough handle times or when nobody works on it."""
+        if place is None or place < 1 or staffed < 1 or len(self._handle) < MIN_HANDLE_SAMPLES:
+            return None
+        mean = sum(self._handle) / len(self._handle)
+        return round(gamma_quantile(place, mean / staffed) * self.factor, 0)
+
+    def learn(self, told: float, waited: float) -> None:
+        """A contact told ``told`` seconds was answered after ``waited``."""
+        over = 1.0 if waited > told else 0.0
+        self._log_factor += self._step * (over - (1 - QUANTILE))
+        self._log_factor = min(max(self._log_factor, -math.log(MAX_FACTOR)),
+                               math.log(MAX_FACTOR))
