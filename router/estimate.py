@@ -36,6 +36,7 @@ class WaitEstimator:
 
     def __init__(self, *, samples: int = 200, step: float = STEP) -> None:
         self._handle: deque[float] = deque(maxlen=samples)
+        self._handle_sum = 0.0  # of the samples kept, so a wait is told in constant time
         self._log_factor = 0.0
         self._step = step
 
@@ -44,14 +45,17 @@ class WaitEstimator:
         return math.exp(self._log_factor)
 
     def note_handle(self, seconds: float) -> None:
+        if len(self._handle) == self._handle.maxlen:
+            self._handle_sum -= self._handle[0]  # the oldest, about to be dropped
         self._handle.append(seconds)
+        self._handle_sum += seconds
 
     def told(self, place: int | None, staffed: int) -> float | None:
         """Seconds to tell the contact at ``place`` (1 = next) of a skill ``staffed`` experts
         work on now; None without enough handle times or when nobody works on it."""
         if place is None or place < 1 or staffed < 1 or len(self._handle) < MIN_HANDLE_SAMPLES:
             return None
-        mean = sum(self._handle) / len(self._handle)
+        mean = self._handle_sum / len(self._handle)
         return round(gamma_quantile(place, mean / staffed) * self.factor, 0)
 
     def learn(self, told: float, waited: float) -> None:

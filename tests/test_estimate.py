@@ -44,3 +44,10 @@ def test_the_correction_brings_eight_in_ten_within_what_they_were_told() -> None
             within.append(waited <= told)
     assert 0.75 <= sum(within) / len(within) <= 0.85
     assert 1.6 < waits.factor < 2.4
+
+
+def test_the_mean_handle_time_is_of_the_latest_samples_only() -> None:
+    waits = WaitEstimator(samples=5)
+    for seconds in (1000.0, 1000.0, 60.0, 60.0, 60.0, 60.0, 60.0):  # the two old ones drop
+        waits.note_handle(seconds)
+    assert waits.told(1, 1) == round(gamma_quantile(1, 60.0))
