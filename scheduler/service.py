@@ -191,7 +191,9 @@ class Scheduler:
         staffing = self._config.staffing
         async with self._sessions() as session, session.begin():
             rows = await store.contacts_between(session, start=start, end=end)
+            promises = {s: (staffing.target_of(s), staffing.level_of(s)) for s in staffing.skills}
             summary = {"date": day.isoformat(), **report.summarise(
-                rows, target_s=staffing.target_s, service_level_target=staffing.service_level)}
+                rows, target_s=staffing.target_s, service_level_target=staffing.service_level,
+                promises=promises)}
             await store.put_report(session, day=day, summary=summary)
         return summary

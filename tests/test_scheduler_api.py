@@ -168,3 +168,16 @@ async def test_daily_report_summarises_yesterday_and_is_served(app_client: TestC
     assert body["service_level"] == 0.5 and body["asa_s"] == pytest.approx(55 / 3)
     assert (await app_client.get("/api/v1/reports/daily?date=2026-12-05",
                                  headers=sup)).status == 404
+
+
+def test_the_daily_report_measures_a_skill_against_its_own_promise() -> None:
+    from scheduler.report import summarise
+
+    rows = [("benefits", "completed", 40.0), ("benefits", "completed", 70.0),
+            ("dementia", "completed", 10.0), ("dementia", "completed", 40.0)]
+    found = summarise(rows, target_s=20.0, service_level_target=0.8,
+                      promises={"benefits": (60.0, 0.8)})
+    benefits, dementia = found["by_skill"]["benefits"], found["by_skill"]["dementia"]
+    assert (benefits["service_level"], benefits["target_s"]) == (0.5, 60.0)  # 40 s in, 70 s out
+    assert (dementia["service_level"], dementia["target_s"]) == (0.5, 20.0)
+    assert found["service_level"] == 0.5  # each against its own target: 2 of 4 in time
