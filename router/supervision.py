@@ -21,6 +21,7 @@ from typing import Any
 
 from base import audit
 from base.access import Principal, Role
+from base.config import Config
 from base.errors import Conflict, InvalidInput, NotFound
 from router import events as ev
 from router.batch import Batch
@@ -44,6 +45,7 @@ def sees_contact(caller: Principal, org: str | None, expert_org: str | None) -> 
 
 
 class Supervision:
+    config: Config
     store: Store
     _live: dict[str, LiveContact]
     expert_org: Callable[[str], str | None]
@@ -68,7 +70,8 @@ class Supervision:
                            actor: str, why: str) -> dict[str, Any]:
         live = self._waiting(contact_id)
         skill = skill or live.skill
-        priority = live.priority if priority is None else priority
+        if priority is None:  # a skill's own priority is a floor, as for a new contact
+            priority = max(live.priority, self.config.staffing.priority_of(skill))
         if not self.knows_skill(skill):
             raise InvalidInput(f"skill {skill!r} is not in the skills graph", field="skill")
         before = {"skill": live.skill, "priority": live.priority}

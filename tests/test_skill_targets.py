@@ -69,3 +69,12 @@ async def test_the_stats_count_a_skills_contacts_against_its_own_target(
     assert (dementia["service_level"], dementia["target_s"], dementia["goal"]) == (1.0, 60, 0.95)
     assert stats["today"]["service_level"] == 1.0  # each contact against its skill's target
     assert (stats["today"]["target_s"], stats["today"]["goal"]) == (20.0, 0.8)
+
+
+async def test_a_contact_moved_to_a_skill_with_a_priority_takes_it_on(
+        client: TestClient, auth: TokenFactory) -> None:
+    contact = await arrive(client, "CA-moved", "dementia")
+    admin = await auth("admin")
+    moved = await client.post(f"/api/v1/contacts/{contact}/move", headers=admin,
+                              json={"skill": "housing", "why": "it is about her tenancy"})
+    assert (await moved.json())["priority"] == 8
