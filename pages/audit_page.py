@@ -18,7 +18,10 @@ own organisations, as the records themselves show it:
   organisation, stay visible), or who belongs to one of their organisations now;
 * a sharing agreement with one of their organisations on either side (``org_a``, ``org_b``);
 * a shift pattern of one of their experts (``expert_id`` in the before or after);
-* a contact assigned to one of their experts (action ``assign``, ``expert`` in the after).
+* a contact assigned to one of their experts (action ``assign``, ``expert`` in the after);
+* a supervisor's action on a contact they may see (``move``, ``distressing``, and
+  ``end_session`` on its session): asked for their organisation, or on the shared line and
+  taken by nobody or by one of their experts (``org`` and ``expert`` in the after).
 
 Nothing else: not the skills (one taxonomy shared by every organisation, changed by admins),
 API tokens, sign-in links, sessions, the routing engine's watchdog, scheduled callbacks (their
@@ -159,7 +162,20 @@ def visible_to(principal: Principal) -> ColumnElement[bool] | None:
         sa.and_(entity == "shift_pattern", named("expert_id", experts)),
         sa.and_(entity == "contact", col(AuditEntry.action) == "assign",
                 _field(after, "expert").in_(experts)),
+        sa.and_(entity == "contact", col(AuditEntry.action).in_(("move", "distressing")),
+                _theirs(after, orgs, experts)),
+        sa.and_(entity == "session", col(AuditEntry.action) == "end_session",
+                _theirs(after, orgs, experts)),
     )
+
+
+def _theirs(after: Any, orgs: list[str], experts: Any) -> ColumnElement[bool]:
+    """A supervisor's action on a contact the supervisor may see (``router.supervision.
+    sees_contact``): asked for their organisation, or on the shared line and taken by nobody
+    or by one of their experts (the record's ``org`` and ``expert``)."""
+    org, expert = _field(after, "org"), _field(after, "expert")
+    return sa.or_(org.in_(orgs), sa.and_(org.is_(None),
+                                         sa.or_(expert.is_(None), expert.in_(experts))))
 
 
 def _where(scope: ColumnElement[bool] | None, f: Filters) -> list[ColumnElement[bool]]:

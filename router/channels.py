@@ -298,7 +298,9 @@ class ChannelPort:
             if audit is not None:
                 batch.audits.append({"actor": audit[0], "action": audit[1],
                                      "entity": "session", "entity_id": session_id,
-                                     "after": {"reason": reason, "contact": contact_id}})
+                                     "after": {"reason": reason, "contact": contact_id,
+                                               "org": None if live is None else live.org,
+                                               "expert": expert_id}})
             if live is not None and by != "citizen":
                 news.announcements.append(Ended(live.view(), by, reason))
 

@@ -79,7 +79,8 @@ class Supervision:
         def prepare(batch: Batch, _news: News) -> None:
             batch.audits.append({"actor": actor, "action": "move", "entity": "contact",
                                  "entity_id": contact_id, "before": before,
-                                 "after": {"skill": skill, "priority": priority, "why": why}})
+                                 "after": {"skill": skill, "priority": priority, "why": why,
+                                           **whose(live)}})
 
         await self._step(ev.ContactMoved(contact_id, skill, priority,
                                          reason=f"moved by a supervisor: {why}"),
@@ -115,13 +116,22 @@ class Supervision:
 
     async def note_distressing(self, contact_id: str, *, actor: str, why: str) -> None:
         await self.mark_distressing(contact_id)
-        await self._audit(actor, "distressing", "contact", contact_id, {"why": why})
+        live = self._live.get(contact_id)
+        await self._audit(actor, "distressing", "contact", contact_id,
+                          {"why": why, **(whose(live) if live is not None else {})})
 
     async def _audit(self, actor: str, action: str, entity: str, entity_id: str,
                      after: dict[str, Any]) -> None:
         async with self.store.db.transaction() as session:
             audit.record(session, actor=actor, action=action, entity=entity,
                          entity_id=entity_id, after=after)
+
+
+def whose(live: LiveContact) -> dict[str, str | None]:
+    """What an audit record of an action on a contact says of whose it is (the organisation
+    it was asked for, the expert on it), so the audit log can show it to the same
+    supervisors as ``sees_contact`` does."""
+    return {"org": live.org, "expert": live.expert_id}
 
 
 def check_why(why: str | None) -> str:

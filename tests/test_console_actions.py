@@ -70,7 +70,7 @@ async def test_moving_a_waiting_contact_routes_it_to_the_new_skill_at_once(
     assert entry.entity_id == contact and entry.actor.startswith("supervisor")
     assert entry.before == {"skill": "housing", "priority": 0}
     assert entry.after == {"skill": "dementia", "priority": 5,
-                           "why": "caller asked about her mother"}
+                           "why": "caller asked about her mother", "org": None, "expert": None}
     await agree(client, people)
 
 
@@ -164,7 +164,7 @@ async def test_a_supervisor_ends_a_stuck_session_and_marks_it_distressing(
     [ending] = await audit_trail(client, "end_session")
     assert ending.after is not None and "the call dropped" in ending.after["reason"]
     assert [e.after for e in await audit_trail(client, "distressing")] == [
-        {"why": "caller in crisis"}]
+        {"why": "caller in crisis", "org": None, "expert": "e-ann"}]
     status, _ = await call(client, "POST", f"/api/v1/contacts/{contact}/end", people["sup"],
                            {"why": "again"})
     assert status == 409

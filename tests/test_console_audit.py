@@ -194,3 +194,25 @@ async def test_strangers_and_experts_are_asked_to_sign_in(client: TestClient) ->
     await sign_in(client, Role.EXPERT, expert="e-ann")
     resp = await client.get("/console/audit")
     assert resp.status == 401 and "expertline-audit" not in await resp.text()
+
+
+async def test_a_supervisor_sees_the_actions_on_the_contacts_they_may_see(
+        client: TestClient, made: dict[str, str]) -> None:
+    """Moves of a shared-line contact show to every supervisor, as the contact does; a move of
+    a contact asked for council-b shows to council-b's supervisors only."""
+    admin = made  # the admin's headers
+    ids = {}
+    for ref, org in (("CA-shared", None), ("CA-council", "council-b")):
+        body = {"skill": "housing", "external_ref": ref, **({"org": org} if org else {})}
+        resp = await client.post("/api/v1/contacts", json=body, headers=admin)
+        ids[ref] = (await resp.json())["id"]
+        moved = await client.post(f"/api/v1/contacts/{ids[ref]}/move", headers=admin,
+                                  json={"priority": 3, "why": "urgent"})
+        assert moved.status == 200
+    await sign_in(client, Role.SUPERVISOR, orgs=frozenset({"nhs-a"}))
+    _, page = await audit(client, action="move")
+    assert about(page) == {("move", "contact", ids["CA-shared"])}
+    await sign_in(client, Role.SUPERVISOR, orgs=frozenset({"council-b"}))
+    _, page = await audit(client, action="move")
+    assert about(page) == {("move", "contact", ids["CA-shared"]),
+                           ("move", "contact", ids["CA-council"])}
