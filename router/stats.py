@@ -42,8 +42,10 @@ async def live_stats(engine: Engine) -> dict[str, Any]:
     queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
                "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
                "available_experts": q.available} for q in engine.core.queue_stats(now)]
-    today_rows = await engine.store.since(local_midnight(now))
-    recent_rows = await engine.store.since(now - RECENT_S)
+    midnight, recent = local_midnight(now), now - RECENT_S
+    read = await engine.store.since(min(midnight, recent))  # one read serves both spans
+    today_rows = [(skill, state, w) for at, skill, state, w in read if at >= midnight]
+    recent_rows = [(skill, state, w) for at, skill, state, w in read if at >= recent]
     return {"at": datetime.fromtimestamp(now, UTC).isoformat(), "waiting": engine.core.waiting,
             "queues": queues, "experts": engine.experts_by_state(),
             "today": {**summarise(today_rows, target, targets), "goal": staffing.service_level},

@@ -247,10 +247,11 @@ class Store:
             total = (await session.exec(count)).one()
         return list(rows), int(total)
 
-    async def since(self, start: float) -> list[tuple[str, str, float | None]]:
-        """(skill, state, waited_s) of contacts that arrived since ``start``."""
+    async def since(self, start: float) -> list[tuple[float, str, str, float | None]]:
+        """(arrived_at, skill, state, waited_s) of contacts that arrived since ``start``."""
         c = ContactRow.metadata.tables[ContactRow.__tablename__].c  # its Core table
-        query = sa.select(c.skill, c.state, c.waited_s).where(c.arrived_at >= start)
+        query = sa.select(c.arrived_at, c.skill, c.state, c.waited_s).where(
+            c.arrived_at >= start)
         async with self.db.session() as session:
             rows = await (await session.connection()).execute(query)
             return [tuple(r) for r in rows.all()]
