@@ -9,6 +9,7 @@ session's CSRF token (for the scripts that call the JSON API with the session co
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -62,6 +63,14 @@ def console_page(request: web.Request, who: SignedIn, template: str, *, title: s
                         csrf_token=who.csrf_token, who=views.describe(who.principal),
                         sections=SECTIONS, section=section_of(request.path),
                         here="/console", **context)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What is wrong with a field of a console page's form: the field's id and the message."""
+
+    field: str
+    message: str
 
 
 def sees_org(principal: Principal, org: str | None) -> bool:

@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role
 from pages.access import WEB
-from pages.console import console_page, sees_org, sign_in_first, supervisor
+from pages.console import Problem, console_page, sees_org, sign_in_first, supervisor
 from skills import pool
 from skills.api_common import api_of, is_expert_id
 from skills.api_experts import LANGUAGE
@@ -62,12 +62,6 @@ class Search:
         fields = {"q": self.q, "skill": self.skill, "org": self.org, "language": self.language}
         kept = {key: value for key, value in fields.items() if value}
         return "/console/experts?" + urlencode({**kept, "page": page})
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    field: str
-    message: str
 
 
 async def experts(request: web.Request) -> web.Response:

@@ -34,7 +34,7 @@ from base.access import Principal, Role
 from base.clock import utc
 from pages import import_page
 from pages.access import WEB
-from pages.console import console_page, sees_org, sign_in_first, supervisor
+from pages.console import Problem, console_page, sees_org, sign_in_first, supervisor
 from skills import pool
 from skills.api_common import is_slug
 from skills.models import Organisation, SharingAgreement
@@ -59,12 +59,6 @@ def routes() -> list[web.RouteDef]:
         web.get("/console/organisations", organisations),
         *import_page.routes(),
     ]
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    field: str
-    message: str
 
 
 @dataclass(frozen=True, slots=True)
