@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from aiohttp import web
+
 from base.db import Database
+from router.context import engine_of
 from router.ports import Channel, ContactRequest, Medium
 from skills.models import Expert, ExpertLanguage, Organisation, Proficiency, Skill, SkillEdge
 
@@ -57,3 +60,9 @@ def call(ref: str, skill: str = "dementia", *, language: str = "en",
     medium = Medium.PHONE if channel is Channel.VOICE else Medium.WEB
     return ContactRequest(channel=channel, medium=medium, skill=skill, language=language,
                           external_ref=ref, address=address)
+
+
+async def arrive(app: web.Application, ref: str, skill: str = "dementia", *,
+                 address: str = "+447700900999") -> str:
+    """A call queued through the app's routing engine, as the voice channel would: its id."""
+    return (await engine_of(app).submit(call(ref, skill, address=address))).contact_id

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import expect
 
 from router.context import engine_of
-from router.ports import Channel, ContactRequest, Medium
 from tests.browser_support import browser, no_serious_violations, signed_in_console, url
+from tests.engine_support import arrive
 
 pytestmark = pytest.mark.browser
 
@@ -25,9 +25,7 @@ async def test_a_supervisor_watches_a_contact_arrive_explains_it_and_moves_it(
         await expect(page.locator("#connection")).to_contain_text("Live")
         await expect(page.locator("#waiting")).to_have_text("0")
         await page.evaluate("window.stillHere = true")  # gone if the page reloads
-        ticket = await engine.submit(ContactRequest(
-            channel=Channel.VOICE, medium=Medium.PHONE, skill="housing", language="en",
-            external_ref="CA-console-1"))
+        contact_id = await arrive(site.app, "CA-console-1", "housing")
         row = page.locator("#skills tr[data-skill=housing]")
         await expect(row.locator("td").first).to_have_text("1")  # pushed, not reloaded
         await expect(page.locator("#waiting")).to_have_text("1")
@@ -36,8 +34,8 @@ async def test_a_supervisor_watches_a_contact_arrive_explains_it_and_moves_it(
         assert [(q.skill, q.waiting) for q in stats] == [("housing", 1)]
         await no_serious_violations(page, "console-wallboard")
 
-        await page.get_by_role("link", name=ticket.contact_id).click()
-        heading = page.get_by_role("heading", name=f"Contact {ticket.contact_id}")
+        await page.get_by_role("link", name=contact_id).click()
+        heading = page.get_by_role("heading", name=f"Contact {contact_id}")
         await expect(heading).to_be_visible()
         await expect(page.locator("#now-reason")).to_contain_text("nobody")
         await no_serious_violations(page, "console-contact")
@@ -55,17 +53,14 @@ async def test_a_supervisor_watches_a_contact_arrive_explains_it_and_moves_it(
 
 async def test_a_refused_move_says_why_and_the_contact_list_finds_contacts(
         site: TestServer) -> None:
-    engine = engine_of(site.app)
-    ticket = await engine.submit(ContactRequest(
-        channel=Channel.VOICE, medium=Medium.PHONE, skill="housing", language="en",
-        external_ref="CA-console-2"))
+    contact_id = await arrive(site.app, "CA-console-2", "housing")
     async with browser() as chromium:
         page = await signed_in_console(chromium, site)
         await expect(page.locator("#connection")).to_contain_text("Live")
         await page.goto(url(site, "/console/contacts?q=CA-console-2"))
-        await expect(page.get_by_role("link", name=ticket.contact_id)).to_be_visible()
+        await expect(page.get_by_role("link", name=contact_id)).to_be_visible()
         await no_serious_violations(page, "console-contacts")
-        await page.get_by_role("link", name=ticket.contact_id).click()
+        await page.get_by_role("link", name=contact_id).click()
         await page.wait_for_load_state("load")  # the form's script has run
         await page.get_by_role("button", name="Move contact").click()  # no reason given
         summary = page.locator("#error-summary")

@@ -9,9 +9,8 @@ from aiohttp.test_utils import TestClient
 from base.access import Role
 from expertline.app import DATABASE
 from router.context import engine_of
-from router.ports import Channel, ContactRequest, Medium
 from skills.watch import EVERYTHING
-from tests.engine_support import seed_pool
+from tests.engine_support import arrive, seed_pool
 from tests.test_pages import link, sign_in
 
 
@@ -23,11 +22,6 @@ async def supervisor(client: TestClient) -> None:
                                      orgs=frozenset({"nhs-a"})))
 
 
-async def arrive(client: TestClient, ref: str, skill: str = "dementia") -> str:
-    request = ContactRequest(channel=Channel.VOICE, medium=Medium.PHONE, skill=skill,
-                             language="en", external_ref=ref, address="+447700900123")
-    return (await engine_of(client.app).submit(request)).contact_id
-
 
 async def page(client: TestClient, path: str) -> tuple[int, str]:
     resp = await client.get(path)
@@ -36,8 +30,8 @@ async def page(client: TestClient, path: str) -> tuple[int, str]:
 
 async def test_the_list_finds_contacts_by_reference_state_and_skill(
         client: TestClient, supervisor: None) -> None:
-    first = await arrive(client, "CA-first")
-    second = await arrive(client, "CA-second", skill="housing")
+    first = await arrive(client.app, "CA-first")
+    second = await arrive(client.app, "CA-second", skill="housing")
     status, html = await page(client, "/console/contacts")
     assert status == 200 and "2 contacts, newest first" in html
     assert html.index(second) < html.index(first)  # newest first
@@ -51,7 +45,7 @@ async def test_the_list_finds_contacts_by_reference_state_and_skill(
 
 async def test_a_contact_page_explains_who_would_take_it_and_masks_the_number(
         client: TestClient, supervisor: None) -> None:
-    contact = await arrive(client, "CA-1")
+    contact = await arrive(client.app, "CA-1", address="+447700900123")
     status, html = await page(client, f"/console/contacts/{contact}")
     assert status == 200 and f"Contact {contact}" in html
     assert "+447700900123" not in html and "***123" in html  # masked for a supervisor

@@ -14,11 +14,10 @@ from aiohttp.test_utils import TestClient
 from base.access import Role
 from expertline.app import DATABASE
 from router.context import engine_of
-from router.ports import Channel, ContactRequest, Medium
 from router.stats import SharedStats
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
-from tests.engine_support import seed_pool
+from tests.engine_support import arrive, seed_pool
 from tests.test_pages import link, sign_in
 
 NOON = datetime(2026, 12, 4, 12, 0, tzinfo=ZoneInfo("Europe/London")).timestamp()
@@ -43,11 +42,6 @@ async def live(client: TestClient) -> Frozen:
     return clock
 
 
-async def arrive(client: TestClient, ref: str, skill: str = "dementia") -> str:
-    request = ContactRequest(channel=Channel.VOICE, medium=Medium.PHONE, skill=skill,
-                             language="en", external_ref=ref)
-    return (await engine_of(client.app).submit(request)).contact_id
-
 
 async def stats(client: TestClient, headers: dict[str, str]) -> Any:
     resp = await client.get("/api/v1/stats", headers=headers)
@@ -58,13 +52,13 @@ async def stats(client: TestClient, headers: dict[str, str]) -> Any:
 async def test_stats_say_each_skills_figures_for_today_and_the_last_half_hour(
         client: TestClient, live: Frozen, auth: TokenFactory) -> None:
     engine = engine_of(client.app)
-    early = await arrive(client, "CA-early")
+    early = await arrive(client.app, "CA-early")
     await engine.abandon(early, reason="hung up")  # an hour ago: today, not the last 30 min
     live.at = NOON
-    late = await arrive(client, "CA-late")
+    late = await arrive(client.app, "CA-late")
     await engine.abandon(late, reason="hung up")
-    await arrive(client, "CA-waiting")
-    await arrive(client, "CA-other", skill="housing")
+    await arrive(client.app, "CA-waiting")
+    await arrive(client.app, "CA-other", skill="housing")
     found = await stats(client, await auth("supervisor", orgs={"nhs-a"}))
     dementia = found["by_skill"]["dementia"]
     assert (dementia["today"]["offered"], dementia["today"]["abandoned"]) == (3, 2)
@@ -82,7 +76,7 @@ async def test_the_wallboard_socket_pushes_what_the_stats_api_answers(
         first = await ws.receive_json(timeout=5)
         assert first["type"] == "wallboard" and first["contacts"] == []
         assert first["stats"] == await stats(client, headers)
-        contact = await arrive(client, "CA-1")
+        contact = await arrive(client.app, "CA-1")
         pushed = await ws.receive_json(timeout=5)  # the change is pushed, not polled for
         assert pushed["stats"] == await stats(client, headers)
         assert pushed["stats"]["waiting"] == 1
@@ -99,7 +93,7 @@ async def test_consoles_share_one_reading_of_the_figures_for_half_a_second(
     monotonic = Frozen(0.0)
     shared = SharedStats(engine_of(client.app), 0.5, clock=monotonic)
     first = await shared.read()
-    await arrive(client, "CA-shared")
+    await arrive(client.app, "CA-shared")
     monotonic.at = 0.4
     assert await shared.read() is first and first["waiting"] == 0
     monotonic.at = 0.5

@@ -20,10 +20,9 @@ from expertline.app import DATABASE
 from pages.picture_data import Today, percent, today_slots
 from pages.pictures import BLUE, queue_svg, service_svg
 from router.context import engine_of
-from router.ports import Channel, ContactRequest, Medium
 from router.stats import Arrival, answered_within, by_interval, summarise, waiting_at
 from skills.watch import EVERYTHING
-from tests.engine_support import seed_pool
+from tests.engine_support import arrive, seed_pool
 from tests.test_pictures import SVG, sign_in_as, supervisor, tooltip
 
 LONDON = ZoneInfo("Europe/London")
@@ -180,11 +179,6 @@ class Frozen:
     def __call__(self) -> float:
         return self.now
 
-
-async def arrive(app: web.Application, ref: str, skill: str = "dementia") -> str:
-    request = ContactRequest(channel=Channel.VOICE, medium=Medium.PHONE, skill=skill,
-                             language="en", external_ref=ref)
-    return (await engine_of(app).submit(request)).contact_id
 
 
 async def answer(app: web.Application, clock: Frozen, expert: str, when: str) -> None:

@@ -12,10 +12,9 @@ from aiohttp.test_utils import TestClient
 from base.config import Config, SkillTarget
 from expertline.app import DATABASE, create_app
 from router.context import engine_of
-from router.ports import Channel, ContactRequest, Medium
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
-from tests.engine_support import seed_pool
+from tests.engine_support import arrive, seed_pool
 from tests.test_console_live import NOON, Frozen
 
 PROMISES = {"housing": SkillTarget(priority=8),
@@ -33,16 +32,11 @@ async def client(aiohttp_client: Callable[..., Awaitable[TestClient]],
     return found
 
 
-async def arrive(client: TestClient, ref: str, skill: str) -> str:
-    request = ContactRequest(channel=Channel.VOICE, medium=Medium.PHONE, skill=skill,
-                             language="en", external_ref=ref)  # a real call: priority 0
-    return (await engine_of(client.app).submit(request)).contact_id
-
 
 async def test_a_call_for_a_skill_with_a_priority_is_offered_before_an_earlier_one(
         client: TestClient, auth: TokenFactory) -> None:
-    first = await arrive(client, "CA-first", "dementia")
-    urgent = await arrive(client, "CA-urgent", "housing")
+    first = await arrive(client.app, "CA-first", "dementia")
+    urgent = await arrive(client.app, "CA-urgent", "housing")
     ann = await auth("expert", expert="e-ann")
     await client.put("/api/v1/me/status", json={"status": "available"}, headers=ann)
     offers = await (await client.get("/api/v1/me/offers", headers=ann)).json()
@@ -58,7 +52,7 @@ async def test_the_stats_count_a_skills_contacts_against_its_own_target(
         client: TestClient, auth: TokenFactory) -> None:
     engine = engine_of(client.app)
     engine.clock = clock = Frozen(NOON)
-    await arrive(client, "CA-slow", "dementia")
+    await arrive(client.app, "CA-slow", "dementia")
     clock.at = NOON + 40  # answered after 40 s: late for 20 s, in time for dementia's 60 s
     await engine.set_status("e-ann", "available")
     [offer] = engine.offers("e-ann")
@@ -73,7 +67,7 @@ async def test_the_stats_count_a_skills_contacts_against_its_own_target(
 
 async def test_a_contact_moved_to_a_skill_with_a_priority_takes_it_on(
         client: TestClient, auth: TokenFactory) -> None:
-    contact = await arrive(client, "CA-moved", "dementia")
+    contact = await arrive(client.app, "CA-moved", "dementia")
     admin = await auth("admin")
     moved = await client.post(f"/api/v1/contacts/{contact}/move", headers=admin,
                               json={"skill": "housing", "why": "it is about her tenancy"})
