@@ -83,7 +83,7 @@ class ChannelPort:
     _live: dict[str, LiveContact]
     _refs: dict[str, str]
     _seq: int
-    _skills: frozenset[str]
+    knows_skill: Callable[[str], bool]
     _relay_refs: dict[str, None]
     waits: WaitEstimator
     _told: dict[str, float]
@@ -105,7 +105,7 @@ class ChannelPort:
         if existing is not None:
             await self._arrived(existing)
             return ContactTicket(existing, False, await self.position(existing))
-        if request.skill not in self._skills:
+        if not self.knows_skill(request.skill):
             raise InvalidInput(f"unknown skill {request.skill!r}", field="skill")
         now = self.clock()
         contact = LiveContact(id=f"ct-{secrets.token_hex(8)}", seq=0, channel=request.channel,

@@ -641,7 +641,8 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self._refs.pop(contact.external_ref, None)
 
     def knows_skill(self, skill: str) -> bool:
-        return self.graph is not None and skill in self.graph
+        """Whether the skills graph holds ``skill`` (what a new contact is checked against)."""
+        return skill in self._skills
 
     def expert_org(self, expert_id: str) -> str | None:
         """The organisation of an expert in the pool, None when unknown."""
