@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import tomllib
 import types
 import typing
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 POLICIES = ("exact", "graph", "optimal")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -41,6 +43,7 @@ class ServerConfig:
     body_timeout_s: float = 30.0
     trust_forwarded_for: bool = False
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one object per line (base.logs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +191,30 @@ class ClusterConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """How long each kind of citizen data is kept (days), when the daily purge runs (London
+    time), and the key of the references that replace anonymised numbers. A finished contact
+    keeps its number for ``citizen_numbers_days`` and its words for ``transcripts_days``, then
+    is deleted with its history after ``contact_history_days``; audit and access-log records go
+    after ``audit_days``. Open contacts and pending callbacks are never purged."""
+
+    citizen_numbers_days: int = 30
+    transcripts_days: int = 30
+    contact_history_days: int = 365
+    audit_days: int = 2190
+    purge_at: str = "03:30"
+    pseudonym_key: str = ""  # EXPERTLINE_PSEUDONYM_KEY only; "" = a random key kept in the db
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    """``GET /metrics`` needs an admin token; ``allow_loopback`` also lets a scraper on this
+    host (the client address is loopback) read it without one."""
+
+    allow_loopback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: int = 7
     experts: int = 600
@@ -206,6 +233,8 @@ class Config:
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     chat: ChatConfig = field(default_factory=ChatConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = field(default="", compare=False)
 
@@ -242,6 +271,7 @@ ENV_OVERRIDES: Mapping[str, tuple[str, str]] = {
     "EXPERTLINE_TWILIO_AUTH_TOKEN": ("twilio", "auth_token"),
     "EXPERTLINE_TWILIO_NUMBER": ("twilio", "number"),
     "EXPERTLINE_TWILIO_API_URL": ("twilio", "api_url"),
+    "EXPERTLINE_PSEUDONYM_KEY": ("retention", "pseudonym_key"),
 }
 
 
@@ -332,6 +362,7 @@ def validate(config: Config) -> None:
     _check(0 <= config.server.port <= 65535, "server.port", "must be 0..65535")
     _check(config.server.max_body_bytes > 0, "server.max_body_bytes", "must be positive")
     _check(config.server.body_timeout_s > 0, "server.body_timeout_s", "must be positive")
+    _check(config.server.log_format in LOG_FORMATS, "server.log_format", "must be text or json")
     url = urlsplit(config.server.public_url)
     _check(url.scheme in ("http", "https") and bool(url.netloc), "server.public_url",
            "must be an absolute http(s) URL")
@@ -344,6 +375,7 @@ def validate(config: Config) -> None:
     _check(db.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")), "database.url",
            "must be sqlite+aiosqlite:// or postgresql+asyncpg://")
     _validate_routing(config.routing)
+    _validate_retention(config.retention)
     _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
     _check(config.staffing.target_s > 0, "staffing.target_s", "must be positive")
     for skill, own in config.staffing.skills.items():
@@ -384,6 +416,21 @@ def _validate_routing(routing: RoutingConfig) -> None:
         key = f"routing.steps[{i}]"
         _check(1 <= step.min_proficiency <= 5, f"{key}.min_proficiency", "must be 1..5")
         _check(step.max_cost >= 0, f"routing.steps[{i}].max_cost", "must be >= 0")
+
+
+def _validate_retention(retention: RetentionConfig) -> None:
+    for name in ("citizen_numbers_days", "transcripts_days", "contact_history_days",
+                 "audit_days"):
+        _check(getattr(retention, name) >= 1, f"retention.{name}", "must be at least 1 day")
+    longest = max(retention.citizen_numbers_days, retention.transcripts_days)
+    _check(retention.contact_history_days >= longest, "retention.contact_history_days",
+           "must be at least citizen_numbers_days and transcripts_days (deleting a contact "
+           "deletes its number and words too)")
+    _check(HH_MM.fullmatch(retention.purge_at) is not None, "retention.purge_at",
+           "must be a time HH:MM (00:00..23:59)")
+
+
+HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)
 
 
 def _check(ok: bool, key: str, message: str) -> None:

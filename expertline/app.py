@@ -36,8 +36,10 @@ from base.http import (
 )
 from base.inputs import BODY_TIMEOUT
 from base.limits import RELAY_SECRET, TRUST_FORWARDED_FOR, RateLimit, client_of
-from expertline import schema
+from base.metrics import METRICS, may_scrape_unauthenticated
+from expertline import operations, schema
 from expertline.auth import bearer, resolve_token
+from expertline.governance import api as governance_api
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from pages.contact_pages import ContactSource, setup_contacts
@@ -67,7 +69,8 @@ def create_app(config: Config, *, demo: bool = False,
     """The whole application. ``leadership`` fences the routing core by the epoch this
     process leads in (``expertline.serving``; none on SQLite)."""
     app = web.Application(
-        middlewares=[error_middleware, input_middleware, auth_middleware],
+        middlewares=[*operations.MIDDLEWARES, error_middleware, input_middleware,
+                     auth_middleware],
         client_max_size=config.server.max_body_bytes,
         handler_args=PARSER_LIMITS,
     )
@@ -82,7 +85,7 @@ def create_app(config: Config, *, demo: bool = False,
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
-        fence=leadership.fence))
+        fence=leadership.fence, metrics=a[METRICS]))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
     setup_pictures(app, coverage=coverage_source(app), today=today_source(app),
                    rota=rota_source(app))
@@ -97,12 +100,15 @@ def create_app(config: Config, *, demo: bool = False,
                            guard=leadership.guard())
     scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
                            availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
+    governance_api.setup(app, sessions=sessions_of(app), retention=config.retention,
+                         scheduler=scheduler.wiring.scheduler_of(app))
     app.cleanup_ctx.append(_voice_skills_ctx)
     if demo and not config.twilio.enabled:
         from expertline.demo_desk import demo_desks_ctx
 
         app.cleanup_ctx.append(demo_desks_ctx)
     app.router.add_get("/healthz", _healthz)
+    operations.setup(app, config)
     return app
 
 
@@ -205,7 +211,10 @@ async def _healthz(request: web.Request) -> web.Response:
     return json_response(request.app[LEADERSHIP].health())
 
 
-def _needs_token(path: str) -> bool:
+def _needs_token(request: web.Request) -> bool:
+    path = request.path
+    if path == operations.METRICS_PATH:
+        return not may_scrape_unauthenticated(request)
     return (path.startswith(("/api/", "/ws/expert", "/ws/console"))
             and not path.startswith(PUBLIC_PREFIXES))
 
@@ -215,7 +224,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     """Resolve the bearer token (or ``?access_token=`` on WebSockets) into a principal. An
     address that sent too many wrong tokens waits (429) before any of its requests is
     looked at, so tokens cannot be guessed at speed."""
-    if _needs_token(request.path):
+    if _needs_token(request):
         client, failures = client_of(request), request.app[AUTH_FAILURES]
         wait = failures.blocked(client)
         if wait > 0:

@@ -27,12 +27,13 @@ import skills.cli
 import telephony.cli
 from base.cli import CliContext, Parser, Subparsers
 from base.clock import now_utc, utc
-from base.config import ConfigError
+from base.config import LOG_FORMATS, ConfigError
 from base.errors import DomainError
 from expertline import schema
+from expertline.governance import cli as governance_cli
 
 PACKAGE_CLIS = (scheduler.cli, scheduler.coverage_cli, bench.cli, simulator.cli, telephony.cli,
-                skills.cli, pages.cli)
+                skills.cli, pages.cli, governance_cli)
 CONFIG_HELP = "config file (default: ./config.toml)"
 
 log = logging.getLogger("expertline")
@@ -99,6 +100,8 @@ def _register_core(sub: Subparsers) -> None:
     serve.add_argument("--demo", action="store_true", help="seed the demo pool if the db is empty")
     serve.add_argument("--host")
     serve.add_argument("--port", type=_port)
+    serve.add_argument("--log-format", choices=LOG_FORMATS,
+                       help="text, or json: one object per line (default: server.log_format)")
     serve.set_defaults(func=_serve)
 
     seed = sub.add_parser("seed", help="seed the configured database")
@@ -139,13 +142,14 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     from expertline.serving import Leadership, serve
 
     config = ctx.config
-    server = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    server = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                ("log_format", args.log_format)) if v is not None}
     config = config.replace(server=server) if server else config
     # The port first: a second server on a busy port stops here, before it opens (or creates,
     # or migrates, or seeds) any database.
     socks = listen(config.server.host, config.server.port)
     try:
-        setup_logging(config.server.log_level)
+        setup_logging(config.server.log_level, config.server.log_format)
         url = f"http://{_netloc(config.server.host, socks[0].getsockname()[1])}"
 
         def app(leadership: Leadership) -> web.Application:

@@ -14,10 +14,12 @@ TABLE_MODULES = (
     "skills.models",
     "expertline.auth",
     "base.audit",
+    "base.access_log",
     "router.tables",
     "scheduler.tables",
     "telephony.tables",
     "pages.tables",
+    "expertline.governance.tables",
 )
 
 

@@ -22,6 +22,8 @@ from typing import Any
 from aiohttp import web
 
 from base.access import Principal, Role, require_role
+from base.access_log import record_reads
+from base.db import writing
 from base.errors import BadRequest, InvalidInput, NotFound
 from base.http import Fields, is_language, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
@@ -163,8 +165,20 @@ async def contacts_page(request: web.Request, caller: Principal) -> dict[str, An
     rows, total = await engine.store.contacts(
         states=states, limit=limit, offset=offset, skill=_query(request, "skill"),
         expert_id=_query(request, "expert"), search=_query(request, "q"), scope=scope)
+    shown = [r.id for r in rows if caller.role is Role.ADMIN and (r.address or r.callback_number)]
+    if shown:  # an admin saw these citizens' numbers in clear
+        await _log_reads(request, caller, shown, what="list")
     return page_of([contact_json(r, caller) for r in rows], total=total, limit=limit,
                    offset=offset)
+
+
+async def _log_reads(request: web.Request, caller: Principal, contact_ids: list[str], *,
+                     what: str) -> None:
+    """Write who read these citizens' contacts to the access log before answering: a read
+    that cannot be logged is not answered (503)."""
+    via = "console" if request.path.startswith("/console/") else "api"
+    async with writing(engine_of(request.app).store.db.session) as session:
+        record_reads(session, reader=caller, contact_ids=contact_ids, via=via, what=what)
 
 
 def _query(request: web.Request, key: str) -> str | None:
@@ -177,7 +191,8 @@ def _query(request: web.Request, key: str) -> str | None:
 async def contact_detail(request: web.Request, caller: Principal,
                          contact_id: str) -> dict[str, Any]:
     """The contact with its whole history: events, offers, sessions, every routing decision
-    with its candidates, and who would take it now (``now``, None once it is settled)."""
+    with its candidates, and who would take it now (``now``, None once it is settled). The
+    API and the console's contact page both read it here, so each read is access-logged."""
     engine = engine_of(request.app)
     row = await engine.store.contact(contact_id)
     expert_org = None if row is None or row.expert_id is None else engine.expert_org(row.expert_id)
@@ -197,6 +212,7 @@ async def contact_detail(request: web.Request, caller: Principal,
     found["decisions"] = [_decision_json(d) for d in history["decisions"]]
     live = engine.core.explain(contact_id, engine.clock())
     found["now"] = None if live is None else _decision_json(decision_row(live))
+    await _log_reads(request, caller, [contact_id], what="detail")
     return found
 
 

@@ -15,6 +15,7 @@ default) the event loop calls it at the next deadline. Tests inject a clock and 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import secrets
 import time
@@ -27,6 +28,7 @@ from typing import Any
 from base.config import Config
 from base.db import Database
 from base.errors import NotLeader, Unavailable
+from base.metrics import Metrics
 from router import commands as cmd
 from router import events as ev
 from router.batch import Batch
@@ -74,7 +76,8 @@ class Engine(ChannelPort, DeskActions, Supervision):
     def __init__(self, database: Database, config: Config, *,
                  clock: Callable[[], float] = time.time, autotimers: bool = True,
                  watch: PoolWatch | None = None, fence: Fence | None = None,
-                 on_deposed: Callable[[], None] | None = None) -> None:
+                 on_deposed: Callable[[], None] | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
         self.store = Store(database, fence=fence)
         self._on_deposed = on_deposed  # told once when a fenced commit finds a newer leader
@@ -87,7 +90,9 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self._routing_pool: Pool | None = None
         self._stale = False  # a step failed to save: rebuild from the database before the next
         self._lock = asyncio.Lock()  # the core: one event at a time (never across a commit)
-        self._pipeline = GroupCommit(self.store.commit_many, self._publish, self._commit_failed)
+        self.metrics = metrics if metrics is not None else Metrics()  # decisions, commits
+        self._pipeline = GroupCommit(self.store.commit_many, self._publish, self._commit_failed,
+                                     observe=self.metrics.commit_seconds.observe)
         # orders a chat's transcript lines with its desk's session event (see _push_session)
         self._chat_lock = asyncio.Lock()
         self._announced: set[str] = set()  # sessions whose desk event has been pushed
@@ -346,11 +351,14 @@ class Engine(ChannelPort, DeskActions, Supervision):
         """Commit and announce one step at once, outside the group commit: for restoring the
         core, when the caller holds the lock and nothing is in flight."""
         batch, news = self._translate(commands, now, None)
+        started = time.perf_counter()
         try:
             await self.store.commit(batch)
         except Exception as exc:
             log.error("could not save a routing step (%s)", type(exc).__name__, exc_info=True)
             raise _NotSaved(batch) from exc
+        if batch:  # one that writes nothing opens no transaction
+            self.metrics.commit_seconds.observe(time.perf_counter() - started)
         await self._publish(batch, news)
 
     async def _publish(self, batch: Batch, news: News) -> None:
@@ -358,6 +366,7 @@ class Engine(ChannelPort, DeskActions, Supervision):
         for timer in news.timers:
             self._set_timer(timer)
         self._note_handle_times(batch)
+        self.metrics.decided(len(batch.offers), len(batch.decisions))
         for session_id in [s for s, _by, _d in batch.sessions_ended] + batch.sessions_failed:
             self._announced.discard(session_id)
         await self._announce(news)
@@ -423,7 +432,9 @@ class Engine(ChannelPort, DeskActions, Supervision):
             self._handle.cancel()
         loop = asyncio.get_running_loop()
         self._handle_at = at
-        self._handle = loop.call_later(max(at - self.clock(), 0.0), self._fire)
+        # in a context of its own: not the request's that happened to arm it (its log id)
+        self._handle = loop.call_later(max(at - self.clock(), 0.0), self._fire,
+                                       context=contextvars.Context())
 
     def _fire(self) -> None:
         self._handle = None

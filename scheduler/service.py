@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -45,6 +45,7 @@ class Scheduler:
         self._availability, self._routing, self._clock = availability, routing, clock
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
+        self._daily: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {}
 
     def __repr__(self) -> str:
         jobs = len(self._aps.get_jobs()) if self._aps is not None else 0
@@ -63,6 +64,8 @@ class Scheduler:
         self._aps.add_job(self.run_daily_report, "cron", hour=hour, minute=minute,
                           timezone=LONDON, id="daily-report", coalesce=True,
                           misfire_grace_time=None)
+        for job_id, (at, job) in self._daily.items():
+            self._daily_job(job_id, at, job)
         self._aps.start()
         await self.rebuild_jobs()
         await self.reconcile_now()  # availability follows the rota from the first minute
@@ -113,6 +116,21 @@ class Scheduler:
         for row in pending:
             at = max(now, datetime.fromtimestamp(row.due_at, UTC))
             self._date_job(f"callback:{row.id}", at, self.run_due_callbacks)
+
+    def every_day(self, job_id: str, at: str, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``job`` daily at ``at`` (``HH:MM``, Europe/London) for a package above this one
+        (the retention purge). It runs where the scheduler runs: with ``scheduler.enabled``, in
+        the one process that leads (on PostgreSQL, the routing leader)."""
+        self._daily[job_id] = (at, job)
+        if self._aps is not None:
+            self._daily_job(job_id, at, job)
+
+    def _daily_job(self, job_id: str, at: str, job: Callable[[], Awaitable[Any]]) -> None:
+        assert self._aps is not None
+        hour, minute = (int(x) for x in at.split(":"))
+        self._aps.add_job(job, "cron", hour=hour, minute=minute, timezone=LONDON, id=job_id,
+                          coalesce=True, misfire_grace_time=None, max_instances=1,
+                          replace_existing=True)
 
     def _date_job(self, job_id: str, at: datetime, fn: Callable[[], Any]) -> None:
         assert self._aps is not None

@@ -1,0 +1,93 @@
+"""The tables governance reads and changes, as SQLAlchemy tables, and the reference key.
+
+Every citizen's number or words sits in one of these columns:
+
+- ``contact.address`` (the caller, SMS or WhatsApp sender), ``contact.callback_number``,
+  ``contact.first_words`` (what they said to triage), ``contact_message.text`` (the chat);
+- ``scheduled_callback.number``;
+- ``call_bridge.state`` (a callback's number, while a phone bridge is in progress);
+- ``messaging_opt_out.address_hash`` (a SHA-256 of an address that sent STOP).
+
+The audit log never holds a number in clear (callbacks are audited masked), and the access log
+names contacts by id.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from base.access_log import AccessLogEntry
+from base.audit import AuditEntry
+from base.config import RetentionConfig
+from expertline.governance.tables import AuditPurgeRow, PseudonymKeyRow
+from router.model import ContactState
+from router.tables import (
+    ContactEventRow,
+    ContactRow,
+    DecisionRow,
+    MessageRow,
+    OfferRow,
+    SessionRow,
+)
+from scheduler.tables import ScheduledCallbackRow
+from telephony.tables import CallBridgeRow, ChatResumeRow, OptOutRow
+
+
+def _table(model: Any) -> sa.Table:
+    table: sa.Table = model.metadata.tables[model.__tablename__]
+    return table
+
+
+CONTACT = _table(ContactRow)
+EVENT = _table(ContactEventRow)
+MESSAGE = _table(MessageRow)
+OFFER = _table(OfferRow)
+SESSION = _table(SessionRow)
+DECISION = _table(DecisionRow)
+CALLBACK = _table(ScheduledCallbackRow)
+BRIDGE = _table(CallBridgeRow)
+RESUME = _table(ChatResumeRow)
+OPT_OUT = _table(OptOutRow)
+AUDIT = _table(AuditEntry)
+READS = _table(AccessLogEntry)
+AUDIT_PURGE = _table(AuditPurgeRow)
+
+# a contact's history: every row that names it (the first five by foreign key)
+HISTORY = (("contact_events", EVENT), ("offers", OFFER), ("sessions", SESSION),
+           ("decisions", DECISION), ("messages", MESSAGE), ("chat_resumes", RESUME),
+           ("call_bridges", BRIDGE))
+
+FINISHED = tuple(s.value for s in ContactState if s.finished)
+OPEN = tuple(s.value for s in ContactState if not s.finished)
+contact_at = sa.func.coalesce(CONTACT.c.ended_at, CONTACT.c.arrived_at)  # when it ended
+callback_at = sa.func.coalesce(CALLBACK.c.submitted_at, CALLBACK.c.due_at)
+
+
+def callback_is_over() -> sa.ColumnElement[bool]:
+    """A scheduled callback no longer pending whose contact (if any) is finished."""
+    open_contacts = sa.select(CONTACT.c.id).where(CONTACT.c.state.in_(OPEN))
+    return sa.and_(CALLBACK.c.state != "pending",
+                   sa.or_(CALLBACK.c.contact_id.is_(None),
+                          CALLBACK.c.contact_id.not_in(open_contacts)))
+
+
+async def connection(session: AsyncSession) -> AsyncConnection:
+    return await session.connection()
+
+
+async def pseudonym_key(session: AsyncSession, retention: RetentionConfig) -> bytes:
+    """``EXPERTLINE_PSEUDONYM_KEY`` when set, else the database's own random key (made by
+    migration 0008; made here if a database somehow lacks it)."""
+    if retention.pseudonym_key:
+        return retention.pseudonym_key.encode("utf-8")
+    row = await session.get(PseudonymKeyRow, 1)
+    if row is None:
+        row = PseudonymKeyRow(id=1, key=secrets.token_hex(32))
+        session.add(row)
+        await session.flush()
+    return row.key.encode("utf-8")
