@@ -9,7 +9,11 @@ nothing of experts one graph step away, escalation, wrap-up or who is free now, 
 estimator also keeps a correction factor, learned from every answered contact
 (``learn(told, waited)``): a stochastic-approximation quantile tracker that nudges the factor
 up when a citizen waited longer than they were told and down when not, so that in the long run
-``QUANTILE`` of citizens wait no longer than they were told. Pure: no clock, no I/O.
+``QUANTILE`` of citizens wait no longer than they were told. The nudge starts large and
+shrinks as answers accumulate (``EARLY_GAIN / sqrt(n)``, Robbins-Monro's decreasing gain) down
+to ``STEP``, so the first few dozen answers correct a model that is far off (target escalation
+makes waits much shorter than the exact skill's queue suggests, and then few citizens wait at
+all), while a long run still follows a day that changes. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from collections import deque
 
 QUANTILE = 0.8
 Z_QUANTILE = 0.8416212335729143  # the standard normal's 80th percentile
-STEP = 0.1  # how far one answered contact moves the factor (in log terms)
+STEP = 0.1  # how far one answered contact moves the factor (in log terms), in the long run
+EARLY_GAIN = 2.0  # the n-th answer moves it by max(STEP, EARLY_GAIN / sqrt(n))
 MIN_HANDLE_SAMPLES = 5
 MAX_FACTOR = 20.0
 
@@ -39,6 +44,7 @@ class WaitEstimator:
         self._handle_sum = 0.0  # of the samples kept, so a wait is told in constant time
         self._log_factor = 0.0
         self._step = step
+        self._learned = 0
 
     @property
     def factor(self) -> float:
@@ -61,6 +67,8 @@ class WaitEstimator:
     def learn(self, told: float, waited: float) -> None:
         """A contact told ``told`` seconds was answered after ``waited``."""
         over = 1.0 if waited > told else 0.0
-        self._log_factor += self._step * (over - (1 - QUANTILE))
+        self._learned += 1
+        gain = max(self._step, EARLY_GAIN / math.sqrt(self._learned))
+        self._log_factor += gain * (over - (1 - QUANTILE))
         self._log_factor = min(max(self._log_factor, -math.log(MAX_FACTOR)),
                                math.log(MAX_FACTOR))
