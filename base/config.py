@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = PROJECT_ROOT / "config.toml"
 POLICIES = ("exact", "graph", "optimal")
+ESCALATIONS = ("target", "fixed")  # router.escalation
 LOG_FORMATS = ("text", "json")
 
 
@@ -85,6 +86,7 @@ def _default_steps() -> tuple[EscalationStep, ...]:
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
     policy: str = "graph"
+    escalation: str = "target"
     taxonomy_cost: float = 0.5
     offer_timeout_s: float = 20.0
     max_missed_offers: int = 3
@@ -403,6 +405,8 @@ def validate(config: Config) -> None:
 
 def _validate_routing(routing: RoutingConfig) -> None:
     _check(routing.policy in POLICIES, "routing.policy", f"must be one of {', '.join(POLICIES)}")
+    _check(routing.escalation in ESCALATIONS, "routing.escalation",
+           f"must be one of {', '.join(ESCALATIONS)}")
     _check(routing.offer_timeout_s > 0, "routing.offer_timeout_s", "must be positive")
     _check(routing.max_missed_offers >= 1, "routing.max_missed_offers", "must be at least 1")
     _check(routing.taxonomy_cost > 0, "routing.taxonomy_cost", "must be positive")

@@ -207,6 +207,7 @@ class RoutingCore(CoreState):
         contact.spec = replace(contact.spec, skill=event.skill, priority=event.priority)
         contact.key = self.policy.queue_key(contact.spec, contact.seq)
         contact.servers, contact.servers_for, contact.wake_at = [], None, None
+        contact.step = 0  # a new skill: its own schedule, from the contact's arrival
         self._out.append(cmd.ContactRefiled(contact.spec.id, event.skill, event.priority))
         self._requeue(contact, now, event.reason)
 
@@ -285,6 +286,7 @@ class RoutingCore(CoreState):
         expert = self._experts[session.expert_id]
         del expert.sessions[session.session_id]
         expert.used[session.channel] -= 1
+        self._note_busy(now - session.started_at)
         self._wrap_up(expert, session, event.distressing, now)
         self._reindex(expert, now)
 

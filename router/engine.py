@@ -81,7 +81,10 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self.config = config
         self.store = Store(database, fence=fence)
         self._on_deposed = on_deposed  # told once when a fenced commit finds a newer leader
-        self.routing_config = RoutingConfig.from_settings(config.routing)
+        self.routing_config = RoutingConfig.from_settings(
+            config.routing, target_s=config.staffing.target_s,
+            targets=tuple((skill, config.staffing.target_of(skill))
+                          for skill in config.staffing.skills))
         self.capacity = Capacity(config.routing.voice_capacity, config.routing.chat_capacity)
         self.clock = clock
         self.autotimers = autotimers

@@ -18,6 +18,7 @@ from base.errors import InvalidInput
 MIN_PROFICIENCY = 1
 MAX_PROFICIENCY = 5
 POLICIES = ("exact", "graph", "optimal")
+ESCALATIONS = ("fixed", "target")  # router.escalation
 
 
 class Channel(StrEnum):
@@ -190,10 +191,17 @@ class RoutingConfig:
     (any value routes the same). ``closed_offers_kept``: how many closed offers the core
     remembers, so that a repeated accept answers as the first did and a late one gets 409
     "was expired" rather than "unknown".
+
+    ``escalation``: ``fixed`` reaches each step at its ``after_s``; ``target`` at shares of the
+    contact's skill's service-level target (``targets``, skill -> seconds, else ``target_s``),
+    adapted to the live queue (``router.escalation``).
     """
 
     policy: str = "graph"
     steps: tuple[Step, ...] = DEFAULT_STEPS
+    escalation: str = "fixed"
+    target_s: float = 20.0
+    targets: tuple[tuple[str, float], ...] = ()
     offer_timeout_s: float = 20.0
     max_missed_offers: int = 3
     wrapup_s: float = 60.0
@@ -213,6 +221,11 @@ class RoutingConfig:
             raise InvalidInput(f"routing policy must be one of {', '.join(POLICIES)}")
         object.__setattr__(self, "steps", tuple(self.steps))
         _check_steps(self.steps)
+        if self.escalation not in ESCALATIONS:
+            raise InvalidInput(f"routing.escalation must be one of {', '.join(ESCALATIONS)}")
+        object.__setattr__(self, "targets", tuple(sorted(dict(self.targets).items())))
+        if self.target_s <= 0 or any(t <= 0 for _, t in self.targets):
+            raise InvalidInput("service-level targets must be > 0 s")
         for name in ("offer_timeout_s", "batch_limit", "candidate_limit", "scan_limit",
                      "closed_offers_kept"):
             if getattr(self, name) <= 0:

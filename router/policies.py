@@ -25,7 +25,9 @@ at every instant, so queues keep a static key and a contact keeps its place.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 
+from router.escalation import schedule
 from router.model import MAX_PROFICIENCY, ContactSpec, RoutingConfig, ScoreWeights, Step
 
 COST_EPSILON = 1e-9
@@ -40,12 +42,20 @@ QueueKey = tuple[float, float, int, str]
 class Policy:
     """A named policy with its steps and weights precomputed for the hot path. Immutable."""
 
-    __slots__ = ("_after", "aging_per_s", "batch", "floor_step", "max_cost", "name", "steps",
-                 "substitutes", "weights")
+    __slots__ = ("_after", "_schedules", "aging_per_s", "batch", "by_target", "default_target_s",
+                 "floor_step", "max_cost", "name", "steps", "substitutes", "targets", "weights")
 
     def __init__(self, name: str, steps: tuple[Step, ...], weights: ScoreWeights,
-                 aging_per_s: float, *, substitutes: bool, batch: bool) -> None:
+                 aging_per_s: float, *, substitutes: bool, batch: bool,
+                 targets: Mapping[str, float] | None = None,
+                 default_target_s: float = 20.0) -> None:
         self.name = name
+        # target escalation (router.escalation): steps come due at shares of each skill's
+        # target; None keeps the fixed ``after_s`` of every step
+        self.by_target = targets is not None and len(steps) > 1
+        self.targets = dict(targets or {})
+        self.default_target_s = default_target_s
+        self._schedules: dict[str, list[float]] = {}
         self.steps = steps
         self.weights = weights
         self.aging_per_s = aging_per_s
@@ -61,12 +71,26 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, steps={len(self.steps)}, batch={self.batch})"
 
-    def step_for(self, arrived_at: float, now: float) -> int:
-        """The step of a contact that arrived at ``arrived_at``, at ``now``: exactly the steps
-        whose wake-up time ``arrived_at + after`` (as scheduled) has come. Bisecting the wait
-        ``now - arrived_at`` alone can round below a step that is due, and the step would be
-        rescheduled for the same instant forever."""
-        after = self._after
+    def target_of(self, skill: str) -> float:
+        """The service-level target (seconds) of contacts asking for ``skill``."""
+        return self.targets.get(skill, self.default_target_s)
+
+    def schedule(self, skill: str) -> list[float]:
+        """The waits at which a contact for ``skill`` reaches each step."""
+        if not self.by_target:
+            return self._after
+        found = self._schedules.get(skill)
+        if found is None:
+            found = self._schedules[skill] = list(schedule(self.target_of(skill),
+                                                           len(self.steps)))
+        return found
+
+    def step_for(self, arrived_at: float, now: float, skill: str = "") -> int:
+        """The step of a contact for ``skill`` that arrived at ``arrived_at``, at ``now``:
+        exactly the steps whose wake-up time ``arrived_at + after`` (as scheduled) has come.
+        Bisecting the wait ``now - arrived_at`` alone can round below a step that is due, and
+        the step would be rescheduled for the same instant forever."""
+        after = self.schedule(skill)
         step = max(bisect_right(after, now - arrived_at) - 1, 0)
         while step + 1 < len(after) and arrived_at + after[step + 1] <= now:
             step += 1
@@ -74,9 +98,11 @@ class Policy:
             step -= 1
         return step
 
-    def next_step_after(self, step: int) -> float | None:
-        """Wait at which the contact reaches the step after ``step`` (None at the last)."""
-        return self._after[step + 1] if step + 1 < len(self._after) else None
+    def next_step_after(self, step: int, skill: str = "") -> float | None:
+        """Wait at which a contact for ``skill`` reaches the step after ``step`` (None at the
+        last)."""
+        after = self.schedule(skill)
+        return after[step + 1] if step + 1 < len(after) else None
 
     def max_cost_at(self, step: int) -> float:
         return self.steps[step].max_cost + COST_EPSILON
@@ -104,8 +130,10 @@ def make_policy(config: RoutingConfig) -> Policy:
     if config.policy == "exact":
         return Policy("exact", EXACT_STEPS, EXACT_WEIGHTS, 0.0, substitutes=False, batch=False)
     aging = config.priority_aging_per_min / 60.0
+    targets = dict(config.targets) if config.escalation == "target" else None
     return Policy(config.policy, config.steps, config.weights, aging, substitutes=True,
-                  batch=config.policy == "optimal")
+                  batch=config.policy == "optimal", targets=targets,
+                  default_target_s=config.target_s)
 
 
 def assign(weights: list[list[float | None]]) -> list[tuple[int, int]]:

@@ -106,7 +106,7 @@ def _restore_contact(core: CoreState, restored: RestoredContact, now: float) -> 
         core._enqueue(contact, now)
     else:
         contact.state = restored.state
-        contact.step = core.policy.step_for(spec.arrived_at, now)
+        contact.step = core.policy.step_for(spec.arrived_at, now, spec.skill)
 
 
 def _restore_offer(core: CoreState, offer: RestoredOffer) -> None:

@@ -14,9 +14,11 @@ from collections.abc import Callable
 from typing import Any
 
 from router import commands as cmd
+from router.escalation import BUSY_SMOOTHING, adapt, likely_wait
 from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.matching import Matcher
 from router.model import (
+    ContactSpec,
     ContactState,
     Decision,
     ExpertProfile,
@@ -28,7 +30,7 @@ from router.model import (
     RoutingConfig,
 )
 from router.policies import make_policy
-from router.records import ContactRec, ExpertRec, OfferRec, SessionRec, WrapUp
+from router.records import FREE, ContactRec, ExpertRec, OfferRec, SessionRec, WrapUp
 
 INF = float("inf")
 
@@ -90,6 +92,9 @@ class CoreState:
         self._dirty: dict[str, None] = {}  # contacts to match, contact side
         self._freed: dict[str, None] = {}  # experts with new capacity, expert side
         self._pending: dict[str, ExpertRec] = {}  # experts to file in the index (_reindex)
+        # running mean of how long an expert is busy per session, wrap-up included (target
+        # escalation's likely waits; None until a session has ended)
+        self._busy_s: float | None = None
 
     def __repr__(self) -> str:
         return (f"<{type(self).__name__} policy={self.policy.name} experts={len(self._experts)} "
@@ -194,10 +199,10 @@ class CoreState:
         spec = contact.spec
         contact.state = ContactState.QUEUED
         contact.offer_id = contact.expert_id = None
-        contact.step = self.policy.step_for(spec.arrived_at, now)
+        contact.step, recheck = self._due_step(contact, now)
         self._queues.add(spec.channel, spec.skill, contact.key)
         self._place(contact)
-        self._schedule_step(contact)
+        self._schedule_step(contact, recheck)
         self._dirty[spec.id] = None
 
     def _place(self, contact: ContactRec) -> None:
@@ -223,8 +228,11 @@ class CoreState:
         self._queues.unplace(contact.key, contact.placed)
         contact.placed = []
 
-    def _schedule_step(self, contact: ContactRec) -> None:
-        after = self.policy.next_step_after(contact.step)
+    def _schedule_step(self, contact: ContactRec, recheck: float | None = None) -> None:
+        """Wake the contact at its next step, or at ``recheck`` (a wait) when escalation held
+        it back (``router.escalation.adapt``)."""
+        after = recheck if recheck is not None else self.policy.next_step_after(
+            contact.step, contact.spec.skill)
         if after is None:
             return
         at = contact.spec.arrived_at + after
@@ -234,12 +242,61 @@ class CoreState:
 
     def _restep(self, contact: ContactRec, now: float) -> None:
         """Move a waiting contact to the step its wait has reached."""
-        step = self.policy.step_for(contact.spec.arrived_at, now)
+        step, recheck = self._due_step(contact, now)
         if step != contact.step:
             self._queues.unplace(contact.key, contact.placed)
             contact.step = step
             self._place(contact)
-        self._schedule_step(contact)
+        self._schedule_step(contact, recheck)
+
+    def _due_step(self, contact: ContactRec, now: float) -> tuple[int, float | None]:
+        """The step ``contact`` should be at now (never narrower than it is), and the wait at
+        which to look again if target escalation held it back."""
+        spec, policy = contact.spec, self.policy
+        due = max(policy.step_for(spec.arrived_at, now, spec.skill), contact.step)
+        busy = self._busy_s
+        if not policy.by_target or busy is None:
+            return due, None
+        return adapt(contact.step, due, len(policy.steps) - 1, now - spec.arrived_at,
+                     policy.target_of(spec.skill),
+                     lambda k: self._likely_wait(contact, k, busy),
+                     lambda k: self._free_at(spec, k))
+
+    def _servers_within(self, skill: str, step: int) -> tuple[tuple[str, float], ...]:
+        pool = self._pool
+        return pool.substitutes(skill)[:pool.within(skill, self.policy.max_cost_at(step))]
+
+    def _likely_wait(self, contact: ContactRec, step: int, busy_s: float) -> float:
+        """Likely wait of ``contact`` at ``step``'s radius (``router.escalation``)."""
+        spec = contact.spec
+        if self._free_at(spec, step):
+            return 0.0
+        ahead = self._queues.position(spec.channel, spec.skill, contact.key)
+        staffed = 0
+        for skill, _ in self._servers_within(spec.skill, step):
+            counts = self._holders.get(skill)
+            if counts:
+                staffed += (counts[ExpertState.AVAILABLE] + counts[ExpertState.OFFERED]
+                            + counts[ExpertState.BUSY] + counts[ExpertState.WRAPUP])
+        return likely_wait(ahead, busy_s, staffed)
+
+    def _free_at(self, spec: ContactSpec, step: int) -> bool:
+        """Whether an expert within ``step``'s radius, at its proficiency floor or above, has
+        room for ``spec``'s channel now (language aside)."""
+        floor = self.policy.steps[step].min_proficiency
+        language = self._index.language_key(spec.language)
+        for skill, _ in self._servers_within(spec.skill, step):
+            for mode in (FREE, spec.channel):
+                slot = self._index.slot(mode, language, skill)
+                if slot is not None and slot.count and any(slot.by_level[floor:]):
+                    return True
+        return False
+
+    def _note_busy(self, seconds: float) -> None:
+        """One more session ended after ``seconds`` (wrap-up to follow)."""
+        busy = seconds + self.config.wrapup_s
+        self._busy_s = busy if self._busy_s is None else (
+            self._busy_s + BUSY_SMOOTHING * (busy - self._busy_s))
 
     def _forget(self, contact: ContactRec, state: ContactState, reason: str = "") -> None:
         del self._contacts[contact.spec.id]

@@ -46,13 +46,14 @@ class _Waiting:
     """A contact not yet connected: when it came, its skill's tally (None in warm-up) and how
     long its session will take."""
 
-    __slots__ = ("arrived_at", "handle_s", "tally", "told")
+    __slots__ = ("arrived_at", "cost", "handle_s", "tally", "told")
 
     def __init__(self, arrived_at: float, tally: Tally | None, handle_s: float) -> None:
         self.arrived_at = arrived_at
         self.tally = tally
         self.handle_s = handle_s
         self.told: float | None = None  # the wait it was told on arrival, if queued
+        self.cost = 0.0  # substitution cost of its latest offer's match
 
 
 class Simulation:
@@ -63,8 +64,10 @@ class Simulation:
     """
 
     def __init__(self, scenario: Scenario, *, policy: str | None = None,
-                 seed: int | None = None, observer: Observer | None = None) -> None:
-        self.scenario = scenario = scenario.with_options(policy=policy, seed=seed)
+                 seed: int | None = None, escalation: str | None = None,
+                 observer: Observer | None = None) -> None:
+        self.scenario = scenario = scenario.with_options(policy=policy, seed=seed,
+                                                         escalation=escalation)
         settings = scenario.settings
         self.core = RoutingCore(scenario.routing_config(), scenario.pool())
         self._observer = observer
@@ -207,6 +210,7 @@ class Simulation:
     # -- commands -----------------------------------------------------------------------------
     def _offered(self, command: cmd.MakeOffer, now: float) -> None:
         self._offers.add(command.offer_id)
+        self._waiting[command.contact_id].cost = command.decision.candidates[0].cost
         self._push(now + self._delay, ACCEPT, command.offer_id)
 
     def _rescinded(self, command: cmd.RescindOffer, _now: float) -> None:
@@ -227,6 +231,8 @@ class Simulation:
                 self._told.append((waiting.told, wait))
             tally.answered += 1
             tally.wait_sum += wait
+            tally.exact += waiting.cost == 0
+            tally.cost_sum += waiting.cost
             tally.within += wait <= self._target
             tally.queued += wait > self._delay + EPSILON
 
@@ -269,7 +275,9 @@ class Simulation:
                        overall=overall.figures(), occupancy=_ratio(busy, staffed),
                        by_skill=by_skill, by_team=teams, contacts=self._contacts,
                        wall_s=wall_s, wait_estimate_calibration=calibration,
-                       wait_estimate_median_error_s=error)
+                       wait_estimate_median_error_s=error,
+                       escalation=(self.core.config.escalation if self.core.policy.substitutes
+                                   else "none"))
 
 
 def _calibration(told: list[tuple[float, float]]) -> tuple[float | None, float | None]:
@@ -286,6 +294,7 @@ def _ratio(part: float, whole: float) -> float:
 
 
 def simulate(scenario: Scenario, *, policy: str | None = None, seed: int | None = None,
-             observer: Observer | None = None) -> Metrics:
+             escalation: str | None = None, observer: Observer | None = None) -> Metrics:
     """Run ``scenario`` once and return its metrics."""
-    return Simulation(scenario, policy=policy, seed=seed, observer=observer).run()
+    return Simulation(scenario, policy=policy, seed=seed, escalation=escalation,
+                      observer=observer).run()

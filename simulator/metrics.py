@@ -9,7 +9,10 @@
 * ``occupancy`` = busy expert time / staffed expert time in [warmup, duration), where staffed is
   any state but offline and busy is in a session or wrap-up (an expert with one chat of three
   is busy);
-* ``unserved`` = measured contacts still waiting when the run ended (nobody could take them).
+* ``unserved`` = measured contacts still waiting when the run ended (nobody could take them);
+* ``exact_share`` = answered contacts served through their own skill / answered, and
+  ``mean_substitution_cost`` = the mean skills-graph cost of the match over answered contacts
+  (0 for an exact match): the match quality pooling paid for.
 """
 
 from __future__ import annotations
@@ -34,23 +37,28 @@ class Figures:
     asa_s: float
     abandon_rate: float
     p_wait: float
+    exact_share: float = 1.0
+    mean_substitution_cost: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         return {"offered": self.offered, "answered": self.answered,
                 "abandoned": self.abandoned, "unserved": self.unserved,
                 "service_level": self.service_level, "asa_s": self.asa_s,
-                "abandon_rate": self.abandon_rate, "p_wait": self.p_wait}
+                "abandon_rate": self.abandon_rate, "p_wait": self.p_wait,
+                "exact_share": self.exact_share,
+                "mean_substitution_cost": self.mean_substitution_cost}
 
 
 class Tally:
     """Running counts for one skill (mutable, internal to a run)."""
 
-    __slots__ = ("abandoned", "answered", "offered", "queued", "unserved", "wait_sum", "within")
+    __slots__ = ("abandoned", "answered", "cost_sum", "exact", "offered", "queued", "unserved",
+                 "wait_sum", "within")
 
     def __init__(self) -> None:
         self.offered = self.answered = self.abandoned = self.unserved = 0
-        self.within = self.queued = 0
-        self.wait_sum = 0.0
+        self.within = self.queued = self.exact = 0
+        self.wait_sum = self.cost_sum = 0.0
 
     def add(self, other: Tally) -> None:
         for name in self.__slots__:
@@ -64,7 +72,9 @@ class Tally:
             service_level=self.within / ended if ended else 1.0,
             asa_s=self.wait_sum / self.answered if self.answered else 0.0,
             abandon_rate=self.abandoned / self.offered if self.offered else 0.0,
-            p_wait=self.queued / ended if ended else 0.0)
+            p_wait=self.queued / ended if ended else 0.0,
+            exact_share=self.exact / self.answered if self.answered else 1.0,
+            mean_substitution_cost=self.cost_sum / self.answered if self.answered else 0.0)
 
 
 class Occupancy:
@@ -130,6 +140,7 @@ class Metrics:
     # within what they were told, and the median of (waited - told); None when none were
     wait_estimate_calibration: float | None = None
     wait_estimate_median_error_s: float | None = None
+    escalation: str = "fixed"  # the routing config's (router.escalation); "none" for exact
 
     @property
     def contacts_per_min_wall(self) -> float:
@@ -138,6 +149,7 @@ class Metrics:
     def to_json(self) -> dict[str, Any]:
         return {
             "policy": self.policy,
+            "escalation": self.escalation,
             **self.overall.to_json(),
             "occupancy": self.occupancy,
             "by_skill": {k: v.to_json() for k, v in self.by_skill.items()},

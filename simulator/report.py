@@ -47,6 +47,13 @@ def format_metrics(metrics: Metrics, scenario: Scenario) -> str:
     return "\n".join(lines)
 
 
+def _label(metrics: Metrics) -> str:
+    """``graph`` for the default, ``graph (fixed steps)`` for the fixed-step variant."""
+    if metrics.escalation == "fixed":
+        return f"{metrics.policy} (fixed steps)"
+    return metrics.policy
+
+
 def format_comparison(comparison: Comparison, scenario: Scenario) -> str:
     """Every policy side by side, with the pooled team and each policy's pooling efficiency."""
     seed = comparison.runs[0].seed if comparison.runs else scenario.settings.seed
@@ -55,17 +62,17 @@ def format_comparison(comparison: Comparison, scenario: Scenario) -> str:
     lines = [
         _header(scenario, "policy comparison", seed),
         "",
-        f"  {'policy':<10} {'service level':>13} {'ASA s':>8} {'abandoned':>10} "
-        f"{'occupancy':>10} {'pooling efficiency':>19}",
+        f"  {'policy':<19} {'service level':>13} {'ASA s':>8} {'abandoned':>10} "
+        f"{'occupancy':>10} {'exact skill':>11} {'pooling efficiency':>19}",
     ]
     for m in comparison.runs:
         efficiency = comparison.efficiency(m)
         shown = "n/a" if efficiency is None else f"{efficiency:.2f}"
-        lines.append(f"  {m.policy:<10} {_pct(m.overall.service_level):>13} "
+        lines.append(f"  {_label(m):<19} {_pct(m.overall.service_level):>13} "
                      f"{m.overall.asa_s:>8.1f} {_pct(m.overall.abandon_rate):>10} "
-                     f"{_pct(m.occupancy):>10} {shown:>19}")
+                     f"{_pct(m.occupancy):>10} {_pct(m.overall.exact_share):>11} {shown:>19}")
     lines += [
-        f"  {'pooled':<10} {_pct(p.service_level):>13}   ({model}: one team of {p.agents} "
+        f"  {'pooled':<19} {_pct(p.service_level):>13}   ({model}: one team of {p.agents} "
         f"agents, {p.per_hour:.0f}/h, {p.aht_s:.0f} s, {p.traffic_erlangs:.1f} Erlangs)",
         "",
         "  pooling efficiency = (SL_policy - SL_exact) / (SL_pooled - SL_exact)",

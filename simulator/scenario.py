@@ -10,6 +10,8 @@ Every problem is a ``base.errors.BadRequest`` naming the file, line and key, e.g
 Optional keys (all documented in ``docs/simulator.md``):
 ``[simulation]`` ``offer_timeout_s`` (20), ``taxonomy_cost`` (0.5), ``steps`` (an array of
 ``{after_s, max_cost, min_proficiency}``; default ``router.model.DEFAULT_STEPS``),
+``escalation`` (``target``: steps come due from the target, ``router.escalation``; ``fixed``:
+at each step's ``after_s``),
 ``batch_window_s`` (0: the optimal policy's batch window);
 ``[[skill]]`` ``name``; ``[[team]]`` ``voice_capacity`` (1); ``[[demand]]`` ``priority`` (0),
 ``start_h`` and ``end_h`` (the hours the stream runs; default the whole day).
@@ -27,6 +29,7 @@ from pathlib import Path
 from base.errors import BadRequest, GraphCycle, InvalidInput
 from router.model import (
     DEFAULT_STEPS,
+    ESCALATIONS,
     MAX_PROFICIENCY,
     MIN_PROFICIENCY,
     POLICIES,
@@ -64,6 +67,7 @@ class Settings:
     taxonomy_cost: float = 0.5
     steps: tuple[Step, ...] = DEFAULT_STEPS
     batch_window_s: float = 0.0
+    escalation: str = "target"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +131,8 @@ class Scenario:
         steps = tuple(Step(quantize(st.after_s), st.max_cost, st.min_proficiency)
                       for st in s.steps)
         return RoutingConfig(policy=policy or s.policy, steps=steps,
+                             escalation=s.escalation,
+                             target_s=max(quantize(s.service_level_target_s), TICK),
                              offer_timeout_s=quantize(s.offer_timeout_s),
                              wrapup_s=quantize(s.wrapup_s),
                              batch_window_s=quantize(s.batch_window_s))
@@ -135,11 +141,14 @@ class Scenario:
         return Pool(substitutes=self.substitutes)
 
     def with_options(self, *, policy: str | None = None, seed: int | None = None,
-                     scale: float | None = None) -> Scenario:
-        """A copy with another policy or seed, or with team sizes and demand multiplied."""
+                     scale: float | None = None, escalation: str | None = None) -> Scenario:
+        """A copy with another policy, escalation or seed, or with team sizes and demand
+        multiplied."""
         settings = self.settings
         if policy is not None:
             settings = replace(settings, policy=policy)
+        if escalation is not None:
+            settings = replace(settings, escalation=escalation)
         if seed is not None:
             settings = replace(settings, seed=seed)
         teams, demand = self.teams, self.demand
@@ -205,6 +214,7 @@ def _settings(table: Table) -> Settings:
         taxonomy_cost=table.number("taxonomy_cost", 0.5, above=0),
         steps=_steps(table) if table.has("steps") else DEFAULT_STEPS,
         batch_window_s=table.number("batch_window_s", 0.0, at_least=0),
+        escalation=table.string("escalation", "target", choices=ESCALATIONS),
     )
     if settings.warmup_h >= duration:
         table.fail("warmup_h", "must be less than duration_h")

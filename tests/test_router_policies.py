@@ -61,12 +61,15 @@ class Line:
 
     def send(self, event: ev.Event, now: float) -> None:
         for command in self.core.handle(event, now):
-            if isinstance(command, cmd.StartTimer) and command.key == "tick":
-                self.tick_at = command.at
-            elif isinstance(command, cmd.MakeOffer):
-                self.offers.append(command)
-            elif isinstance(command, cmd.DecisionRecorded):
-                self.decisions.append(command)
+            self.take(command)
+
+    def take(self, command: cmd.Command) -> None:
+        if isinstance(command, cmd.StartTimer) and command.key == "tick":
+            self.tick_at = command.at
+        elif isinstance(command, cmd.MakeOffer):
+            self.offers.append(command)
+        elif isinstance(command, cmd.DecisionRecorded):
+            self.decisions.append(command)
 
     def run_until(self, until: float) -> None:
         """Deliver every tick the core asks for up to ``until``, then one at ``until``."""
