@@ -56,3 +56,29 @@ def test_bench_stats_times_readings_of_the_live_figures(
     figures = json.loads(capsys.readouterr().out)
     assert (figures["bench"], figures["contacts_today"], figures["rounds"]) == ("stats", 200, 3)
     assert 0 < figures["median_ms"] <= figures["max_ms"]
+
+
+def test_bench_simulator_sets_our_simulator_beside_ciw(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import simulator
+
+    assert simulator.main(["--hours", "3", "--repeats", "1", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["bench"] == "simulator" and figures["scenario"].startswith("M/M/14")
+    assert figures["expertline_graph_per_min"] > 0 and figures["ciw_per_min"] > 0
+    assert figures["ratio"] == pytest.approx(
+        figures["expertline_graph_per_min"] / figures["ciw_per_min"], rel=0.01)
+
+
+def test_bench_escalation_prints_one_row_per_scenario(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    from bench import escalation
+
+    light = Path(__file__).resolve().parent.parent / "examples" / "escalation"
+    assert escalation.main([str(light / "older-people-light.toml"), "--seeds", "1",
+                            "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["scenario"] == "older-people-light" and row["target_s"] == 20
+    assert row["exact_share"] >= 0.95 and row["graph_sl"] >= row["fixed_sl"]
