@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# ciw, the queueing simulator bench.simulator runs beside ours, ships a top-level "tests"
+	# package that would shadow ours: it gets a directory of its own, used only by that bench
+	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/ciw 'ciw>=3.2'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
-import time
+from pathlib import Path
 from typing import Any
 
 from simulator.engine import simulate
@@ -52,21 +54,36 @@ def ours(hours: float, policy: str) -> float:
     return metrics.contacts / metrics.wall_s * 60
 
 
-def ciw_rate(hours: float, seed: int = 1) -> float:
-    """Contacts per wall-clock minute of one ciw run of the same queue."""
-    import ciw  # type: ignore[import-untyped]
+CIW_DIR = Path(sys.prefix) / "ciw"
+"""Where ``make install`` puts ciw: a directory of its own, since ciw ships a top-level
+``tests`` package that would shadow ours on the virtualenv's path."""
+CIW_RUN = """
+import sys, time, ciw
+hours, per_hour, aht_s, agents = (float(a) for a in sys.argv[1:5])
+ciw.seed(1)
+network = ciw.create_network(
+    arrival_distributions=[ciw.dists.Exponential(rate=per_hour / 3600)],
+    service_distributions=[ciw.dists.Exponential(rate=1 / aht_s)],
+    number_of_servers=[int(agents)])
+run = ciw.Simulation(network)
+started = time.perf_counter()
+run.simulate_until_max_time(hours * 3600)
+wall = time.perf_counter() - started
+print(len(run.get_all_records()) + len(run.nodes[1].all_individuals), wall)
+"""
 
-    ciw.seed(seed)
-    network = ciw.create_network(
-        arrival_distributions=[ciw.dists.Exponential(rate=PER_HOUR / 3600)],
-        service_distributions=[ciw.dists.Exponential(rate=1 / AHT_S)],
-        number_of_servers=[AGENTS])
-    run = ciw.Simulation(network)
-    started = time.perf_counter()
-    run.simulate_until_max_time(hours * 3600)
-    wall = time.perf_counter() - started
-    contacts = len(run.get_all_records()) + len(run.nodes[1].all_individuals)
-    return float(contacts) / wall * 60
+
+def ciw_rate(hours: float) -> float:
+    """Contacts per wall-clock minute of one ciw run of the same queue (timed inside its own
+    process, so the start-up is not counted)."""
+    if not (CIW_DIR / "ciw").is_dir():
+        raise SystemExit(f"ciw is not installed in {CIW_DIR}: run make install")
+    done = subprocess.run(
+        [sys.executable, "-c", CIW_RUN, str(hours), str(PER_HOUR), str(AHT_S), str(AGENTS)],
+        env={**os.environ, "PYTHONPATH": str(CIW_DIR)}, capture_output=True, text=True,
+        check=True)
+    contacts, wall = done.stdout.split()
+    return float(contacts) / float(wall) * 60
 
 
 def measure(hours: float, repeats: int) -> dict[str, Any]:
