@@ -33,12 +33,13 @@ from router.core import RoutingCore
 from router.estimate import WaitEstimator
 from router.model import ContactSpec, ContactState, ExpertProfile, Presence
 from simulator.arrivals import INF, Stream
+from simulator.breach import BreachWatch
 from simulator.metrics import Figures, Metrics, Occupancy, Tally, TeamFigures
 from simulator.scenario import Scenario, quantize, shift_window
 
 Observer = Callable[[float, cmd.Command], None]
 
-ARRIVE, ABANDON, ACCEPT, END, TIMER, ONLINE, OFFLINE = range(7)
+ARRIVE, ABANDON, ACCEPT, END, TIMER, ONLINE, OFFLINE, FORECAST = range(8)
 EPSILON = 1e-9
 
 
@@ -46,10 +47,12 @@ class _Waiting:
     """A contact not yet connected: when it came, its skill's tally (None in warm-up) and how
     long its session will take."""
 
-    __slots__ = ("arrived_at", "cost", "handle_s", "tally", "told")
+    __slots__ = ("arrived_at", "cost", "handle_s", "skill", "tally", "told")
 
-    def __init__(self, arrived_at: float, tally: Tally | None, handle_s: float) -> None:
+    def __init__(self, arrived_at: float, skill: str, tally: Tally | None,
+                 handle_s: float) -> None:
         self.arrived_at = arrived_at
+        self.skill = skill
         self.tally = tally
         self.handle_s = handle_s
         self.told: float | None = None  # the wait it was told on arrival, if queued
@@ -89,9 +92,11 @@ class Simulation:
         self._contacts = 0
         team_of = {e: t.name for t in scenario.teams for e in t.expert_ids()}
         self._occupancy = Occupancy(self._window, team_of)
+        self._watch = (BreachWatch(scenario, self.core) if settings.forecast_every_s > 0
+                       else None)
         self._events: list[Callable[[Any, float], ev.Event | None]] = [
             self._arrive, self._abandon, self._accept, self._end, self._timer, self._online,
-            self._offline]
+            self._offline, self._look]
         self._commands: dict[type, Callable[[Any, float], None]] = {
             cmd.MakeOffer: self._offered, cmd.RescindOffer: self._rescinded,
             cmd.Connected: self._connected, cmd.ContactStateChanged: self._contact_state,
@@ -110,6 +115,8 @@ class Simulation:
         """Simulate until nothing more can happen; return the measured figures."""
         started = time.perf_counter()
         self._schedule_shifts()
+        if self._watch is not None:
+            self._push(self.scenario.warmup_s, FORECAST, None)
         for stream in self._streams:
             self._next_arrival(stream)
         heap, events, handle, apply = self._heap, self._events, self.core.handle, self._apply
@@ -169,7 +176,9 @@ class Simulation:
         tally = self._tallies[demand.skill] if now >= self._window[0] else None
         if tally is not None:
             tally.offered += 1
-        self._waiting[contact_id] = _Waiting(now, tally, arrival.handle_s)
+        self._waiting[contact_id] = _Waiting(now, demand.skill, tally, arrival.handle_s)
+        if self._watch is not None:
+            self._watch.arrived(demand.skill, now)
         if arrival.abandon_at != INF:
             self._push(arrival.abandon_at, ABANDON, contact_id)
         return ev.ContactArrived(ContactSpec(
@@ -201,6 +210,14 @@ class Simulation:
         # would only pop stale wake-ups (the core does that at the next event anyway).
         return ev.Tick() if self.core.waiting else None
 
+    def _look(self, _payload: None, now: float) -> None:
+        """The breach forecast's minute (``simulator.breach``), until arrivals stop."""
+        assert self._watch is not None  # scheduled only with a watch
+        self._watch.look(now)
+        later = now + self._watch.every_s
+        if later < self.scenario.duration_s:
+            self._push(later, FORECAST, None)
+
     def _online(self, profile: ExpertProfile, _now: float) -> ev.Event:
         return ev.ExpertOnline(profile)
 
@@ -224,6 +241,8 @@ class Simulation:
         self._push(now + waiting.handle_s, END, command.session_id)
         if waiting.told is not None:
             self._waits.learn(waiting.told, now - waiting.arrived_at)
+        if self._watch is not None:
+            self._watch.ended(waiting.skill, now, now - waiting.arrived_at <= self._target)
         tally = waiting.tally
         if tally is not None:
             wait = now - waiting.arrived_at
@@ -236,9 +255,11 @@ class Simulation:
             tally.within += wait <= self._target
             tally.queued += wait > self._delay + EPSILON
 
-    def _contact_state(self, command: cmd.ContactStateChanged, _now: float) -> None:
+    def _contact_state(self, command: cmd.ContactStateChanged, now: float) -> None:
         if command.state is ContactState.ABANDONED:
             waiting = self._waiting.pop(command.contact_id, None)
+            if waiting is not None and self._watch is not None:
+                self._watch.ended(waiting.skill, now, False)
             if waiting is not None and waiting.tally is not None:
                 waiting.tally.abandoned += 1
                 waiting.tally.queued += 1
@@ -277,7 +298,8 @@ class Simulation:
                        wall_s=wall_s, wait_estimate_calibration=calibration,
                        wait_estimate_median_error_s=error,
                        escalation=(self.core.config.escalation if self.core.policy.substitutes
-                                   else "none"))
+                                   else "none"),
+                       breach_forecast=None if self._watch is None else self._watch.report())
 
 
 def _calibration(told: list[tuple[float, float]]) -> tuple[float | None, float | None]:

@@ -129,6 +129,14 @@ class Table:
             self.fail(key, f"must be one of {', '.join(choices)}, not {value!r}")
         return value
 
+    def boolean(self, key: str, default: bool) -> bool:
+        if self._absent(key, default):
+            return default
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            self.fail(key, f"must be true or false, not {value!r}")
+        return value
+
     @overload
     def strings(self, key: str) -> tuple[str, ...]: ...
     @overload

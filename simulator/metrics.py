@@ -141,6 +141,7 @@ class Metrics:
     wait_estimate_calibration: float | None = None
     wait_estimate_median_error_s: float | None = None
     escalation: str = "fixed"  # the routing config's (router.escalation); "none" for exact
+    breach_forecast: dict[str, Any] | None = None  # simulator.breach, when forecast_every_s
 
     @property
     def contacts_per_min_wall(self) -> float:
@@ -161,4 +162,5 @@ class Metrics:
             "contacts_per_min_wall": self.contacts_per_min_wall,
             "wait_estimate_calibration": self.wait_estimate_calibration,
             "wait_estimate_median_error_s": self.wait_estimate_median_error_s,
+            **({"breach_forecast": self.breach_forecast} if self.breach_forecast else {}),
         }

@@ -43,8 +43,29 @@ def format_metrics(metrics: Metrics, scenario: Scenario) -> str:
         "",
         f"  simulated {metrics.contacts:,} contacts in {metrics.wall_s:.2f} s "
         f"({metrics.contacts_per_min_wall:,.0f} contacts per wall-clock minute)",
+        *_breach_lines(metrics),
     ]
     return "\n".join(lines)
+
+
+def _breach_lines(metrics: Metrics) -> list[str]:
+    """The breach forecast's replay, when the scenario ran it: per skill, when it first warned
+    and when the measured service level fell."""
+    report = metrics.breach_forecast
+    if not report:
+        return []
+
+    def at(hours: float | None) -> str:
+        return "never" if hours is None else f"{hours:.2f} h"
+
+    lines = ["", f"  breach forecast (every {report['every_s']:g} s)"]
+    for skill, seen in report["by_skill"].items():
+        lines.append(f"  {skill:<32} alerts {seen['alerts']:>3}   first alert "
+                     f"{at(seen['first_alert_h']):>8}   service level fell "
+                     f"{at(seen['service_level_fell_h']):>8}")
+        if seen["suggestion"]:
+            lines.append(f"  {'':<32} suggested: {seen['suggestion']}")
+    return lines
 
 
 def _label(metrics: Metrics) -> str:

@@ -11,10 +11,12 @@ Optional keys (all documented in ``docs/simulator.md``):
 ``[simulation]`` ``offer_timeout_s`` (20), ``taxonomy_cost`` (0.5), ``steps`` (an array of
 ``{after_s, max_cost, min_proficiency}``; default ``router.model.DEFAULT_STEPS``),
 ``escalation`` (``target``: steps come due from the target, ``router.escalation``; ``fixed``:
-at each step's ``after_s``),
+at each step's ``after_s``), ``service_level`` (0.8) and ``forecast_every_s`` (0: the breach
+forecast, ``simulator.breach``, off);
 ``batch_window_s`` (0: the optimal policy's batch window);
 ``[[skill]]`` ``name``; ``[[team]]`` ``voice_capacity`` (1); ``[[demand]]`` ``priority`` (0),
-``start_h`` and ``end_h`` (the hours the stream runs; default the whole day).
+``start_h`` and ``end_h`` (the hours the stream runs; default the whole day), ``planned``
+(true; false for a surge the breach forecast's plan does not know).
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ class Settings:
     steps: tuple[Step, ...] = DEFAULT_STEPS
     batch_window_s: float = 0.0
     escalation: str = "target"
+    service_level: float = 0.8  # the share to answer within the target (breach forecast)
+    forecast_every_s: float = 0.0  # run the breach forecast this often (0: not at all)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,7 @@ class Demand:
     language: str | None = None
     priority: int = 0
     start_h: float = 0.0
+    planned: bool = True  # false: a surge the plan (the breach forecast's history) never saw
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +220,11 @@ def _settings(table: Table) -> Settings:
         steps=_steps(table) if table.has("steps") else DEFAULT_STEPS,
         batch_window_s=table.number("batch_window_s", 0.0, at_least=0),
         escalation=table.string("escalation", "target", choices=ESCALATIONS),
+        service_level=table.number("service_level", 0.8, above=0),
+        forecast_every_s=table.number("forecast_every_s", 0.0, at_least=0),
     )
+    if settings.service_level >= 1:
+        table.fail("service_level", "must be a fraction below 1")
     if settings.warmup_h >= duration:
         table.fail("warmup_h", "must be less than duration_h")
     if quantize(settings.accept_delay_s) >= quantize(settings.offer_timeout_s):
@@ -318,7 +327,8 @@ def _demand(table: Table, known: set[str], settings: Settings) -> Demand:
         channel=Channel(table.string("channel", "voice", choices=CHANNEL_NAMES)),
         language=language, priority=table.integer("priority", 0),
         start_h=table.number("start_h", 0.0, at_least=0),
-        end_h=table.number("end_h", settings.duration_h, above=0))
+        end_h=table.number("end_h", settings.duration_h, above=0),
+        planned=table.boolean("planned", True))
     if demand.end_h > settings.duration_h:
         table.fail("end_h", "must be <= simulation.duration_h (arrivals stop there)")
     if demand.start_h >= demand.end_h:
