@@ -3,7 +3,8 @@ outlook (``scheduler.breach``) from the live simulation, as the service computes
 what then happened.
 
 What the forecast is given, per skill: contacts waiting now and experts on duty who hold the
-skill (from the routing core); idle experts one graph step away (substitutes within cost 1.0);
+skill (from the routing core); idle experts one graph step away (those who hold a substitute
+within cost 1.0 and not the skill itself, each counted once, as the service counts them);
 the handle time the plan expects (its streams' traffic-weighted mean, plus wrap-up and the
 accept delay); the plan for the next two half-hours (the ``planned`` demand streams: a stream
 with ``planned = false`` is a surge nobody forecast) and the arrivals seen in the last 15 minutes
@@ -67,6 +68,9 @@ class BreachWatch:
                 holders.setdefault(skill, []).append(team.name)
         self._flex = {s: tuple(sorted({t for k in self._nearby[s] for t in holders.get(k, ())}
                                       - set(holders.get(s, ())))) for s in skills}
+        by_name = {team.name: team for team in scenario.teams}
+        self._neighbours = {s: [e for name in self._flex[s] for e in by_name[name].expert_ids()]
+                            for s in skills}
         self.skills = {s: SkillWatch() for s in skills}
 
     def arrived(self, skill: str, now: float) -> None:
@@ -97,7 +101,9 @@ class BreachWatch:
         core = self._core
         states = core.holder_states(skill)
         waiting = sum(q.waiting for q in core.queue_stats(now) if q.skill == skill)
-        spare = sum(core.holder_states(k)[ExpertState.AVAILABLE] for k in self._nearby[skill])
+        spare = sum(1 for e in self._neighbours[skill]
+                    if (view := core.expert(e)) is not None
+                    and view.state is ExpertState.AVAILABLE)
         return SkillNow(
             skill=skill, target_s=self._settings.service_level_target_s,
             level=self._settings.service_level, waiting=waiting,
