@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
+from base.local_rules import LocalRules, problems
+
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
@@ -143,6 +145,7 @@ class StaffingConfig:
     target_s: float = 20.0
     interval_min: int = 30
     forecast_weeks: int = 4
+    breach_every_s: float = 60.0  # how often the breach alerts are computed (scheduler.alerts)
     skills: Mapping[str, SkillTarget] = field(default_factory=dict)
 
     def target_of(self, skill: str) -> float:
@@ -168,6 +171,7 @@ class LimitsConfig:
     chat_opens_per_min: float = 20.0
     messages_per_number_per_min: float = 30.0
     auth_failures_per_min: float = 20.0
+    sign_in_failures_per_min: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,50 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionsConfig:
+    """How long a browser session lives: it ends after ``idle_minutes`` without a request
+    (recorded at most once a minute) and, whatever its use, ``absolute_hours`` after sign-in."""
+
+    idle_minutes: float = 480.0
+    absolute_hours: float = 12.0
+
+
+@dataclass(frozen=True, slots=True)
+class OidcProviderConfig:
+    """One OpenID Connect identity provider (``[[oidc.providers]]``), for the organisations
+    in ``orgs`` (``["*"]``: every organisation, for the operator's own provider). The
+    client secret comes only from ``EXPERTLINE_OIDC_<ID>_SECRET`` (README, "Federated
+    sign-in"); ``expert_claim``/``match`` name the expert, ``subjects`` maps a ``sub`` to an
+    expert id first, and ``roles_claim`` with the ``*_values`` grants the roles."""
+
+    id: str
+    name: str
+    issuer: str
+    client_id: str
+    orgs: tuple[str, ...]
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    client_secret: str = ""  # EXPERTLINE_OIDC_<ID>_SECRET only
+    expert_claim: str = "email"
+    match: str = "email"  # email: the expert's stored email; id: the claim is the expert id
+    subjects: Mapping[str, str] = field(default_factory=dict)  # sub -> expert id
+    roles_claim: str = "roles"
+    expert_values: tuple[str, ...] = ()  # empty: anyone matched to an expert is one
+    supervisor_values: tuple[str, ...] = ()
+    admin_values: tuple[str, ...] = ()  # only with orgs = ["*"]
+    orgs_claim: str = ""  # optional: a supervisor's organisations, within ``orgs``
+    contact: str = "your Expertline administrator"  # whom an unknown person should ask
+
+    @property
+    def every_org(self) -> bool:
+        return self.orgs == ("*",)
+
+
+@dataclass(frozen=True, slots=True)
+class OidcConfig:
+    providers: tuple[OidcProviderConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class DemoConfig:
     seed: int = 7
     experts: int = 600
@@ -237,6 +285,9 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    sessions: SessionsConfig = field(default_factory=SessionsConfig)
+    oidc: OidcConfig = field(default_factory=OidcConfig)
+    local: Mapping[str, LocalRules] = field(default_factory=dict)  # base.local_rules
     demo: DemoConfig = field(default_factory=DemoConfig)
     source: str = field(default="", compare=False)
 
@@ -287,6 +338,7 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {source} is not valid TOML: {exc}") from None
     _apply_env(raw, environ or {})
+    _apply_oidc_secrets(raw, environ or {})
     config = dataclasses.replace(_build(Config, raw, ""), source=str(source))
     validate(config)
     return config
@@ -303,6 +355,27 @@ def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
             except ValueError:
                 raise ConfigError(f"{var}: expected a port number, got {value!r}") from None
         raw.setdefault(section, {})[key] = value
+
+
+def oidc_secret_variable(provider_id: str) -> str:
+    """``EXPERTLINE_OIDC_<ID>_SECRET``: the provider id upper-cased, ``-`` and ``.`` as ``_``."""
+    return "EXPERTLINE_OIDC_" + re.sub(r"[^A-Z0-9]", "_", provider_id.upper()) + "_SECRET"
+
+
+def _apply_oidc_secrets(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """Each provider's client secret from the environment; one written in the file is
+    refused, so a secret never sits in a file that is committed or copied around."""
+    providers = raw.get("oidc", {}).get("providers", []) if isinstance(raw.get("oidc"),
+                                                                      dict) else []
+    for i, provider in enumerate(providers if isinstance(providers, list) else []):
+        if not isinstance(provider, dict):
+            continue
+        if "client_secret" in provider:
+            raise ConfigError(f"oidc.providers[{i}].client_secret: never in the file; set "
+                              f"{oidc_secret_variable(str(provider.get('id', 'ID')))}")
+        secret = environ.get(oidc_secret_variable(str(provider.get("id", ""))))
+        if secret:
+            provider["client_secret"] = secret
 
 
 _D = TypeVar("_D", bound="DataclassInstance")
@@ -331,6 +404,9 @@ def _required(f: dataclasses.Field[Any]) -> bool:
 
 def _coerce(hint: Any, value: Any, key: str) -> Any:
     origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint):
+        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]  # TOML has no null
+        origin = typing.get_origin(hint)
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     if origin is tuple:
@@ -380,6 +456,8 @@ def validate(config: Config) -> None:
     _validate_retention(config.retention)
     _check(0 < config.staffing.service_level < 1, "staffing.service_level", "must be in (0, 1)")
     _check(config.staffing.target_s > 0, "staffing.target_s", "must be positive")
+    _check(config.staffing.breach_every_s >= 1, "staffing.breach_every_s",
+           "must be at least 1 (second)")
     for skill, own in config.staffing.skills.items():
         key = f"staffing.skills.{skill}"
         _check(0 <= own.priority <= 10, f"{key}.priority", "must be 0..10")
@@ -388,10 +466,16 @@ def validate(config: Config) -> None:
         _check(own.target_s >= 0, f"{key}.target_s", "must be positive, or 0 for the default")
     _check(config.callbacks.attempts >= 1, "callbacks.attempts", "must be at least 1")
     _check(config.database.busy_timeout_ms >= 0, "database.busy_timeout_ms", "must be >= 0")
-    for name in ("chat_opens_per_min", "messages_per_number_per_min", "auth_failures_per_min"):
+    for name in ("chat_opens_per_min", "messages_per_number_per_min", "auth_failures_per_min",
+                 "sign_in_failures_per_min"):
         _check(getattr(config.limits, name) >= 0, f"limits.{name}", "must be >= 0")
+    _check(config.sessions.idle_minutes > 0, "sessions.idle_minutes", "must be positive")
+    _check(config.sessions.absolute_hours > 0, "sessions.absolute_hours", "must be positive")
+    _validate_oidc(config.oidc)
     _check(config.chat.resume_window_s > 0, "chat.resume_window_s", "must be positive")
     _check(config.chat.position_every_s > 0, "chat.position_every_s", "must be positive")
+    for key, message in problems(config.local)[:1]:
+        _check(False, key, message)
     cluster = config.cluster
     _check(cluster.standby_poll_s > 0, "cluster.standby_poll_s", "must be positive")
     _check(0 < cluster.renew_every_s <= cluster.lease_ttl_s / 2, "cluster.renew_every_s",
@@ -432,6 +516,34 @@ def _validate_retention(retention: RetentionConfig) -> None:
            "deletes its number and words too)")
     _check(HH_MM.fullmatch(retention.purge_at) is not None, "retention.purge_at",
            "must be a time HH:MM (00:00..23:59)")
+
+
+OIDC_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,31}", re.ASCII)
+OIDC_MATCHES = ("email", "id")
+
+
+def _validate_oidc(oidc: OidcConfig) -> None:
+    ids = [p.id for p in oidc.providers]
+    for i, p in enumerate(oidc.providers):
+        key = f"oidc.providers[{i}]"
+        _check(OIDC_ID.fullmatch(p.id) is not None, f"{key}.id",
+               "must be 1-32 lower-case letters, digits or '-' (it is in the callback URL)")
+        _check(ids.count(p.id) == 1, f"{key}.id", f"{p.id!r} is used twice")
+        issuer = urlsplit(p.issuer)
+        _check(issuer.scheme in ("http", "https") and bool(issuer.netloc) and not issuer.query,
+               f"{key}.issuer", "must be an absolute http(s) URL without a query")
+        _check(bool(p.name.strip()), f"{key}.name", "must not be empty")
+        _check(bool(p.client_id), f"{key}.client_id", "must not be empty")
+        _check("openid" in p.scopes, f"{key}.scopes", "must include openid")
+        _check(bool(p.orgs) and ("*" not in p.orgs or p.every_org), f"{key}.orgs",
+               'must list organisation ids, or be ["*"] alone')
+        _check(p.match in OIDC_MATCHES, f"{key}.match", "must be email or id")
+        _check(not p.admin_values or p.every_org, f"{key}.admin_values",
+               'an admin sees every organisation: only a provider with orgs = ["*"] may '
+               "grant it")
+        _check(not (p.every_org and p.supervisor_values and not p.orgs_claim),
+               f"{key}.orgs_claim", 'a provider with orgs = ["*"] names a supervisor\'s '
+               "organisations with orgs_claim")
 
 
 HH_MM = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]", re.ASCII)

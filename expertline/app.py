@@ -22,6 +22,7 @@ import router.wiring
 import scheduler.wiring
 import skills.wiring
 import telephony.wiring
+from base import openapi
 from base.access import Principal
 from base.config import Config
 from base.db import Database
@@ -37,13 +38,16 @@ from base.http import (
 from base.inputs import BODY_TIMEOUT
 from base.limits import RELAY_SECRET, TRUST_FORWARDED_FOR, RateLimit, client_of
 from base.metrics import METRICS, may_scrape_unauthenticated
-from expertline import operations, schema
+from expertline import operations, schema, tokens_api
 from expertline.auth import bearer, resolve_token
 from expertline.governance import api as governance_api
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from pages.contact_pages import ContactSource, setup_contacts
 from pages.picture_pages import CoverageSource, RotaSource, TodaySource, setup_pictures
+from pages.throttle import SIGN_IN_FAILURES
+from pages.wallboard import ALERTS_SOURCE
+from router import console_ws
 from router.engine import Engine
 from router.stats import today_by_interval
 from router.wiring import ENGINE, engine_of
@@ -52,6 +56,7 @@ from scheduler.coverage_data import load_coverage
 from scheduler.store import all_patterns
 from skills.models import Expert
 from skills.wiring import pool_watch
+from telephony.service import BookCallback
 
 log = logging.getLogger("expertline")
 
@@ -61,7 +66,7 @@ DEMO = web.AppKey("demo", bool)
 AUTH_FAILURES = web.AppKey("expertline.auth_failures", RateLimit)
 LEADERSHIP = web.AppKey("expertline.leadership", Leadership)
 
-PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat")
+PUBLIC_PREFIXES = ("/healthz", "/twilio/", "/ws/chat", "/static/", "/chat", openapi.DOCUMENT_PATH)
 
 
 def create_app(config: Config, *, demo: bool = False,
@@ -81,12 +86,14 @@ def create_app(config: Config, *, demo: bool = False,
     app[TRUST_FORWARDED_FOR] = config.server.trust_forwarded_for
     app[RELAY_SECRET] = leadership.relay_secret
     app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
+    app[SIGN_IN_FAILURES] = RateLimit(config.limits.sign_in_failures_per_min)
     app.cleanup_ctx.append(_database_ctx)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
     router.wiring.setup(app, engine=lambda a: Engine(
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence, metrics=a[METRICS]))
-    pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url)
+    pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url,
+                       lifetime=config.sessions, providers=config.oidc.providers)
     setup_pictures(app, coverage=coverage_source(app), today=today_source(app),
                    rota=rota_source(app))
     setup_contacts(app, ContactSource(page=router.api.contacts_page,
@@ -97,11 +104,14 @@ def create_app(config: Config, *, demo: bool = False,
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
                            routing=lambda: engine_of(app), chat_page=False,
                            triage=lambda text: engine_of(app).triage(text),
-                           guard=leadership.guard())
+                           guard=leadership.guard(), book_callback=callback_booking(app))
     scheduler.wiring.setup(app, sessions=sessions_of(app), config=config,
-                           availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE))
+                           availability=lambda: app.get(ENGINE), routing=lambda: app.get(ENGINE),
+                           floor=lambda: app.get(ENGINE))
+    app[console_ws.ALERTS] = app[ALERTS_SOURCE] = alerts_source(app)
     governance_api.setup(app, sessions=sessions_of(app), retention=config.retention,
                          scheduler=scheduler.wiring.scheduler_of(app))
+    tokens_api.setup(app, sessions=sessions_of(app))
     app.cleanup_ctx.append(_voice_skills_ctx)
     if demo and not config.twilio.enabled:
         from expertline.demo_desk import demo_desks_ctx
@@ -109,6 +119,7 @@ def create_app(config: Config, *, demo: bool = False,
         app.cleanup_ctx.append(demo_desks_ctx)
     app.router.add_get("/healthz", _healthz)
     operations.setup(app, config)
+    openapi.setup(app)
     return app
 
 
@@ -157,6 +168,18 @@ def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:
     return session
 
 
+def callback_booking(app: web.Application) -> BookCallback:
+    """The scheduler's ``book_callback``, for a citizen who reached an organisation's line out
+    of hours (``[local.ID]``); the scheduler is set up after telephony, so found when called."""
+
+    async def book(*, number: str, skill: str, language: str, due_at: float, org: str | None,
+                   ref: str) -> str:
+        return await scheduler.wiring.scheduler_of(app).book_callback(
+            number=number, skill=skill, language=language, due_at=due_at, org=org, ref=ref)
+
+    return book
+
+
 def coverage_source(app: web.Application) -> CoverageSource:
     """The coverage page's cells, as ``GET /api/v1/coverage`` reads them: the scheduler's
     config and clock, a database session, ``scheduler.coverage_data.load_coverage``."""
@@ -169,6 +192,17 @@ def coverage_source(app: web.Application) -> CoverageSource:
         return [cell.to_json() for cell in found]
 
     return cells
+
+
+def alerts_source(app: web.Application) -> Callable[[Principal], list[dict[str, Any]]]:
+    """The breach alerts a caller may see, as ``GET /api/v1/alerts`` names them: for the
+    wallboard's page and its socket (``scheduler.alerts``; none before the first forecast)."""
+
+    def alerts(caller: Principal) -> list[dict[str, Any]]:
+        found = scheduler.wiring.alerts_of(app)
+        return [] if found is None else list(found.board.view(caller)["alerts"])
+
+    return alerts
 
 
 def today_source(app: web.Application) -> TodaySource:

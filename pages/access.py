@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from base.access import Principal
+from base.config import OidcProviderConfig, SessionsConfig
 from base.db import Sessions
 from base.errors import Forbidden
 from pages import sessions
-from pages.sessions import COOKIE, SignedIn
+from pages.sessions import COOKIE, LIFETIME, SignedIn
 
 SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"
@@ -33,6 +34,8 @@ class WebContext:
     sessions: Sessions
     public_url: str
     clock: Callable[[], datetime]
+    lifetime: SessionsConfig = LIFETIME
+    providers: tuple[OidcProviderConfig, ...] = ()  # federated sign-in (pages.oidc_pages)
 
     @property
     def secure(self) -> bool:
@@ -48,7 +51,8 @@ async def signed_in(request: web.Request) -> SignedIn | None:
         return None
     context = request.app[WEB]
     async with context.sessions() as session:
-        return await sessions.resolve(session, cookie, now=context.clock())
+        return await sessions.resolve(session, cookie, now=context.clock(),
+                                      lifetime=context.lifetime)
 
 
 async def cookie_principal(request: web.Request) -> Principal | None:

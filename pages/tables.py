@@ -41,4 +41,24 @@ class WebSessionRow(SQLModel, table=True):
     csrf_token: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
     expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True))
+    last_seen_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
     revoked_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))
+
+
+class OidcLoginRow(SQLModel, table=True):
+    """A federated sign-in under way: sent to the identity provider, not yet back.
+
+    Keyed by the hash of ``state``; ``browser_hash`` is the hash of a cookie set on the
+    browser that left, so a callback carried to another browser (login CSRF) is refused.
+    The PKCE verifier and the nonce are kept for the few minutes the round trip may take
+    and are spent with the row."""
+
+    __tablename__ = "oidc_login"
+    state_hash: str = Field(primary_key=True, max_length=64)
+    browser_hash: str = Field(max_length=64)
+    provider: str = Field(max_length=32)
+    nonce: str = Field(max_length=64)
+    code_verifier: str = Field(max_length=128)
+    created_at: datetime = Field(default_factory=now_utc, sa_type=sa.DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=sa.DateTime(timezone=True), index=True)
+    used_at: datetime | None = Field(default=None, sa_type=sa.DateTime(timezone=True))

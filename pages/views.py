@@ -8,6 +8,7 @@ the desk and the chat then come alive through their WebSockets (``/static/desk.j
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import jinja2
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from base.access import Principal, Role
 from base.errors import Forbidden
-from pages import chat_words, sessions
+from pages import chat_words, sessions, throttle
 from pages.access import WEB, signed_in
 from pages.sessions import COOKIE, SignedIn
 
@@ -54,9 +55,11 @@ async def desk(request: web.Request) -> web.Response:
 
 
 def sign_in_first(request: web.Request, what: str, example: str) -> web.Response:
+    federated = {"link": ("/sign-in", "Sign in with your organisation")} \
+        if request.app[WEB].providers else {}
     return render(request, "message.html", status=401, title="Sign in first",
                   paragraphs=[f"You need to sign in to use {what}.", SIGN_IN_HINT],
-                  example=f"expertline sign-in-link {example}")
+                  example=f"expertline sign-in-link {example}", **federated)
 
 
 async def sign_in_page(request: web.Request) -> web.Response:
@@ -67,11 +70,16 @@ async def sign_in_page(request: web.Request) -> web.Response:
 
 
 async def sign_in(request: web.Request) -> web.StreamResponse:
+    wait = throttle.wait_before_sign_in(request)
+    if wait > 0:
+        return too_many_sign_ins(request, wait)
     context = request.app[WEB]
     async with context.sessions() as session, session.begin():
         started = await sessions.redeem(session, request.match_info["token"],
-                                        now=context.clock())
+                                        now=context.clock(), lifetime=context.lifetime,
+                                        replaces=request.cookies.get(COOKIE))
     if started is None:
+        throttle.sign_in_failed(request)
         return render(request, "message.html", status=410, title="This link cannot be used",
                       paragraphs=["It has been used already, or it has expired. Sign-in "
                                   "links work once, for a few minutes.", SIGN_IN_HINT],
@@ -79,9 +87,26 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     cookie, who = started
     target = "/desk" if who.principal.role is Role.EXPERT else "/console"
     response = web.Response(status=303, headers={"Location": target})
-    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", path="/",
-                        secure=context.secure, expires=_cookie_expiry(who))
+    set_session_cookie(response, cookie, who, secure=context.secure)
     return response
+
+
+def too_many_sign_ins(request: web.Request, wait: float) -> web.Response:
+    """429 with Retry-After: too many links that did not work came from this address."""
+    seconds = max(1, math.ceil(wait))
+    response = render(request, "message.html", status=429, title="Too many attempts",
+                      paragraphs=[f"Too many sign-in links that do not work came from your "
+                                  f"address. Try again in {seconds} seconds.", SIGN_IN_HINT],
+                      example="expertline sign-in-link --expert YOUR-ID")
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def set_session_cookie(response: web.StreamResponse, cookie: str, who: SignedIn, *,
+                       secure: bool) -> None:
+    """The session cookie of a new sign-in, however it was made (link or provider)."""
+    response.set_cookie(COOKIE, cookie, httponly=True, samesite="Lax", path="/",
+                        secure=secure, expires=_cookie_expiry(who))
 
 
 async def sign_out(request: web.Request) -> web.StreamResponse:

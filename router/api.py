@@ -23,9 +23,26 @@ from aiohttp import web
 
 from base.access import Principal, Role, require_role
 from base.access_log import record_reads
+from base.api_spec import (
+    ANY_OBJECT,
+    PAGING,
+    TEXT,
+    Body,
+    Boolean,
+    Integer,
+    Path,
+    Query,
+    Reply,
+    Text,
+    TextList,
+    items,
+    obj,
+    operation,
+    page,
+)
 from base.db import writing
 from base.errors import BadRequest, InvalidInput, NotFound
-from base.http import Fields, is_language, json_response, page_of, paging, principal, read_json
+from base.http import LANGUAGE, json_response, page_of, paging, principal, read_json
 from base.logs import mask_phone
 from router.context import engine_of, me
 from router.ports import Channel, ContactRequest, Medium
@@ -37,6 +54,33 @@ from router.writes import decision_row
 log = logging.getLogger("router.api")
 STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",
           "failed")
+PRESENCE = ("available", "away", "offline")
+EXPERT, READERS = ("expert",), ("admin", "supervisor")
+ID = {"id": Path(max_len=100)}
+WHY = Text(MAX_WHY, doc="why: it goes into the audit log")
+MY_STATUS = Body({"status": Text(16, required=True, enum=PRESENCE),
+                  "reason": Text(16, enum=("break", "training", "admin", "other")),
+                  "takes": TextList(8, doc="voice, chat or both")})
+COMPLETE = Body({"distressing": Boolean(doc="adds recovery time")})
+MESSAGE = Body({"text": Text(2000, required=True)})
+CONTACT = Body({
+    "channel": Text(8, enum=("voice", "chat"), doc="voice by default"),
+    "skill": Text(64, required=True),
+    "language": Text(16, pattern=LANGUAGE, doc="en by default"),
+    "priority": Integer(0, 10),
+    "external_ref": Text(100),
+    "org": Text(64),
+    "accreditations": TextList(),
+})
+DISTRESSING = Body({"why": WHY})
+MOVE = Body({"skill": Text(64), "priority": Integer(0, 10), "why": WHY})
+END = Body({"why": WHY})
+EXPERT_STATUS = Body({"status": Text(16, required=True, enum=PRESENCE), "why": WHY})
+STATE_Q = Query("state", max_len=200, doc=f"comma-separated, of {', '.join(STATES)}")
+SKILL_Q, EXPERT_Q = Query("skill"), Query("expert")
+SEARCH_Q = Query("q", doc="a contact's id or channel reference")
+CONTACT_SCHEMA = obj(("id", "state", "channel", "skill"), id=TEXT, state=TEXT, channel=TEXT,
+                     skill=TEXT, language=TEXT, priority={"type": "integer"})
 
 
 def routes() -> list[web.RouteDef]:
@@ -62,53 +106,61 @@ def routes() -> list[web.RouteDef]:
 
 
 # -- the expert desk -----------------------------------------------------------------------------
+@operation("Set my status", roles=EXPERT, body=MY_STATUS)
 async def put_status(request: web.Request) -> web.Response:
     expert_id = me(request)
-    body = Fields(await read_json(request), allowed={"status", "reason", "takes"})
-    status = body.str("status", required=True, max_len=16)
+    body = MY_STATUS.read(await read_json(request))
     done = await engine_of(request.app).set_status(
-        expert_id, status or "", reason=body.str("reason", max_len=16),
-        takes=body.list_of_str("takes", max_len=8))
+        expert_id, body.get("status") or "", reason=body.get("reason"), takes=body.get("takes"))
     return json_response(done)
 
 
+@operation("My desk: state, offers, sessions, wrap-ups, today", roles=EXPERT)
 async def get_me(request: web.Request) -> web.Response:
     return json_response(await engine_of(request.app).desk_view(me(request)))
 
 
+@operation("My offers", roles=EXPERT, reply=Reply(schema=items(ANY_OBJECT)))
 async def get_offers(request: web.Request) -> web.Response:
     return json_response({"items": engine_of(request.app).offers(me(request))})
 
 
+@operation("Accept an offer", roles=EXPERT, path=ID)
 async def accept(request: web.Request) -> web.Response:
     expert_id = me(request)
     return json_response(await engine_of(request.app).accept(expert_id,
                                                              request.match_info["id"]))
 
 
+@operation("Decline an offer", roles=EXPERT, path=ID)
 async def decline(request: web.Request) -> web.Response:
     expert_id = me(request)
     return json_response(await engine_of(request.app).decline(expert_id,
                                                               request.match_info["id"]))
 
 
+@operation("Complete a session (or end its wrap-up early)", roles=EXPERT, path=ID,
+           body=COMPLETE, body_required=False)
 async def complete(request: web.Request) -> web.Response:
     expert_id = me(request)
     raw = await read_json(request) if request.body_exists else {}
-    body = Fields(raw, allowed={"distressing"})
+    body = COMPLETE.read(raw)
     done = await engine_of(request.app).complete(
-        expert_id, request.match_info["id"], distressing=bool(body.bool("distressing")))
+        expert_id, request.match_info["id"], distressing=bool(body.get("distressing")))
     return json_response(done)
 
 
+@operation("Write to the citizen", roles=EXPERT, path=ID, body=MESSAGE,
+           reply=Reply(202, obj(("sent",), sent={"type": "boolean"})))
 async def message(request: web.Request) -> web.Response:
     expert_id = me(request)
-    body = Fields(await read_json(request), allowed={"text"})
-    text = body.str("text", required=True, max_len=2000) or ""
+    text = MESSAGE.read(await read_json(request)).get("text") or ""
     await engine_of(request.app).send_message(expert_id, request.match_info["id"], text)
     return json_response({"sent": True}, status=202)
 
 
+@operation("A session's transcript", roles=EXPERT, path=ID, reply=Reply(schema=items(obj(
+    ("at", "sender", "text"), sender=TEXT, text=TEXT))))
 async def transcript(request: web.Request) -> web.Response:
     expert_id = me(request)
     lines = await engine_of(request.app).session_messages(expert_id, request.match_info["id"])
@@ -142,10 +194,15 @@ def _iso(at: float | None) -> str | None:
     return None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
 
 
+@operation("Contacts, newest first", roles=READERS,
+           query=(STATE_Q, SKILL_Q, EXPERT_Q, SEARCH_Q, *PAGING),
+           reply=Reply(schema=page(CONTACT_SCHEMA)))
 async def list_contacts(request: web.Request) -> web.Response:
     return json_response(await contacts_page(request, _reader(request)))
 
 
+@operation("A contact with its whole history", roles=READERS, path=ID,
+           reply=Reply(schema=CONTACT_SCHEMA))
 async def get_contact(request: web.Request) -> web.Response:
     return json_response(await contact_detail(request, _reader(request),
                                               request.match_info["id"]))
@@ -154,7 +211,7 @@ async def get_contact(request: web.Request) -> web.Response:
 async def contacts_page(request: web.Request, caller: Principal) -> dict[str, Any]:
     """``?state=a,b&skill=&expert=&q=&limit=&offset=``: newest first; ``q`` is a contact's id
     or its channel reference (a CallSid, a chat id). The console's list reads this too."""
-    states = [s for s in request.query.get("state", "").split(",") if s]
+    states = [s for s in (STATE_Q.read(request) or "").split(",") if s]
     unknown = [s for s in states if s not in STATES]
     if unknown:
         raise BadRequest(f"unknown state {unknown[0]!r}; one of {', '.join(STATES)}")
@@ -163,8 +220,8 @@ async def contacts_page(request: web.Request, caller: Principal) -> dict[str, An
     scope = (None if caller.role is Role.ADMIN
              else (caller.orgs, engine.experts_of(caller.orgs)))
     rows, total = await engine.store.contacts(
-        states=states, limit=limit, offset=offset, skill=_query(request, "skill"),
-        expert_id=_query(request, "expert"), search=_query(request, "q"), scope=scope)
+        states=states, limit=limit, offset=offset, skill=SKILL_Q.read(request),
+        expert_id=EXPERT_Q.read(request), search=SEARCH_Q.read(request), scope=scope)
     shown = [r.id for r in rows if caller.role is Role.ADMIN and (r.address or r.callback_number)]
     if shown:  # an admin saw these citizens' numbers in clear
         await _log_reads(request, caller, shown, what="list")
@@ -179,13 +236,6 @@ async def _log_reads(request: web.Request, caller: Principal, contact_ids: list[
     via = "console" if request.path.startswith("/console/") else "api"
     async with writing(engine_of(request.app).store.db.session) as session:
         record_reads(session, reader=caller, contact_ids=contact_ids, via=via, what=what)
-
-
-def _query(request: web.Request, key: str) -> str | None:
-    value = request.query.get(key, "").strip()
-    if len(value) > 100:
-        raise BadRequest(f"query parameter {key!r} is longer than 100 characters")
-    return value or None
 
 
 async def contact_detail(request: web.Request, caller: Principal,
@@ -221,22 +271,22 @@ def _decision_json(d: Any) -> dict[str, Any]:
             "reason": d.reason, "candidates": d.candidates}
 
 
+@operation("Queue a contact by hand", roles=READERS, body=CONTACT,
+           reply=Reply(201, obj(("id", "created", "state"), id=TEXT, state=TEXT,
+                                created={"type": "boolean"}), also=(200,)))
 async def create_contact(request: web.Request) -> web.Response:
     """A supervisor or a script queues a contact by hand (the channels use the engine)."""
     _reader(request)
-    body = Fields(await read_json(request), allowed={
-        "channel", "skill", "language", "priority", "external_ref", "org", "accreditations"})
-    channel = body.str("channel", max_len=8) or "voice"
-    if channel not in ("voice", "chat"):
-        raise InvalidInput("channel must be voice or chat", field="channel")
-    skill = body.str("skill", required=True, max_len=64) or ""
-    ref = body.str("external_ref", max_len=100) or f"api-{datetime.now(UTC).timestamp()}"
+    body = CONTACT.read(await read_json(request))
+    channel = body.get("channel") or "voice"
+    skill = body.get("skill") or ""
+    ref = body.get("external_ref") or f"api-{datetime.now(UTC).timestamp()}"
     request_ = ContactRequest(
         channel=Channel(channel), medium=Medium.PHONE if channel == "voice" else Medium.WEB,
-        skill=skill, language=body.str("language", max_len=16, pattern=is_language) or "en",
-        external_ref=ref, priority=body.int("priority", lo=0, hi=10) or 0)
-    accreditations = frozenset(body.list_of_str("accreditations") or ())
-    org = body.str("org", max_len=64)
+        skill=skill, language=body.get("language") or "en",
+        external_ref=ref, priority=body.get("priority") or 0)
+    accreditations = frozenset(body.get("accreditations") or ())
+    org = body.get("org")
     engine = engine_of(request.app)
     problem = engine.unservable(language=request_.language, org=org,
                                 accreditations=accreditations)
@@ -251,26 +301,28 @@ async def create_contact(request: web.Request) -> web.Response:
                          status=201 if ticket.created else 200)
 
 
+@operation("Mark a contact's session distressing", roles=READERS, path=ID,
+           body=DISTRESSING, body_required=False)
 async def distressing(request: web.Request) -> web.Response:
     caller = _reader(request)
     engine_of(request.app).visible(caller, request.match_info["id"])
-    body = Fields(await _optional_json(request), allowed={"why"})
-    why = body.str("why", max_len=MAX_WHY) or "marked distressing"
+    why = DISTRESSING.read(await _optional_json(request)).get("why") or "marked distressing"
     await engine_of(request.app).note_distressing(request.match_info["id"],
                                                   actor=caller.actor, why=check_why(why))
     return json_response({"distressing": True})
 
 
 # -- supervisors act on live work (each audited with who and why) -------------------------------
+@operation("Move a waiting contact to another skill or priority", roles=READERS, path=ID,
+           body=MOVE)
 async def move_contact(request: web.Request) -> web.Response:
     """``{"skill"?, "priority"?: 0..10, "why"}``: a waiting contact to another skill or
     priority; it keeps its arrival time and a pending offer is rescinded."""
     caller = _reader(request)
     engine_of(request.app).visible(caller, request.match_info["id"])
-    body = Fields(await read_json(request), allowed={"skill", "priority", "why"})
-    skill = body.str("skill", max_len=64)
-    priority = body.int("priority", lo=0, hi=10)
-    why = check_why(body.str("why", max_len=MAX_WHY))
+    body = MOVE.read(await read_json(request))
+    skill, priority = body.get("skill"), body.get("priority")
+    why = check_why(body.get("why"))
     if skill is None and priority is None:
         raise InvalidInput("say where to move it: skill, priority or both", field="skill")
     moved = await engine_of(request.app).move_contact(
@@ -278,25 +330,26 @@ async def move_contact(request: web.Request) -> web.Response:
     return json_response(moved)
 
 
+@operation("End a contact's stuck session", roles=READERS, path=ID, body=END)
 async def end_session(request: web.Request) -> web.Response:
     """``{"why"}``: end a contact's stuck session as if its expert had completed it."""
     caller = _reader(request)
     engine_of(request.app).visible(caller, request.match_info["id"])
-    body = Fields(await read_json(request), allowed={"why"})
-    why = check_why(body.str("why", max_len=MAX_WHY))
+    why = check_why(END.read(await read_json(request)).get("why"))
     ended = await engine_of(request.app).end_stuck_session(request.match_info["id"],
                                                            actor=caller.actor, why=why)
     return json_response(ended)
 
 
+@operation("Set an expert's status", roles=READERS, path=ID, body=EXPERT_STATUS)
 async def put_expert_status(request: web.Request) -> web.Response:
     """``{"status": "available"|"away"|"offline", "why"}`` for an expert in the caller's
     organisations (admins: anyone). Away or offline rescinds their pending offers."""
     caller = _reader(request)
     expert_id = request.match_info["id"]
-    body = Fields(await read_json(request), allowed={"status", "why"})
-    status = body.str("status", required=True, max_len=16) or ""
-    why = check_why(body.str("why", max_len=MAX_WHY))
+    body = EXPERT_STATUS.read(await read_json(request))
+    status = body.get("status") or ""
+    why = check_why(body.get("why"))
     engine = engine_of(request.app)
     org = engine.expert_org(expert_id)
     if org is None or (caller.role is not Role.ADMIN and org not in caller.orgs):
@@ -310,6 +363,9 @@ async def _optional_json(request: web.Request) -> Any:
     return await read_json(request) if request.can_read_body else {}
 
 
+@operation("Whether the routing engine and the database agree", roles=("admin",),
+           reply=Reply(schema=obj(("agree", "differences", "count"), agree={"type": "boolean"},
+                                  differences={"type": "array"}, count={"type": "integer"})))
 async def consistency(request: web.Request) -> web.Response:
     """Admins: does the router agree with the database about every live contact, offer and
     session? (After a database fault it rebuilds until it does.)"""
@@ -320,6 +376,7 @@ async def consistency(request: web.Request) -> web.Response:
 
 
 # -- live statistics -----------------------------------------------------------------------------
+@operation("Live figures: today, the last 30 minutes, per skill", roles=READERS)
 async def stats(request: web.Request) -> web.Response:
     _reader(request)
     return json_response(await live_stats(engine_of(request.app)))

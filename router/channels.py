@@ -105,6 +105,7 @@ class ChannelPort:
         if existing is not None:
             await self._arrived(existing)
             return ContactTicket(existing, False, await self.position(existing))
+        org = org if org is not None else request.org
         if not self.knows_skill(request.skill):
             raise InvalidInput(f"unknown skill {request.skill!r}", field="skill")
         now = self.clock()

@@ -37,6 +37,7 @@ from router.commits import CommitFailed, GroupCommit
 from router.core import RoutingCore
 from router.desk import DeskActions
 from router.estimate import WaitEstimator
+from router.floor import read_floor
 from router.lease import Fence
 from router.live import Later, LiveContact, News, Translator
 from router.model import (
@@ -47,7 +48,7 @@ from router.model import (
     RoutingConfig,
 )
 from router.pool_view import Capacity, pool_of, profile_of
-from router.ports import Assigned, ExpertEndpoint, Listener, OnShift, ShownExpert
+from router.ports import Assigned, ExpertEndpoint, Floor, Listener, OnShift, ShownExpert
 from router.rebuild import disagreements, live_contacts, snapshot_of
 from router.store import Live, Store
 from router.supervision import Supervision
@@ -653,6 +654,16 @@ class Engine(ChannelPort, DeskActions, Supervision):
         self._told.pop(contact.id, None)
         self._live.pop(contact.id, None)
         self._refs.pop(contact.external_ref, None)
+
+    # -- the floor now (router.ports.FloorPort: the scheduler's breach alerts) ---------------
+    def floor(self) -> Floor:
+        return read_floor(self.core, self._records, self.clock())
+
+    def related(self, skill: str, max_cost: float) -> tuple[str, ...]:
+        graph = self.graph
+        if graph is None or skill not in graph:
+            return ()
+        return tuple(other for other, _ in graph.substitutes(skill, max_cost) if other != skill)
 
     def knows_skill(self, skill: str) -> bool:
         """Whether the skills graph holds ``skill`` (what a new contact is checked against)."""

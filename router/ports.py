@@ -29,9 +29,9 @@ from skills.graph import TriageMatch
 
 __all__ = [
     "Announcement", "Assigned", "AvailabilityPort", "Channel", "ContactRequest", "ContactState",
-    "ContactTicket", "ContactView", "Ended", "ExpertEndpoint", "ExpertMessage", "Listener",
-    "Medium", "OnShift", "QueueInfo", "Rescinded", "RoutingPort", "ShownExpert",
-    "TranscriptLine", "Triage", "TriageInfo", "TriageMatch",
+    "ContactTicket", "ContactView", "Ended", "ExpertEndpoint", "ExpertMessage", "Floor",
+    "FloorPort", "Listener", "Medium", "OnDuty", "OnShift", "QueueInfo", "Rescinded",
+    "RoutingPort", "ShownExpert", "TranscriptLine", "Triage", "TriageInfo", "TriageMatch",
 ]
 
 class Medium(StrEnum):
@@ -54,7 +54,9 @@ class TriageInfo:
 @dataclass(frozen=True, slots=True)
 class ContactRequest:
     """A new contact. ``language`` is an ISO 639-1 code (en, cy); ``address`` the citizen's
-    number (``+44…`` or ``whatsapp:+44…``), empty for web chat."""
+    number (``+44…`` or ``whatsapp:+44…``), empty for web chat; ``org`` the organisation
+    whose line it came in on (None: the shared national line, routable to anyone), so only
+    its experts and those of organisations sharing with it may take it."""
 
     channel: Channel
     medium: Medium
@@ -64,6 +66,7 @@ class ContactRequest:
     address: str = ""
     priority: int = 0
     triage: TriageInfo | None = None
+    org: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,4 +278,44 @@ class AvailabilityPort(Protocol):
         """``rostered``: every expert with a rota (others are not restricted by it). A rostered
         expert missing from ``on_shift`` is off shift: no new offers, they finish what they
         have. Idempotent: the same picture twice changes nothing."""
+        ...
+
+
+# -- the floor now, for the scheduler's breach alerts (scheduler.alerts) ----------------------
+@dataclass(frozen=True, slots=True)
+class OnDuty:
+    """An expert working now (available, offered, busy or wrapping up) and the skills they
+    hold; ``idle`` when available (free for a contact now)."""
+
+    expert_id: str
+    name: str
+    org: str
+    skills: frozenset[str]
+    idle: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Floor:
+    """The routing engine's picture of now: ``at`` its clock (epoch seconds), the contacts
+    queued per skill (``waiting``; a skill nobody waits for may be absent), the experts
+    ``on_duty``, and the organisations of the active experts holding each skill (``orgs``)."""
+
+    at: float
+    waiting: Mapping[str, int]
+    on_duty: tuple[OnDuty, ...]
+    orgs: Mapping[str, frozenset[str]]
+
+
+@runtime_checkable
+class FloorPort(Protocol):
+    """Read-only: what the scheduler's breach alerts ask of the routing engine."""
+
+    def floor(self) -> Floor:
+        """The picture of now (no I/O)."""
+        ...
+
+    def related(self, skill: str, max_cost: float) -> tuple[str, ...]:
+        """The other skills within substitution cost ``max_cost`` of ``skill`` in the skills
+        graph (an expert holding one may take its contacts), cheapest first; empty for a skill
+        the graph does not hold."""
         ...

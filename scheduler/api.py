@@ -28,10 +28,26 @@ from base.access import (
     require_org_editor,
     require_role,
 )
+from base.api_spec import (
+    DAY_SCHEMA,
+    NO_CONTENT,
+    TEXT,
+    Body,
+    Boolean,
+    Path,
+    Query,
+    Raw,
+    Reply,
+    Text,
+    TextList,
+    items,
+    obj,
+    operation,
+)
 from base.clock import now_utc
 from base.db import Sessions, writing
 from base.errors import BadRequest, Conflict, InvalidInput, NotFound
-from base.http import Fields, is_language, json_response, principal, query_day, read_json
+from base.http import LANGUAGE, Fields, json_response, principal, read_json
 from base.logs import mask_phone
 from scheduler import coverage_data, reconcile, rota, store, wtr
 from scheduler.service import Scheduler
@@ -39,7 +55,7 @@ from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
 from skills.models import Expert, Skill
 
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-OVERRIDE = frozenset({"override", "override_reason"})
+OVERRIDE = frozenset({"override", "override_reason"})  # = OVERRIDE_BODY's fields
 KIND_FIELDS = {
     "weekly": {"days", "start", "end", "breaks", "starts_on", "ends_on"},
     "cycle": {"anchor", "sequence", "preset", "times", "starts_on", "ends_on"},
@@ -49,6 +65,39 @@ KIND_FIELDS = {
 CHECK_WEEKS = 18  # WTR checks look this far ahead: the 17-week average and a margin
 MAX_ROTA_DAYS = 62
 MAX_CALLBACK_AHEAD = timedelta(days=90)
+CLOCK = Text(5, doc="HH:MM, the expert's local time")
+WHEN = Text(32, doc="an ISO datetime (one-off shifts, absences)")
+OVERRIDE_BODY = Body({"override": Boolean(doc="save it although it breaks the WTR"),
+                      "override_reason": Text(500, doc="why (audited)")})
+SHIFT = Body({
+    "kind": Text(16, required=True, enum=tuple(KIND_FIELDS)),
+    "days": TextList(3, doc="weekly: mon..sun"),
+    "start": Text(32, doc="HH:MM (weekly), an ISO datetime (one_off, absence)"),
+    "end": Text(32, doc="as start"),
+    "breaks": Raw({"type": "array", "items": {"type": "object"}}, doc='[{"at", "minutes"}]'),
+    "starts_on": Raw(DAY_SCHEMA), "ends_on": Raw(DAY_SCHEMA),
+    "anchor": Raw(DAY_SCHEMA, doc="cycle: the day its sequence starts"),
+    "sequence": Raw({"type": "array"}, doc="cycle: the days on and off"),
+    "preset": Text(32, enum=tuple(rota.PRESETS)), "times": Raw({"type": "object"}),
+    "reason": Text(200, doc="absence"),
+    **OVERRIDE_BODY.fields,
+}, doc="the fields of its kind only (KIND_FIELDS)")
+CALLBACK = Body({
+    "number": Text(16, required=True, pattern=E164),
+    "skill": Text(64, required=True),
+    "language": Text(16, pattern=LANGUAGE),
+    "due_at": Text(40, required=True, doc="an ISO datetime with an offset, within 90 days"),
+})
+SUPERVISORS = ("admin", "supervisor (changes: their organisations' experts)")
+READERS = ("admin", "supervisor", "expert (their own)")
+EXPERT_ID, SHIFT_ID = {"id": Path(max_len=64)}, {"sid": Path(max_len=64)}
+FROM, TO = Query("from", "day", required=True), Query("to", "day", required=True)
+DATE = Query("date", "day", required=True)
+STATE_Q, SKILL_Q = Query("state", max_len=16), Query("skill", max_len=64)
+PATTERN_SCHEMA = obj(("id", "expert_id", "kind", "pattern"), id=TEXT, expert_id=TEXT, kind=TEXT,
+                     pattern={"type": "object"})
+CALLBACK_SCHEMA = obj(("id", "number", "skill", "due_at", "state"), id=TEXT, number=TEXT,
+                      skill=TEXT, due_at=TEXT, state=TEXT)
 
 
 def _is_e164(value: str) -> bool:
@@ -106,6 +155,8 @@ async def _rows(session: AsyncSession, expert_id: str) -> list[ShiftPatternRow]:
     return list((await session.exec(query.order_by(ShiftPatternRow.id))).all())
 
 
+@operation("An expert's shift patterns", roles=READERS, path=EXPERT_ID,
+           reply=Reply(schema=items(PATTERN_SCHEMA)))
 async def list_shifts(request: web.Request) -> web.Response:
     expert_id = request.match_info["id"]
     require_expert_reader(principal(request), expert_id)
@@ -118,7 +169,7 @@ async def list_shifts(request: web.Request) -> web.Response:
 def parse_pattern(body: dict[str, Any], *, pattern_id: str, expert: Expert) -> dict[str, Any]:
     """A validated pattern's JSON (``kind`` included) from a request body, or a 422."""
     kind = body.get("kind")
-    if kind not in KIND_FIELDS:
+    if not isinstance(kind, str) or kind not in KIND_FIELDS:
         raise InvalidInput(f"'kind' must be one of {', '.join(KIND_FIELDS)}", field="kind")
     Fields(body, allowed=KIND_FIELDS[kind] | OVERRIDE | {"kind"})
     data = {k: v for k, v in body.items() if k not in OVERRIDE}
@@ -135,9 +186,9 @@ def parse_pattern(body: dict[str, Any], *, pattern_id: str, expert: Expert) -> d
 
 
 def _override(body: dict[str, Any]) -> tuple[bool, str]:
-    f = Fields({k: body[k] for k in OVERRIDE if k in body}, allowed=OVERRIDE)
-    wanted = bool(f.bool("override"))
-    reason = f.str("override_reason", max_len=500) or ""
+    f = OVERRIDE_BODY.read({k: body[k] for k in OVERRIDE if k in body})
+    wanted = bool(f.get("override"))
+    reason = f.get("override_reason") or ""
     if wanted and not reason:
         raise InvalidInput("an override needs an 'override_reason'", field="override_reason")
     return wanted, reason
@@ -196,6 +247,8 @@ def _record(api: SchedulerApi, session: AsyncSession, who: Principal, action: st
               before=before, after=after)
 
 
+@operation("Add a shift pattern (409 when it breaks the Working Time Regulations)",
+           roles=SUPERVISORS, path=EXPERT_ID, body=SHIFT, reply=Reply(201, PATTERN_SCHEMA))
 async def create_shift(request: web.Request) -> web.Response:
     return await _save(request, row=None, expert_id=request.match_info["id"])
 
@@ -207,12 +260,15 @@ async def _pattern_row(session: AsyncSession, request: web.Request) -> ShiftPatt
     return found
 
 
+@operation("Change a shift pattern", roles=SUPERVISORS, path=SHIFT_ID, body=SHIFT.partial(),
+           reply=Reply(schema=PATTERN_SCHEMA))
 async def patch_shift(request: web.Request) -> web.Response:
     async with _api(request).sessions() as session:
         row = await _pattern_row(session, request)
     return await _save(request, row=row, expert_id=row.expert_id)
 
 
+@operation("Remove a shift pattern", roles=SUPERVISORS, path=SHIFT_ID, reply=NO_CONTENT)
 async def delete_shift(request: web.Request) -> web.Response:
     who = principal(request)
     require_role(who, Role.ADMIN, Role.SUPERVISOR)
@@ -226,11 +282,13 @@ async def delete_shift(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@operation("An expert's concrete shifts between two days", roles=READERS, path=EXPERT_ID,
+           query=(FROM, TO), reply=Reply(schema=obj(("expert_id", "shifts", "violations"))))
 async def get_rota(request: web.Request) -> web.Response:
     """``?from=&to=`` (dates, inclusive, UTC days): the expert's concrete shifts."""
     expert_id = request.match_info["id"]
     require_expert_reader(principal(request), expert_id)
-    first, last = query_day(request, "from"), query_day(request, "to")
+    first, last = FROM.read(request), TO.read(request)
     if not 0 <= (last - first).days < MAX_ROTA_DAYS:
         raise BadRequest(f"'to' must be on or after 'from', at most {MAX_ROTA_DAYS} days on")
     async with _api(request).sessions() as session:
@@ -269,16 +327,17 @@ def _due_at(value: Any, now: datetime) -> float:
     return due.timestamp()
 
 
+@operation("Schedule a callback", roles=SUPERVISORS, body=CALLBACK,
+           reply=Reply(201, CALLBACK_SCHEMA))
 async def create_callback(request: web.Request) -> web.Response:
     """``{"number": "+44…", "skill", "language": "en", "due_at": ISO}``."""
     who = principal(request)
     require_role(who, Role.ADMIN, Role.SUPERVISOR)
-    f = Fields(await read_json(request), allowed={"number", "skill", "language", "due_at"})
-    number = f.str("number", required=True, max_len=16, pattern=_is_e164) or ""
-    skill = f.str("skill", required=True, max_len=64) or ""
-    language = f.str("language", max_len=16, pattern=is_language) or "en"
+    f = CALLBACK.read(await read_json(request))
+    number, skill = f.get("number") or "", f.get("skill") or ""
+    language = f.get("language") or "en"
     api = _api(request)
-    due_at = _due_at(f.body.get("due_at"), api.scheduler.now())
+    due_at = _due_at(f.get("due_at"), api.scheduler.now())
     async with api.writing() as session:
         if await session.get(Skill, skill) is None:
             raise InvalidInput(f"unknown skill {skill!r}", field="skill")
@@ -292,32 +351,37 @@ async def create_callback(request: web.Request) -> web.Response:
     return json_response(callback_json(row, who), status=201)
 
 
+@operation("Scheduled callbacks", roles=SUPERVISORS, query=(STATE_Q,),
+           reply=Reply(schema=items(CALLBACK_SCHEMA)))
 async def list_callbacks(request: web.Request) -> web.Response:
     caller = principal(request)
     require_role(caller, Role.ADMIN, Role.SUPERVISOR)
-    state = request.query.get("state") or None
+    state = STATE_Q.read(request)
     async with _api(request).sessions() as session:
         rows = await store.callbacks(session, state=state)
     return json_response({"items": [callback_json(r, caller) for r in rows]})
 
 
+@operation("Forecast against rota, per skill and half-hour", roles=SUPERVISORS,
+           query=(FROM, TO, SKILL_Q), reply=Reply(schema=obj(("cells", "by_skill"))))
 async def get_coverage(request: web.Request) -> web.Response:
     """``?from=DATE&to=DATE[&skill=]``: coverage cells and a per-skill summary."""
     require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
-    first, last = query_day(request, "from"), query_day(request, "to")
+    first, last = FROM.read(request), TO.read(request)
     api = _api(request)
     async with api.sessions() as session:
         cells = await coverage_data.load_coverage(
             session, first=first, days=(last - first).days + 1, config=api.scheduler.config,
-            skill=request.query.get("skill") or None, now=api.scheduler.now())
+            skill=SKILL_Q.read(request), now=api.scheduler.now())
     return json_response({"cells": [c.to_json() for c in cells],
                           "by_skill": coverage_data.summary(cells)})
 
 
+@operation("A London day's report", roles=SUPERVISORS, query=(DATE,))
 async def get_daily_report(request: web.Request) -> web.Response:
     """``?date=YYYY-MM-DD``: that London day's report (written by the daily job)."""
     require_role(principal(request), Role.ADMIN, Role.SUPERVISOR)
-    day = query_day(request, "date")
+    day = DATE.read(request)
     async with _api(request).sessions() as session:
         row = await store.get_report(session, day=day)
     if row is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
@@ -26,12 +27,23 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.clock import now_utc
 from base.config import Config
 from base.errors import DomainError
+from base.local_rules import effective
 from router.ports import AvailabilityPort, Channel, ContactRequest, Medium, RoutingPort
 from scheduler import reconcile, report, store
+from scheduler.tables import ScheduledCallbackRow
 
 log = logging.getLogger("expertline.scheduler")
 HORIZON = timedelta(hours=24)
+# ``created_by`` of a callback a citizen booked themselves on an organisation's line out of
+# hours ("line:ORG-ID"): it is submitted on that line again (the organisation's experts and
+# its data-sharing partners, at its priority), not on the shared national line.
+LINE = "line:"
 LONDON = ZoneInfo("Europe/London")
+
+
+def line_of(created_by: str) -> str | None:
+    """The organisation whose line a self-booked callback came from (None: national)."""
+    return created_by.removeprefix(LINE) or None if created_by.startswith(LINE) else None
 
 
 class Scheduler:
@@ -46,6 +58,7 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._lock = asyncio.Lock()
         self._daily: dict[str, tuple[str, Callable[[], Awaitable[Any]]]] = {}
+        self._every: dict[str, tuple[float, Callable[[], Awaitable[Any]]]] = {}
 
     def __repr__(self) -> str:
         jobs = len(self._aps.get_jobs()) if self._aps is not None else 0
@@ -66,6 +79,8 @@ class Scheduler:
                           misfire_grace_time=None)
         for job_id, (at, job) in self._daily.items():
             self._daily_job(job_id, at, job)
+        for job_id, (seconds, job) in self._every.items():
+            self._interval_job(job_id, seconds, job)
         self._aps.start()
         await self.rebuild_jobs()
         await self.reconcile_now()  # availability follows the rota from the first minute
@@ -125,6 +140,21 @@ class Scheduler:
         if self._aps is not None:
             self._daily_job(job_id, at, job)
 
+    def every(self, job_id: str, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``job`` every ``seconds``, the first time as soon as the scheduler runs (the
+        breach alerts, ``scheduler.alerts``); like ``every_day``, only where the scheduler
+        runs. A run still going when the next is due makes that one wait (coalesced)."""
+        self._every[job_id] = (seconds, job)
+        if self._aps is not None:
+            self._interval_job(job_id, seconds, job)
+
+    def _interval_job(self, job_id: str, seconds: float,
+                      job: Callable[[], Awaitable[Any]]) -> None:
+        assert self._aps is not None
+        self._aps.add_job(job, "interval", seconds=seconds, id=job_id, coalesce=True,
+                          misfire_grace_time=None, max_instances=1, replace_existing=True,
+                          next_run_time=datetime.now(UTC))
+
     def _daily_job(self, job_id: str, at: str, job: Callable[[], Awaitable[Any]]) -> None:
         assert self._aps is not None
         hour, minute = (int(x) for x in at.split(":"))
@@ -168,6 +198,23 @@ class Scheduler:
         return True
 
     # -- scheduled callbacks ------------------------------------------------------------------
+    async def book_callback(self, *, number: str, skill: str, language: str, due_at: float,
+                            org: str | None, ref: str) -> str:
+        """A citizen's own booking (out of hours, on ``org``'s line): a pending callback due
+        at ``due_at`` (epoch seconds), submitted then on the same line. Idempotent on ``ref``
+        (the call or chat it was booked in). Returns its id."""
+        callback_id = "scb-" + uuid.uuid5(uuid.NAMESPACE_URL, f"booked:{ref}").hex[:12]
+        async with self._sessions() as session, session.begin():
+            if await store.get_callback(session, callback_id=callback_id) is not None:
+                return callback_id
+            session.add(ScheduledCallbackRow(id=callback_id, number=number, skill=skill,
+                                             language=language, due_at=due_at,
+                                             created_by=LINE + (org or "")))
+        log.info("scheduled callback %s booked for %s on %s line", callback_id, skill,
+                 f"{org}'s" if org else "the national")
+        await self.rebuild_jobs()
+        return callback_id
+
     async def run_due_callbacks(self) -> list[str]:
         """Submit every pending callback that is due; the ids submitted this time."""
         port = self._routing()
@@ -185,9 +232,11 @@ class Scheduler:
             row = await store.get_callback(session, callback_id=callback_id)
             if row is None or row.state != "pending":
                 return False
+            org = line_of(row.created_by)
             request = ContactRequest(channel=Channel.VOICE, medium=Medium.PHONE, skill=row.skill,
                                      language=row.language, address=row.number,
-                                     external_ref=f"scheduled-callback:{row.id}")
+                                     external_ref=f"scheduled-callback:{row.id}", org=org,
+                                     priority=self._line_priority(org, row.skill))
             try:
                 ticket = await port.submit(request)
                 await port.convert_to_callback(ticket.contact_id, number=row.number)
@@ -198,6 +247,10 @@ class Scheduler:
             row.state, row.contact_id = "submitted", ticket.contact_id
             row.submitted_at = self._clock().timestamp()
             return True
+
+    def _line_priority(self, org: str | None, skill: str) -> int:
+        rules = self._config.local.get(org) if org is not None else None
+        return 0 if rules is None or org is None else effective(org, rules, skill).priority
 
     # -- the daily report ---------------------------------------------------------------------
     async def run_daily_report(self, day: date | None = None) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base import audit
 from base.access import Principal
+from base.api_spec import Path
 from base.db import Sessions, writing
 from base.errors import NotFound
 from base.inputs import parse_id
@@ -32,6 +33,9 @@ EXPERT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # HR ids too (E1234, jo
 MAX_ID = 64
 SLUG_HINT = "a slug: lower-case letters, digits and single hyphens, at most 64 characters"
 TAXONOMY_LOCK_KEY = 0x5E11_5000  # pg_advisory_xact_lock key serialising taxonomy writes
+SLUG_PATH = Path(SLUG, MAX_ID, doc=SLUG_HINT)  # what path_slug accepts
+EXPERT_PATH = Path(EXPERT_ID, MAX_ID, doc="an expert's id")  # what path_expert accepts
+NUMERIC_PATH = Path(integer=True)  # what path_int accepts
 
 
 def is_slug(value: str) -> bool:

@@ -10,9 +10,7 @@ are the expert's public profile: all a citizen is ever told about who they talk 
 from __future__ import annotations
 
 import re
-import zoneinfo
-from collections.abc import Callable, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -25,24 +23,35 @@ from base.access import (
     require_pool_reader,
     require_role,
 )
+from base.api_spec import (
+    NO_CONTENT,
+    PAGING,
+    Body,
+    Boolean,
+    Checked,
+    Day,
+    Integer,
+    Object,
+    Query,
+    Reply,
+    Text,
+    TextList,
+    operation,
+    page,
+)
 from base.clock import today_utc
 from base.errors import BadRequest, Conflict, InvalidInput, NotFound
-from base.http import (
-    Fields,
-    json_response,
-    page_of,
-    paging,
-    principal,
-    query_bool,
-    query_int,
-    read_json,
-)
+from base.http import json_response, page_of, paging, principal, read_json
 from base.inputs import text_problem
 from skills import pool
 from skills.api_common import (
+    EXPERT_ID,
+    EXPERT_PATH,
+    NUMERIC_PATH,
+    SLUG,
+    SLUG_PATH,
     PoolApi,
     api_of,
-    is_expert_id,
     is_slug,
     path_expert,
     path_int,
@@ -50,20 +59,53 @@ from skills.api_common import (
 )
 from skills.models import PROFICIENCY_MAX, PROFICIENCY_MIN, Organisation, Skill
 from skills.pool import ExpertProfile
-from skills.serialise import expert_json
+from skills.serialise import ACCREDITATION_SCHEMA, EXPERT_SCHEMA, expert_json
+from skills.transfer_check import known_zone
 from skills.watch import PoolChange
 
 PUBLIC_MAX = {"public_name": 64, "public_role": 100}
-FIELDS = frozenset(
-    {"id", "name", "organisation", "skills", "languages", "timezone", "active", "contact",
-     *PUBLIC_MAX, "show_organisation"}
-)
-CONTACT = ("email", "phone", "client_identity", "sip_address")
-CONTACT_MAX = {"email": 254, "phone": 32, "client_identity": 128, "sip_address": 254}
 LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_SKILLS, MAX_LANGUAGES = 200, 30
+CONTACT = Body({
+    "email": Text(254, pattern=EMAIL),
+    "phone": Text(32, pattern=E164, doc="E.164, e.g. +447700900123"),
+    "client_identity": Text(128, doc="a Twilio Client identity"),
+    "sip_address": Text(254),
+})
+LEVEL = Integer(PROFICIENCY_MIN, PROFICIENCY_MAX, required=True)
+LEVEL_BODY = Body({"level": LEVEL})
+EXPERT = Body({
+    "id": Text(64, required=True, pattern=EXPERT_ID),
+    "name": Text(200, required=True, nullable=False),
+    "organisation": Text(64, required=True, nullable=False, pattern=SLUG),
+    "skills": Object({"type": "integer", "minimum": PROFICIENCY_MIN,
+                      "maximum": PROFICIENCY_MAX}, nullable=False, max_keys=MAX_SKILLS,
+                     doc="skill id -> level; replaces every level"),
+    "languages": TextList(16, nullable=False, doc="language codes; replaces them all"),
+    "timezone": Text(64, nullable=False, check=known_zone, doc="an IANA time zone"),
+    "active": Boolean(nullable=False),
+    "contact": Object(nullable=False, shape=CONTACT),
+    "public_name": Text(PUBLIC_MAX["public_name"]),
+    "public_role": Text(PUBLIC_MAX["public_role"]),
+    "show_organisation": Boolean(nullable=False),
+})
+EXPERT_PATCH = EXPERT.without("id").partial()
+FIELDS = frozenset(EXPERT.fields)
+ACCREDITATION = Body({
+    "name": Text(64, required=True, pattern=SLUG),
+    "reference": Text(128),
+    "expires_on": Day(),
+})
+READERS = ("admin", "supervisor", "expert (their own)")
+EDITORS = ("admin", "supervisor (their organisations' experts)")
+ID = {"id": EXPERT_PATH}
+SKILL_Q = Query("skill", max_len=64, doc="with its narrower skills unless exact=true")
+EXACT = Query("exact", "bool", default=False)
+MIN_LEVEL = Query("min_level", "int", lo=PROFICIENCY_MIN, hi=PROFICIENCY_MAX,
+                  default=PROFICIENCY_MIN, doc="needs skill")
+ORG_Q, LANGUAGE_Q = Query("org", max_len=64), Query("language", max_len=16)
 
 
 def routes() -> list[web.RouteDef]:
@@ -84,6 +126,9 @@ def routes() -> list[web.RouteDef]:
 # -- reading ------------------------------------------------------------------------------------
 
 
+@operation("Find experts", roles=("admin", "supervisor (their organisations')"),
+           query=(SKILL_Q, EXACT, MIN_LEVEL, ORG_Q, LANGUAGE_Q, *PAGING),
+           reply=Reply(schema=page(EXPERT_SCHEMA)))
 async def list_experts(request: web.Request) -> web.Response:
     """Filters: ``?skill=`` (with its narrower skills unless ``exact=true``; ``min_level=``),
     ``?org=``, ``?language=``. A supervisor finds only their own organisations' experts."""
@@ -93,18 +138,16 @@ async def list_experts(request: web.Request) -> web.Response:
     api = api_of(request)
     async with api.reading() as session:
         skills = await _skill_filter(api, session, request)
-        min_level = query_int(
-            request, "min_level", PROFICIENCY_MIN, lo=PROFICIENCY_MIN, hi=PROFICIENCY_MAX
-        )
+        min_level = MIN_LEVEL.read(request)
         if skills is None and "min_level" in request.query:
             raise BadRequest("min_level filters a skill: give ?skill= too")
         found, total = await pool.find_experts(
             session,
             skills=skills,
             min_level=min_level,
-            org=request.query.get("org") or None,
+            org=ORG_Q.read(request),
             orgs=None if who.role is Role.ADMIN else who.orgs,
-            language=request.query.get("language") or None,
+            language=LANGUAGE_Q.read(request),
             limit=limit,
             offset=offset,
         )
@@ -114,8 +157,8 @@ async def list_experts(request: web.Request) -> web.Response:
 
 
 async def _skill_filter(api: PoolApi, session: Any, request: web.Request) -> frozenset[str] | None:
-    skill_id = request.query.get("skill")
-    exact = query_bool(request, "exact")
+    skill_id = SKILL_Q.read(request)
+    exact = EXACT.read(request)
     if not skill_id:
         return None
     graph = await api.graph(session)
@@ -124,6 +167,7 @@ async def _skill_filter(api: PoolApi, session: Any, request: web.Request) -> fro
     return frozenset({skill_id}) if exact else graph.narrower(skill_id)
 
 
+@operation("Read one expert", roles=READERS, path=ID, reply=Reply(schema=EXPERT_SCHEMA))
 async def get_expert(request: web.Request) -> web.Response:
     """An expert reads themselves; a supervisor their own organisations' experts (another's
     is a 404, as if unknown); an admin anyone."""
@@ -162,40 +206,26 @@ def _editor(request: web.Request) -> Principal:
 
 def parse_expert(body: Mapping[str, Any], *, new: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(columns, sets)``: Expert column values, and the ``skills``/``languages`` replacing."""
-    f = Fields(body, allowed=FIELDS if new else FIELDS - {"id"})
+    f = (EXPERT if new else EXPERT_PATCH).read(body)
     columns: dict[str, Any] = {}
     if new:
-        columns["id"] = f.str("id", required=True, max_len=64, pattern=is_expert_id)
+        columns["id"] = f.get("id")
     for key, column in (("name", "name"), ("organisation", "org_id")):
         if new or f.has(key):
-            columns[column] = f.str(
-                key,
-                required=True,
-                max_len=200 if key == "name" else 64,
-                pattern=None if key == "name" else is_slug,
-            )
+            columns[column] = f.get(key)
     if f.has("timezone"):
-        columns["timezone"] = f.str("timezone", required=True, max_len=64, pattern=known_zone)
+        columns["timezone"] = f.get("timezone")
     if f.has("active"):
-        columns["active"] = f.bool("active", required=True)
+        columns["active"] = f.get("active")
     if f.has("contact"):
-        columns.update(_contact(f.mapping("contact", required=True) or {}))
+        columns.update(_contact(f.get("contact") or {}))
     columns.update(_public(f))
     sets: dict[str, Any] = {}
     if f.has("skills"):
-        sets["skills"] = _levels(f.mapping("skills", required=True) or {})
+        sets["skills"] = _levels(f.get("skills") or {})
     if f.has("languages"):
-        sets["languages"] = _languages(f.list_of_str("languages", required=True, max_len=16))
+        sets["languages"] = _languages(f.get("languages"))
     return columns, sets
-
-
-@lru_cache(maxsize=512)
-def known_zone(key: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(key)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 def is_email(value: str) -> bool:
@@ -207,27 +237,22 @@ def is_e164(value: str) -> bool:
 
 
 def _contact(raw: Mapping[str, Any]) -> dict[str, str]:
-    f = Fields(raw, allowed=CONTACT)
-    checks: dict[str, Callable[[str], bool]] = {"email": is_email, "phone": is_e164}
-    return {
-        key: f.str(key, max_len=CONTACT_MAX[key], pattern=checks.get(key)) or ""
-        for key in CONTACT
-        if f.has(key)
-    }
+    f = CONTACT.read(raw)
+    return {key: f.get(key) or "" for key in CONTACT.fields if f.has(key)}
 
 
-def _public(f: Fields) -> dict[str, Any]:
+def _public(f: Checked) -> dict[str, Any]:
     """The public profile's columns given in the body: texts trimmed (empty clears them)."""
     found: dict[str, Any] = {}
-    for key, limit in PUBLIC_MAX.items():
+    for key in PUBLIC_MAX:
         if f.has(key):
-            value = f.str(key, max_len=limit) or ""
+            value = f.get(key) or ""
             problem = text_problem(value)
             if problem is not None:
                 raise InvalidInput(f"{key!r} {problem}", field=key)
             found[key] = value
     if f.has("show_organisation"):
-        found["show_organisation"] = f.bool("show_organisation", required=True)
+        found["show_organisation"] = f.get("show_organisation")
     return found
 
 
@@ -313,6 +338,7 @@ async def _audited(
     return after
 
 
+@operation("Add an expert", roles=EDITORS, body=EXPERT, reply=Reply(201, EXPERT_SCHEMA))
 async def create_expert(request: web.Request) -> web.Response:
     who = _editor(request)
     columns, sets = parse_expert(await read_json(request), new=True)
@@ -330,6 +356,8 @@ async def create_expert(request: web.Request) -> web.Response:
     return json_response(after, status=201)
 
 
+@operation("Change an expert (skills and languages given replace the whole set)",
+           roles=EDITORS, path=ID, body=EXPERT_PATCH, reply=Reply(schema=EXPERT_SCHEMA))
 async def patch_expert(request: web.Request) -> web.Response:
     who = _editor(request)
     expert_id = path_expert(request)
@@ -351,6 +379,7 @@ async def patch_expert(request: web.Request) -> web.Response:
     return json_response(after)
 
 
+@operation("Delete an expert", roles=EDITORS, path=ID, reply=NO_CONTENT)
 async def delete_expert(request: web.Request) -> web.Response:
     who = _editor(request)
     expert_id = path_expert(request)
@@ -373,12 +402,14 @@ async def delete_expert(request: web.Request) -> web.Response:
 # -- proficiencies and accreditations -------------------------------------------------------------
 
 
+@operation("Give an expert a skill, or change its level", roles=EDITORS,
+           path={**ID, "skill": SLUG_PATH}, body=LEVEL_BODY,
+           reply=Reply(schema=EXPERT_SCHEMA))
 async def put_level(request: web.Request) -> web.Response:
     """``{"level": 1..5}``: give the expert the skill, or change its level."""
     who = _editor(request)
     expert_id, skill_id = path_expert(request), path_slug(request, "skill", "skill")
-    f = Fields(await read_json(request), allowed={"level"})
-    level = f.int("level", required=True, lo=PROFICIENCY_MIN, hi=PROFICIENCY_MAX) or 0
+    level = LEVEL.read(LEVEL_BODY.read(await read_json(request)), "level") or 0
     api = api_of(request)
     async with api.writing() as session:
         current = await _editable(session, who, expert_id)
@@ -393,6 +424,8 @@ async def put_level(request: web.Request) -> web.Response:
     return json_response(after)
 
 
+@operation("Take a skill from an expert", roles=EDITORS, path={**ID, "skill": SLUG_PATH},
+           reply=NO_CONTENT)
 async def delete_level(request: web.Request) -> web.Response:
     who = _editor(request)
     expert_id, skill_id = path_expert(request), path_slug(request, "skill", "skill")
@@ -408,14 +441,15 @@ async def delete_level(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@operation("Add an accreditation to an expert", roles=EDITORS, path=ID, body=ACCREDITATION,
+           reply=Reply(201, ACCREDITATION_SCHEMA))
 async def add_accreditation(request: web.Request) -> web.Response:
     """``{"name": "enhanced-dbs", "reference": "…", "expires_on": "YYYY-MM-DD" | null}``."""
     who = _editor(request)
     expert_id = path_expert(request)
-    f = Fields(await read_json(request), allowed={"name", "reference", "expires_on"})
-    name = f.str("name", required=True, max_len=64, pattern=is_slug) or ""
-    reference = f.str("reference", max_len=128) or ""
-    expires_on = f.date("expires_on")
+    f = ACCREDITATION.read(await read_json(request))
+    name, reference, expires_on = f.get("name") or "", f.get("reference") or "", f.get(
+        "expires_on")
     api = api_of(request)
     async with api.writing() as session:
         current = await _editable(session, who, expert_id)
@@ -431,6 +465,8 @@ async def add_accreditation(request: web.Request) -> web.Response:
     return json_response(created, status=201)
 
 
+@operation("Remove an expert's accreditation", roles=EDITORS,
+           path={**ID, "acc": NUMERIC_PATH}, reply=NO_CONTENT)
 async def delete_accreditation(request: web.Request) -> web.Response:
     who = _editor(request)
     expert_id = path_expert(request)

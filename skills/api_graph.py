@@ -12,13 +12,22 @@ from __future__ import annotations
 from aiohttp import web
 
 from base.access import Role, require_pool_reader, require_role
+from base.api_spec import PAGING, TEXT, Query, Reply, obj, operation, page
 from base.errors import BadRequest
-from base.http import json_response, page_of, paging, principal, query_int
+from base.http import json_response, page_of, paging, principal
 from skills import pool
 from skills.api_common import api_of
-from skills.serialise import audit_json
+from skills.serialise import AUDIT_SCHEMA, audit_json
 
 MAX_TRIAGE_TEXT = 1000
+READERS = ("admin", "supervisor")
+FORMAT = Query("format", enum=("json", "graphml"), default="json")
+FRAGILE_MAX = Query("fragile_max", "int", lo=0, hi=100, default=2)
+TRIAGE_TEXT = Query("text", required=True, max_len=MAX_TRIAGE_TEXT, doc="the words to triage")
+TRIAGE_LIMIT = Query("limit", "int", lo=1, hi=50, default=5)
+ENTITY, ENTITY_ID = Query("entity"), Query("entity_id")
+MATCH = obj(("skill", "name", "score", "matched"), skill=TEXT, name=TEXT,
+            score={"type": "number"}, matched={"type": "array", "items": TEXT})
 
 
 def routes() -> list[web.RouteDef]:
@@ -30,12 +39,12 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
+@operation("The skills graph, as node-link JSON or GraphML", roles=READERS, query=(FORMAT,),
+           reply=Reply(media={"application/xml": TEXT}))
 async def get_graph(request: web.Request) -> web.Response:
     """The skills graph as node-link JSON (``?format=json``, default) or GraphML."""
     require_pool_reader(principal(request))
-    fmt = request.query.get("format", "json")
-    if fmt not in ("json", "graphml"):
-        raise BadRequest(f"format must be json or graphml, got {fmt!r}")
+    fmt = FORMAT.read(request)
     api = api_of(request)
     async with api.reading() as session:
         graph = await api.graph(session)
@@ -44,11 +53,13 @@ async def get_graph(request: web.Request) -> web.Response:
     return json_response(graph.to_node_link())
 
 
+@operation("Skills nobody, few or one organisation holds", roles=READERS,
+           query=(FRAGILE_MAX,))
 async def get_coverage(request: web.Request) -> web.Response:
     """Skills no active expert holds, held by ``?fragile_max=`` (default 2) or fewer, or by one
     organisation's experts only."""
     require_pool_reader(principal(request))
-    fragile_max = query_int(request, "fragile_max", 2, lo=0, hi=100)
+    fragile_max = FRAGILE_MAX.read(request)
     api = api_of(request)
     async with api.reading() as session:
         graph = await api.graph(session)
@@ -57,15 +68,17 @@ async def get_coverage(request: web.Request) -> web.Response:
     return json_response(graph.coverage(known, fragile_max=fragile_max).to_json())
 
 
+@operation("The skills some words are likely about, best first", roles=READERS,
+           query=(TRIAGE_TEXT, TRIAGE_LIMIT),
+           reply=Reply(schema=obj(("text", "matches"), text=TEXT,
+                                  matches={"type": "array", "items": MATCH})))
 async def get_triage(request: web.Request) -> web.Response:
     """``?text=…&limit=`` -> the likely skills, best first (what the IVR would pick)."""
     require_pool_reader(principal(request))
-    text = request.query.get("text", "").strip()
+    text = TRIAGE_TEXT.read(request)
     if not text:
         raise BadRequest("give the words to triage as ?text=")
-    if len(text) > MAX_TRIAGE_TEXT:
-        raise BadRequest(f"?text= is longer than {MAX_TRIAGE_TEXT} characters")
-    limit = query_int(request, "limit", 5, lo=1, hi=50)
+    limit = TRIAGE_LIMIT.read(request)
     api = api_of(request)
     async with api.reading() as session:
         graph = await api.graph(session)
@@ -81,6 +94,8 @@ async def get_triage(request: web.Request) -> web.Response:
     return json_response({"text": text, "matches": matches})
 
 
+@operation("The audit log, newest first", roles=("admin",), query=(ENTITY, ENTITY_ID, *PAGING),
+           reply=Reply(schema=page(AUDIT_SCHEMA)))
 async def get_audit(request: web.Request) -> web.Response:
     """Audit entries, newest first; ``?entity=`` and ``?entity_id=`` filter (admins only)."""
     require_role(principal(request), Role.ADMIN)
@@ -88,8 +103,8 @@ async def get_audit(request: web.Request) -> web.Response:
     async with api_of(request).reading() as session:
         rows, total = await pool.list_audit(
             session,
-            entity=request.query.get("entity") or None,
-            entity_id=request.query.get("entity_id") or None,
+            entity=ENTITY.read(request),
+            entity_id=ENTITY_ID.read(request),
             limit=limit,
             offset=offset,
         )

@@ -15,17 +15,41 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, require_pool_reader, require_role
+from base.api_spec import NO_CONTENT, PAGING, Body, Day, Query, Reply, Text, operation, page
 from base.clock import today_utc
 from base.errors import Conflict, InvalidInput, NotFound
-from base.http import Fields, json_response, page_of, paging, principal, read_json
+from base.http import json_response, page_of, paging, principal, read_json
 from skills import pool
-from skills.api_common import api_of, is_slug, path_int, path_slug
+from skills.api_common import NUMERIC_PATH, SLUG, SLUG_PATH, api_of, path_int, path_slug
 from skills.models import Organisation, SharingAgreement
-from skills.serialise import agreement_json, organisation_json
+from skills.serialise import (
+    AGREEMENT_SCHEMA,
+    ORGANISATION_SCHEMA,
+    agreement_json,
+    organisation_json,
+)
 from skills.watch import PoolChange
 
-ORG_FIELDS = frozenset({"id", "name", "kind", "nation", "region"})
-AGREEMENT_FIELDS = frozenset({"org_a", "org_b", "purpose", "starts_on", "ends_on"})
+ORGANISATION = Body({
+    "id": Text(64, required=True, pattern=SLUG),
+    "name": Text(required=True, nullable=False),
+    "kind": Text(32, nullable=False, pattern=SLUG),
+    "nation": Text(32, nullable=False, pattern=SLUG),
+    "region": Text(64),
+})
+ORGANISATION_PATCH = ORGANISATION.without("id").partial()
+ORG_FIELDS = frozenset(ORGANISATION.fields)
+AGREEMENT = Body({
+    "org_a": Text(64, required=True, pattern=SLUG),
+    "org_b": Text(64, required=True, pattern=SLUG),
+    "purpose": Text(500),
+    "starts_on": Day(),
+    "ends_on": Day(),
+})
+AGREEMENT_FIELDS = frozenset(AGREEMENT.fields)
+READERS, ADMIN = ("admin", "supervisor"), ("admin",)
+ID, NUMBER = {"id": SLUG_PATH}, {"id": NUMERIC_PATH}
+ORG_Q = Query("org", max_len=64, doc="only this organisation's agreements")
 
 
 def routes() -> list[web.RouteDef]:
@@ -52,6 +76,8 @@ def _admin(request: web.Request) -> Principal:
 # -- organisations ------------------------------------------------------------------------------
 
 
+@operation("List the organisations", roles=READERS, query=PAGING,
+           reply=Reply(schema=page(ORGANISATION_SCHEMA)))
 async def list_organisations(request: web.Request) -> web.Response:
     require_pool_reader(principal(request))
     limit, offset = paging(request)
@@ -61,6 +87,8 @@ async def list_organisations(request: web.Request) -> web.Response:
     return json_response(page_of(items, total=total, limit=limit, offset=offset))
 
 
+@operation("Read one organisation", roles=READERS, path=ID,
+           reply=Reply(schema=ORGANISATION_SCHEMA))
 async def get_organisation(request: web.Request) -> web.Response:
     require_pool_reader(principal(request))
     org_id = path_slug(request, "organisation")
@@ -76,20 +104,22 @@ async def _existing(session: AsyncSession, org_id: str) -> Organisation:
 
 
 def parse_organisation(body: Mapping[str, Any], *, new: bool) -> dict[str, Any]:
-    f = Fields(body, allowed=ORG_FIELDS if new else ORG_FIELDS - {"id"})
+    f = (ORGANISATION if new else ORGANISATION_PATCH).read(body)
     values: dict[str, Any] = {}
     if new:
-        values["id"] = f.str("id", required=True, max_len=64, pattern=is_slug)
+        values["id"] = f.get("id")
     if new or f.has("name"):
-        values["name"] = f.str("name", required=True)
+        values["name"] = f.get("name")
     for key in ("kind", "nation"):
         if f.has(key):
-            values[key] = f.str(key, required=True, max_len=32, pattern=is_slug)
+            values[key] = f.get(key)
     if f.has("region"):
-        values["region"] = f.str("region", max_len=64) or ""
+        values["region"] = f.get("region") or ""
     return values
 
 
+@operation("Add an organisation", roles=ADMIN, body=ORGANISATION,
+           reply=Reply(201, ORGANISATION_SCHEMA))
 async def create_organisation(request: web.Request) -> web.Response:
     who = _admin(request)
     values = parse_organisation(await read_json(request), new=True)
@@ -110,6 +140,8 @@ async def create_organisation(request: web.Request) -> web.Response:
     return json_response(after, status=201)
 
 
+@operation("Change an organisation", roles=ADMIN, path=ID, body=ORGANISATION_PATCH,
+           reply=Reply(schema=ORGANISATION_SCHEMA))
 async def patch_organisation(request: web.Request) -> web.Response:
     who = _admin(request)
     org_id = path_slug(request, "organisation")
@@ -139,6 +171,8 @@ async def patch_organisation(request: web.Request) -> web.Response:
     return json_response(after)
 
 
+@operation("Delete an organisation nobody refers to", roles=ADMIN, path=ID,
+           reply=NO_CONTENT)
 async def delete_organisation(request: web.Request) -> web.Response:
     who = _admin(request)
     org_id = path_slug(request, "organisation")
@@ -163,19 +197,23 @@ async def delete_organisation(request: web.Request) -> web.Response:
 # -- sharing agreements -------------------------------------------------------------------------
 
 
+@operation("List the data-sharing agreements", roles=READERS, query=(ORG_Q, *PAGING),
+           reply=Reply(schema=page(AGREEMENT_SCHEMA)))
 async def list_agreements(request: web.Request) -> web.Response:
     """Every agreement (or ``?org=``'s), each saying whether it is ``in_force`` today."""
     require_pool_reader(principal(request))
     limit, offset = paging(request)
     async with api_of(request).reading() as session:
         rows, total = await pool.list_agreements(
-            session, org=request.query.get("org") or None, limit=limit, offset=offset
+            session, org=ORG_Q.read(request), limit=limit, offset=offset
         )
     day = today_utc()
     items = [agreement_json(r, today=day) for r in rows]
     return json_response(page_of(items, total=total, limit=limit, offset=offset))
 
 
+@operation("Read one data-sharing agreement", roles=READERS, path=NUMBER,
+           reply=Reply(schema=AGREEMENT_SCHEMA))
 async def get_agreement(request: web.Request) -> web.Response:
     require_pool_reader(principal(request))
     agreement_id = path_int(request, "sharing agreement", "id")
@@ -192,24 +230,25 @@ async def _agreement(session: AsyncSession, agreement_id: int) -> SharingAgreeme
 
 
 def parse_agreement(body: Mapping[str, Any]) -> dict[str, Any]:
-    f = Fields(body, allowed=AGREEMENT_FIELDS)
-    a = f.str("org_a", required=True, max_len=64, pattern=is_slug) or ""
-    b = f.str("org_b", required=True, max_len=64, pattern=is_slug) or ""
+    f = AGREEMENT.read(body)
+    a, b = f.get("org_a") or "", f.get("org_b") or ""
     if a == b:
         raise InvalidInput(f"an agreement joins two organisations, got {a!r} twice", field="org_b")
-    starts_on, ends_on = f.date("starts_on"), f.date("ends_on")
+    starts_on, ends_on = f.get("starts_on"), f.get("ends_on")
     if starts_on and ends_on and ends_on < starts_on:
         raise InvalidInput("'ends_on' is before 'starts_on'", field="ends_on")
     a, b = sorted((a, b))
     return {
         "org_a": a,
         "org_b": b,
-        "purpose": f.str("purpose", max_len=500) or "",
+        "purpose": f.get("purpose") or "",
         "starts_on": starts_on,
         "ends_on": ends_on,
     }
 
 
+@operation("Add a data-sharing agreement", roles=ADMIN, body=AGREEMENT,
+           reply=Reply(201, AGREEMENT_SCHEMA))
 async def create_agreement(request: web.Request) -> web.Response:
     who = _admin(request)
     values = parse_agreement(await read_json(request))
@@ -235,6 +274,8 @@ async def create_agreement(request: web.Request) -> web.Response:
     return json_response(agreement_json(row, today=today_utc()), status=201)
 
 
+@operation("Delete a data-sharing agreement", roles=ADMIN, path=NUMBER,
+           reply=NO_CONTENT)
 async def delete_agreement(request: web.Request) -> web.Response:
     who = _admin(request)
     agreement_id = path_int(request, "sharing agreement", "id")

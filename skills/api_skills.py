@@ -15,18 +15,44 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Role, require_pool_reader, require_role
+from base.api_spec import (
+    NO_CONTENT,
+    PAGING,
+    Body,
+    Object,
+    Query,
+    Reply,
+    Text,
+    TextList,
+    operation,
+    page,
+)
 from base.errors import Conflict, InvalidInput, NotFound
-from base.http import Fields, json_response, page_of, paging, principal, query_bool, read_json
+from base.http import json_response, page_of, paging, principal, read_json
 from skills import pool
-from skills.api_common import SLUG_HINT, PoolApi, api_of, is_slug, path_slug
+from skills.api_common import SLUG, SLUG_HINT, SLUG_PATH, PoolApi, api_of, is_slug, path_slug
 from skills.graph import SkillGraph, SkillSpec
 from skills.pool import SkillRecord
-from skills.serialise import skill_json
+from skills.serialise import SKILL_SCHEMA, skill_json
 from skills.watch import PoolChange
 
-FIELDS = frozenset({"id", "name", "description", "broader", "related", "synonyms", "keywords"})
 MAX_RELATED, MAX_TERMS = 100, 200
 MAX_COST = 100.0  # as the import accepts
+SKILL = Body({
+    "id": Text(64, required=True, pattern=SLUG, doc=SLUG_HINT),
+    "name": Text(required=True, nullable=False),
+    "description": Text(2000),
+    "broader": Text(64, pattern=SLUG, doc="the broader skill's id, or null for none"),
+    "related": Object({"type": "number", "exclusiveMinimum": 0, "maximum": MAX_COST},
+                      max_keys=MAX_RELATED, doc="related skill id -> substitution cost"),
+    "synonyms": TextList(200),
+    "keywords": TextList(200),
+})
+SKILL_PATCH = SKILL.without("id").partial()
+FIELDS = frozenset(SKILL.fields)
+ID = {"id": SLUG_PATH}
+SKILLS = ("admin", "supervisor")
+FORCE = Query("force", "bool", default=False, doc="delete it from the experts who hold it too")
 
 
 def routes() -> list[web.RouteDef]:
@@ -42,6 +68,7 @@ def routes() -> list[web.RouteDef]:
 # -- reading ------------------------------------------------------------------------------------
 
 
+@operation("List the skills", roles=SKILLS, query=PAGING, reply=Reply(schema=page(SKILL_SCHEMA)))
 async def list_skills(request: web.Request) -> web.Response:
     require_pool_reader(principal(request))
     limit, offset = paging(request)
@@ -52,6 +79,7 @@ async def list_skills(request: web.Request) -> web.Response:
     )
 
 
+@operation("Read one skill", roles=SKILLS, path=ID, reply=Reply(schema=SKILL_SCHEMA))
 async def get_skill(request: web.Request) -> web.Response:
     require_pool_reader(principal(request))
     skill_id = path_slug(request, "skill")
@@ -71,22 +99,21 @@ async def _existing(session: AsyncSession, skill_id: str) -> SkillRecord:
 
 def parse_skill(body: dict[str, Any], current: SkillRecord | None) -> SkillRecord:
     """A new skill from a POST body, or ``current`` patched by a PATCH body."""
-    f = Fields(body, allowed=FIELDS if current is None else FIELDS - {"id"})
+    f = (SKILL if current is None else SKILL_PATCH).read(body)
     if current is None:
-        skill_id = f.str("id", required=True, max_len=64, pattern=is_slug) or ""
-        current = SkillRecord(id=skill_id, name=f.str("name", required=True) or "")
+        current = SkillRecord(id=f.get("id") or "", name=f.get("name") or "")
     changes: dict[str, Any] = {}
     if f.has("name"):
-        changes["name"] = f.str("name", required=True)
+        changes["name"] = f.get("name")
     if f.has("description"):
-        changes["description"] = f.str("description", max_len=2000) or ""
+        changes["description"] = f.get("description") or ""
     if f.has("broader"):
-        changes["broader"] = f.str("broader", max_len=64, pattern=is_slug) or None
+        changes["broader"] = f.get("broader") or None
     if f.has("related"):
-        changes["related"] = _related(f.mapping("related") or {})
+        changes["related"] = _related(f.get("related") or {})
     for key in ("synonyms", "keywords"):
         if f.has(key):
-            changes[key] = _terms(f.list_of_str(key, max_len=200) or [], key)
+            changes[key] = _terms(f.get(key) or [], key)
     record = dataclasses.replace(current, **changes)
     clash = sorted(set(record.synonyms) & set(record.keywords))
     if clash:
@@ -149,6 +176,8 @@ async def _build(
 # -- writing ------------------------------------------------------------------------------------
 
 
+@operation("Add a skill", roles=("admin",), body=SKILL,
+           reply=Reply(201, SKILL_SCHEMA))
 async def create_skill(request: web.Request) -> web.Response:
     who = principal(request)
     require_role(who, Role.ADMIN)
@@ -169,6 +198,8 @@ async def create_skill(request: web.Request) -> web.Response:
     return json_response(after, status=201)
 
 
+@operation("Change a skill", roles=("admin",), path=ID, body=SKILL_PATCH,
+           reply=Reply(schema=SKILL_SCHEMA))
 async def patch_skill(request: web.Request) -> web.Response:
     who = principal(request)
     require_role(who, Role.ADMIN)
@@ -198,12 +229,14 @@ async def patch_skill(request: web.Request) -> web.Response:
     return json_response(after)
 
 
+@operation("Delete a skill (from its holders too with ?force=true)", roles=("admin",), path=ID,
+           query=(FORCE,), reply=NO_CONTENT)
 async def delete_skill(request: web.Request) -> web.Response:
     """409 while narrower skills hang under it, or experts hold it (unless ``?force=true``)."""
     who = principal(request)
     require_role(who, Role.ADMIN)
     skill_id = path_slug(request, "skill")
-    force = query_bool(request, "force")
+    force = FORCE.read(request)
     api = api_of(request)
     async with api.watch.taxonomy_lock:
         async with api.writing() as session:

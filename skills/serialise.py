@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 
+from base.api_spec import obj
 from base.clock import utc
 from skills.models import Organisation, SharingAgreement
 from skills.pool import ExpertProfile, SkillRecord
@@ -19,6 +20,33 @@ def _iso(value: date | datetime | None) -> str | None:
     if isinstance(value, datetime):
         value = utc(value)
     return value.isoformat() if value is not None else None
+
+
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+STR_OR_NULL, DAY_OR_NULL = {"type": ["string", "null"]}, {"type": ["string", "null"]}
+STRS = {"type": "array", "items": STR}
+
+# The JSON schemas of these shapes, published in the OpenAPI document.
+SKILL_SCHEMA = obj(("id", "name", "broader", "related", "synonyms", "keywords", "narrower"),
+                   id=STR, name=STR, description=STR, broader=STR_OR_NULL,
+                   related={"type": "object", "additionalProperties": {"type": "number"}},
+                   synonyms=STRS, keywords=STRS, narrower=STRS)
+ACCREDITATION_SCHEMA = obj(("id", "name", "expires_on", "valid"), id=INT, name=STR,
+                           reference=STR, expires_on=DAY_OR_NULL, valid=BOOL)
+EXPERT_SCHEMA = obj(("id", "name", "organisation", "skills", "languages", "accreditations",
+                     "active"),
+                    id=STR, name=STR, organisation=STR,
+                    skills={"type": "object", "additionalProperties": INT}, languages=STRS,
+                    accreditations={"type": "array", "items": ACCREDITATION_SCHEMA},
+                    timezone=STR, active=BOOL, contact={"type": "object"},
+                    public_name=STR, public_role=STR, show_organisation=BOOL)
+ORGANISATION_SCHEMA = obj(("id", "name"), id=STR, name=STR, kind=STR, nation=STR, region=STR,
+                          created_at=STR_OR_NULL)
+AGREEMENT_SCHEMA = obj(("id", "org_a", "org_b"), id=INT, org_a=STR, org_b=STR, purpose=STR,
+                       starts_on=DAY_OR_NULL, ends_on=DAY_OR_NULL, created_at=STR_OR_NULL,
+                       in_force=BOOL)
+AUDIT_SCHEMA = obj(("id", "at", "actor", "action", "entity", "entity_id"), id=INT, at=STR,
+                   actor=STR, action=STR, entity=STR, entity_id=STR)
 
 
 def skill_json(skill: SkillRecord) -> dict[str, Any]:

@@ -18,13 +18,17 @@ from aiohttp import web
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, require_role
+from base.api_spec import ANY_OBJECT, TEXT, Query, Reply, operation
 from base.errors import BadRequest, Forbidden, InvalidInput
-from base.http import json_response, principal, query_bool, read_json
+from base.http import json_response, principal, read_json
 from base.inputs import read_body, text_problem
 from skills import transfer
 
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 OnChange = Callable[[], Awaitable[None] | None]
+FORMAT = Query("format", enum=("json", "csv"), doc="json: the whole pool; csv: the experts")
+DRY_RUN = Query("dry_run", "bool", default=False, doc="plan only, write nothing")
+REPLACE = Query("replace", "bool", default=False, doc="delete what the file does not hold")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,9 @@ def add_routes(
     app.router.add_post("/api/v1/import", import_pool)
 
 
+@operation("Export the pool (JSON) or its experts (CSV)",
+           roles=("admin", "supervisor (their organisations' experts, CSV only)"),
+           query=(FORMAT,), reply=Reply(media={"text/csv": TEXT}))
 async def export(request: web.Request) -> web.StreamResponse:
     fmt = _format(request, default="json")
     orgs = _export_scope(principal(request), fmt)
@@ -61,11 +68,14 @@ async def export(request: web.Request) -> web.StreamResponse:
     return web.Response(text=text, content_type="text/csv", charset="utf-8", headers=disposition)
 
 
+@operation("Import a pool document (JSON) or experts (CSV), or plan it with dry_run",
+           roles=("admin",), query=(FORMAT, DRY_RUN, REPLACE),
+           body_media={"application/json": ANY_OBJECT, "text/csv": TEXT})
 async def import_pool(request: web.Request) -> web.StreamResponse:
     who = principal(request)
     require_role(who, Role.ADMIN)
     deps = request.app[TRANSFER]
-    dry_run, replace = query_bool(request, "dry_run"), query_bool(request, "replace")
+    dry_run, replace = DRY_RUN.read(request), REPLACE.read(request)
     fmt = _format(request, default="csv" if request.content_type in CSV_TYPES else "json")
     data = await _body(request, fmt)
     async with deps.sessions() as session, session.begin():
@@ -83,9 +93,7 @@ async def import_pool(request: web.Request) -> web.StreamResponse:
 
 
 def _format(request: web.Request, *, default: str) -> str:
-    fmt = request.query.get("format", default)
-    if fmt not in ("json", "csv"):
-        raise BadRequest(f"query parameter 'format' must be json or csv, got {fmt!r}")
+    fmt: str = FORMAT.read(request) or default
     return fmt
 
 

@@ -7,8 +7,10 @@ a system message.
 
 The page sends:
 
-* ``{"type": "hello", "text": "what I need", "language": "en"|"cy"}`` opens a chat (language
-  defaults to en; the expert is matched on it).
+* ``{"type": "hello", "text": "what I need", "language": "en"|"cy", "org"?}`` opens a chat
+  (language defaults to en; the expert is matched on it). ``org`` puts it on an
+  organisation's line (``/chat?org=ID``; ignored unless config.toml has ``[local.ID]``).
+* ``{"type": "callback", "number"}`` after ``closed``: ring me on this UK number when it opens.
 * ``{"type": "resume", "token", "language"?}`` takes an open chat back on a new socket (after a
   reload or a dropped connection); ``language`` only words the error if the token is unknown.
 * ``{"type": "message", "text"}`` goes to the expert (at most 2000 characters).
@@ -19,7 +21,8 @@ The page sends:
 The server sends:
 
 * ``{"type": "queued", "contact_id", "skill", "state", "position", "estimated_wait_s",
-  "experts_on_duty", "resume_token", "resume_window_s", "text"}`` answers ``hello``. Keep
+  "experts_on_duty", "resume_token", "resume_window_s", "text"}`` answers ``hello``; its
+  ``text`` starts with the 999 sentence (``telephony.prompts.safety``). Keep
   ``resume_token`` (sessionStorage): it is the only way back into this chat (null in the rare
   case it could not be stored: the chat goes on but cannot be taken back).
 * ``{"type": "resumed", "contact_id", "skill", "language", "resume_window_s", "text"}``
@@ -43,6 +46,12 @@ The server sends:
   the socket.
 * ``{"type": "system", "text"}``: anything else the citizen is told. Today only that the chat
   was taken back in another window; the server then closes this socket (code 4001).
+* ``{"type": "closed", "skill", "opens_at", "callback", "text"}`` answers ``hello`` instead
+  of ``queued`` when the organisation's line is closed (``[local.ID]``) and has no partner
+  open to take it: ``text`` is the 999 sentence, its out-of-hours message and when it opens
+  (``opens_at``, ISO, or null), then, when ``callback`` is true, the offer to ring the
+  citizen then; nothing is queued. ``{"type": "callback_booked", "text"}`` answers a
+  ``callback``, and the server closes the socket.
 * ``{"type": "error", "code", "message"}``: a mistake; the socket stays open. ``code`` is one
   of ``invalid`` (not JSON, wrong type, bad text or language), ``not_started`` (hello or
   resume first), ``already_started``, ``resume_unknown``, ``resume_expired`` (left for longer
@@ -71,9 +80,10 @@ from base.errors import BadRequest, DomainError
 from base.inputs import parse_json
 from base.limits import client_of, enforce
 from router.ports import ContactState, Medium, QueueInfo, ShownExpert, TranscriptLine
-from telephony import prompts
+from telephony import local, prompts
 from telephony.chat_hub import WebChat, connected_frame, ended_frame, send
-from telephony.contacts import close_by_citizen, open_chat, queued_words
+from telephony.contacts import Closed, close_by_citizen, closed_words, open_chat, queued_words
+from telephony.numbers import uk_callback_number
 from telephony.prompts import CY, EN
 from telephony.service import TELEPHONY, Telephony
 from telephony.tasks import Job
@@ -86,7 +96,7 @@ MAX_FRAME = 16_384
 ORPHAN_REASON = "the citizen's chat was cut off when the service restarted"
 TAKEN_ELSEWHERE = 4001  # close code: the chat was resumed on another socket
 SENDERS = {"citizen": "you", "expert": "expert", "system": "system"}
-TYPES = ("hello", "resume", "message", "position", "language", "end")
+TYPES = ("hello", "resume", "message", "position", "language", "end", "callback")
 
 
 class ChatError(Exception):
@@ -108,6 +118,7 @@ class ChatSession:
         self.lang = EN  # before there is a chat: the language errors are written in
         self.sent = 0
         self.over = False
+        self.closed: tuple[Closed, str] | None = None  # a closed line's answer, and its ref
 
     @property
     def language(self) -> str:
@@ -131,7 +142,7 @@ class ChatSession:
             lang = _language(frame)
             if self.chat is None:
                 self.lang = lang  # a mistake in the first words is told in their language
-            await self._hello(_text(frame), lang)
+            await self._hello(_text(frame), lang, local.line_named(self.tel, frame.get("org")))
         elif kind == "resume":
             await self._resume(frame.get("token"), _language(frame))
         elif kind == "message":
@@ -143,16 +154,22 @@ class ChatSession:
             await self._switch(_language(frame, required=True))
         elif kind == "end":
             await self._end()
+        elif kind == "callback":
+            await self._callback(frame.get("number"))
         else:
             raise ChatError("invalid", "webchat_bad_type")
 
     # -- starting, and coming back ------------------------------------------------------------
-    async def _hello(self, text: str, lang: str) -> None:
+    async def _hello(self, text: str, lang: str, org: str | None) -> None:
         self._not_started()
         self.lang = lang
         ref = f"web:{uuid.uuid4().hex}"
-        ticket, skill = await open_chat(self.tel, medium=Medium.WEB, text=text, lang=lang,
-                                        ref=ref)
+        opened = await open_chat(self.tel, medium=Medium.WEB, text=text, lang=lang, ref=ref,
+                                 org=org)
+        if isinstance(opened, Closed):
+            await self._closed(opened, lang, ref)
+            return
+        ticket, skill = opened.ticket, opened.skill
         chat = self._attach(self.tel.chats.open(ticket.contact_id, ref=ref, lang=lang))
         start_ticking(self.tel, chat)
         log.info("web chat: contact %s for %s", ticket.contact_id, skill)
@@ -167,7 +184,7 @@ class ChatSession:
                 "type": "queued", "contact_id": ticket.contact_id, "skill": skill,
                 **_place(ticket.queue), "resume_token": token,
                 "resume_window_s": self.tel.resume_tokens.window_s,
-                "text": " ".join(queued_words(self.tel, lang, skill, ticket))})
+                "text": " ".join(queued_words(self.tel, lang, opened))})
         finally:
             await self.tel.chats.release(chat, expert_lines=[], connected_sent=False)
 
@@ -213,6 +230,34 @@ class ChatSession:
             await tel.chats.release(
                 chat, expert_lines=[x.text for x in lines if x.sender == "expert"],
                 connected_sent=connected)
+
+    async def _closed(self, closed: Closed, lang: str, ref: str) -> None:
+        """The line is closed: say so, and when it opens; offer to ring the citizen then."""
+        opens = closed.state.opens_at
+        offer = opens is not None and self.tel.book_callback is not None
+        self.closed = (closed, ref) if offer else None
+        log.info("web chat: %s is closed for %s", closed.org, closed.skill)
+        await send(self.ws, {
+            "type": "closed", "skill": closed.skill, "callback": offer,
+            "opens_at": None if opens is None else opens.isoformat(),
+            "text": " ".join(closed_words(self.tel, lang, closed, offer=offer))})
+
+    async def _callback(self, number: object) -> None:
+        """Book the callback a closed line offered, on the UK number given."""
+        if self.closed is None or self.over or self.tel.book_callback is None:
+            raise ChatError("invalid", "webchat_bad_type")
+        (closed, ref), opens = self.closed, self.closed[0].state.opens_at
+        valid = uk_callback_number(number) if isinstance(number, str) else None
+        if valid is None or opens is None:
+            raise ChatError("invalid", "chat_callback_invalid")
+        booked = await self.tel.book_callback(number=valid, skill=closed.skill, language=self.lang,
+                                              due_at=opens.timestamp(), org=closed.org, ref=ref)
+        log.info("web chat: scheduled callback %s booked for when %s opens", booked, closed.org)
+        self.over = True
+        await send(self.ws, {"type": "callback_booked", "text": prompts.text(
+            self.lang, "chat_callback_booked", last3=prompts.last_digits(valid),
+            **local.when(self.tel, self.lang, opens))})
+        await self.ws.close()
 
     def _attach(self, chat: WebChat) -> WebChat:
         """This socket carries ``chat`` now; frames for it are held until it has been told

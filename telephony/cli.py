@@ -26,6 +26,8 @@ def register_cli(sub: Subparsers) -> None:
                       help="the running server (default: http://HOST:PORT from the config)")
     call.add_argument("--from", dest="caller", default="+447700900123",
                       help="the caller's number")
+    call.add_argument("--to", dest="called", default="+443000000000",
+                      help="the number dialled (an organisation's line: [local.ID] numbers)")
     call.add_argument("--timeout", type=float, default=60.0,
                       help="seconds to hold before hanging up (default 60)")
     call.add_argument("--poll", type=float, default=2.0,
@@ -38,7 +40,8 @@ def _call(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.timeout <= 0 or args.poll <= 0:
         raise BadRequest("--timeout and --poll must be positive")
     base = args.url or f"http://{config.server.host}:{config.server.port}"
-    script = CallScript(say=args.say, digits=args.digits, caller=args.caller)
+    script = CallScript(say=args.say, digits=args.digits, caller=args.caller,
+                        called=args.called)
     outcome = asyncio.run(_run(base, script, public_url=config.server.public_url,
                                token=config.twilio.auth_token, timeout_s=args.timeout,
                                poll_s=args.poll))

@@ -20,8 +20,8 @@ from enum import StrEnum
 from aiohttp import web
 
 from router.ports import Announcement, Assigned, Ended, ExpertMessage, Medium
-from telephony import prompts, twiml
-from telephony.contacts import close_by_citizen, open_chat, queued_words
+from telephony import local, prompts, twiml
+from telephony.contacts import Closed, close_by_citizen, closed_words, open_chat, queued_words
 from telephony.gateway import GatewayError
 from telephony.ivr import wants_welsh
 from telephony.prompts import CY, EN
@@ -80,10 +80,12 @@ async def inbound(tel: Telephony, request: web.Request, form: Form) -> str:
     if word is Keyword.CLOSE:
         await _close(tel, sender, reason="citizen ended the conversation")
         return twiml.message(prompts.text(_lang(body), "chat_bye"))
-    return await _converse(tel, sid, sender, body)
+    return await _converse(tel, sid, sender, body, local.line_of_number(tel, form.get("To", "")))
 
 
-async def _converse(tel: Telephony, sid: str, sender: str, body: str) -> str:
+async def _converse(tel: Telephony, sid: str, sender: str, body: str, org: str | None) -> str:
+    """Relay to the sender's open conversation, or open one on the line texted (``org``). A
+    closed line answers with its message and when it opens (a text books no callback)."""
     medium = medium_of(sender)
     current = await tel.routing.find_open(medium=medium, address=sender)
     if current is not None:
@@ -91,12 +93,16 @@ async def _converse(tel: Telephony, sid: str, sender: str, body: str) -> str:
         log.info("message %s: relayed to contact %s", sid, current.contact_id)
         return twiml.message(None)
     lang = _lang(body)
-    ticket, skill = await open_chat(tel, medium=medium, text=body, lang=lang, ref=sid,
-                                    address=sender)
+    opened = await open_chat(tel, medium=medium, text=body, lang=lang, ref=sid, address=sender,
+                             org=org)
+    if isinstance(opened, Closed):
+        log.info("message %s: %s is closed for %s", sid, opened.org, opened.skill)
+        return twiml.message(" ".join(closed_words(tel, lang, opened, offer=False)))
+    ticket = opened.ticket
     if not ticket.created:
         return await _joined(tel, sid, ticket.contact_id, body)
-    log.info("message %s: contact %s for %s (%s)", sid, ticket.contact_id, skill, medium)
-    words = [*queued_words(tel, lang, skill, ticket), prompts.text(lang, "chat_help")]
+    log.info("message %s: contact %s for %s (%s)", sid, ticket.contact_id, opened.skill, medium)
+    words = [*queued_words(tel, lang, opened), prompts.text(lang, "chat_help")]
     return twiml.message(" ".join(words))
 
 

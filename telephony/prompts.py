@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from router.ports import ContactState, QueueInfo, ShownExpert
 
@@ -11,8 +12,36 @@ EN, CY = "en", "cy"
 
 _TEXTS: Mapping[str, Mapping[str, str]] = {
     EN: {
+        # 999 signposting: the first thing every caller hears and every chat's first message
+        "safety": "If someone is in immediate danger, {leave}call 999 now; for urgent medical "
+                  "help, call NHS 111.",
+        "safety_leave": "hang up and ",
         "greeting": "Welcome to Expertline. In a few words, please tell us what you need help "
                     "with.",
+        "ask_need": "In a few words, please tell us what you need help with.",
+        # local rules: an organisation's line out of hours (base.local_rules)
+        "closed": "Sorry, this service is closed just now.",
+        "closed_bank_holiday": "Sorry, this service is closed today for the bank holiday.",
+        "opens": "We open again at {time} {day}.",
+        "opens_today": "today",
+        "opens_tomorrow": "tomorrow",
+        "opens_on": "on {weekday} {date}",
+        "partner": "We are passing you to a partner service that can help.",
+        "ooh_callback_known": "To be called back then on the number ending {last3}, press 1. "
+                              "To use a different number, enter it now followed by the hash "
+                              "key.",
+        "ooh_callback_unknown": "To be called back then, enter your phone number followed by "
+                                "the hash key.",
+        "ooh_callback_done": "Thank you. We will call you on the number ending {last3} at "
+                             "{time} {day}. Goodbye.",
+        "ooh_goodbye": "Please contact us again when we are open. Goodbye.",
+        "chat_callback_offer": "If you would like us to ring you then, send us your phone "
+                               "number.",
+        "chat_callback_booked": "Thank you. We will ring you on the number ending {last3} at "
+                                "{time} {day}.",
+        "chat_callback_invalid": "Sorry, we cannot ring that number. Please give a UK phone "
+                                 "number.",
+        "chat_callback_none": "Please contact us again when we are open.",
         "welsh_offer": "Am wasanaeth Cymraeg, pwyswch 9 neu dywedwch Cymraeg.",
         "reprompt": "Sorry, I didn't catch that. Please tell us briefly what you need help with, "
                     "for example: my dad has dementia.",
@@ -74,7 +103,7 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
                                 "help.",
         "webchat_bad_json": "Sorry, we could not read that: send JSON objects.",
         "webchat_bad_type": "Sorry, we did not understand that. The type must be hello, resume, "
-                            "message, position, language or end.",
+                            "message, position, language, end or callback.",
         "webchat_binary": "Sorry, we could not read that: send text, not binary data.",
         "webchat_not_started": "Please tell us what you need first, so that your chat can "
                                "start.",
@@ -93,8 +122,35 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
         "caller_gone": "Sorry, the caller has already left. Goodbye.",
     },
     CY: {
+        "safety": "Os oes rhywun mewn perygl uniongyrchol, {leave}ffoniwch 999 nawr; am help "
+                  "meddygol brys, ffoniwch GIG 111.",
+        "safety_leave": "rhowch y ffôn i lawr a ",
         "greeting": "Croeso i Expertline. Mewn ychydig eiriau, dywedwch wrthym beth sydd ei "
                     "angen arnoch.",
+        "ask_need": "Mewn ychydig eiriau, dywedwch wrthym beth sydd ei angen arnoch.",
+        "closed": "Mae'n ddrwg gen i, mae'r gwasanaeth hwn ar gau ar hyn o bryd.",
+        "closed_bank_holiday": "Mae'n ddrwg gen i, mae'r gwasanaeth hwn ar gau heddiw oherwydd "
+                               "gŵyl y banc.",
+        "opens": "Byddwn ar agor eto {day} am {time}.",
+        "opens_today": "heddiw",
+        "opens_tomorrow": "yfory",
+        "opens_on": "ddydd {weekday} {date}",
+        "partner": "Rydym yn eich trosglwyddo i wasanaeth partner a all helpu.",
+        "ooh_callback_known": "I ni eich ffonio'n ôl bryd hynny ar y rhif sy'n gorffen gyda "
+                              "{last3}, pwyswch 1. I ddefnyddio rhif arall, rhowch y rhif nawr "
+                              "ac yna'r allwedd hash.",
+        "ooh_callback_unknown": "I ni eich ffonio'n ôl bryd hynny, rhowch eich rhif ffôn ac yna'r "
+                                "allwedd hash.",
+        "ooh_callback_done": "Diolch. Byddwn yn eich ffonio ar y rhif sy'n gorffen gyda {last3} "
+                             "{day} am {time}. Hwyl fawr.",
+        "ooh_goodbye": "Cysylltwch â ni eto pan fyddwn ar agor. Hwyl fawr.",
+        "chat_callback_offer": "Os hoffech i ni eich ffonio bryd hynny, anfonwch eich rhif ffôn "
+                               "atom.",
+        "chat_callback_booked": "Diolch. Byddwn yn eich ffonio ar y rhif sy'n gorffen gyda "
+                                "{last3} {day} am {time}.",
+        "chat_callback_invalid": "Mae'n ddrwg gen i, ni allwn ffonio'r rhif hwnnw. Rhowch rif "
+                                 "ffôn yn y DU.",
+        "chat_callback_none": "Cysylltwch â ni eto pan fyddwn ar agor.",
         "welsh_offer": "",
         "reprompt": "Mae'n ddrwg gen i, chlywais i mo hynny. Dywedwch yn fyr beth sydd ei angen "
                     "arnoch.",
@@ -158,7 +214,7 @@ _TEXTS: Mapping[str, Mapping[str, str]] = {
         "webchat_bad_json": "Mae'n ddrwg gen i, ni allem ddarllen hynny: anfonwch wrthrychau "
                             "JSON.",
         "webchat_bad_type": "Mae'n ddrwg gen i, nid oeddem yn deall hynny. Rhaid i'r math fod "
-                            "yn hello, resume, message, position, language neu end.",
+                            "yn hello, resume, message, position, language, end neu callback.",
         "webchat_binary": "Mae'n ddrwg gen i, ni allem ddarllen hynny: anfonwch destun, nid data "
                           "deuaidd.",
         "webchat_not_started": "Dywedwch wrthym beth sydd ei angen arnoch yn gyntaf, er mwyn i'ch "
@@ -178,6 +234,39 @@ def text(lang: str, key: str, **values: object) -> str:
     """The sentence ``key`` in ``lang`` (English when the language has no texts)."""
     table = _TEXTS.get(lang, _TEXTS[EN])
     return table[key].format(**values)
+
+
+def safety(lang: str, *, spoken: bool) -> str:
+    """The 999 (and NHS 111) sentence that comes first in every call and chat: a caller is
+    told to hang up first, a chat just to call."""
+    return text(lang, "safety", leave=text(lang, "safety_leave") if spoken else "")
+
+
+_WEEKDAYS = {EN: ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+             CY: ("Llun", "Mawrth", "Mercher", "Iau", "Gwener", "Sadwrn", "Sul")}
+_MONTHS = {EN: ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December"),
+           CY: ("Ionawr", "Chwefror", "Mawrth", "Ebrill", "Mai", "Mehefin", "Gorffennaf",
+                "Awst", "Medi", "Hydref", "Tachwedd", "Rhagfyr")}
+
+
+def when_words(lang: str, at: datetime, now: datetime) -> dict[str, str]:
+    """``time`` and ``day`` of ``at`` (in its own zone) as said to a citizen: "8:30 am",
+    "today", "tomorrow" or "on Tuesday 7 April" (Welsh: 08:30, heddiw, ddydd Mawrth 7 Ebrill)."""
+    lang = lang if lang in _WEEKDAYS else EN
+    today = now.astimezone(at.tzinfo).date()
+    if at.date() == today:
+        day = text(lang, "opens_today")
+    elif at.date() == today + timedelta(days=1):
+        day = text(lang, "opens_tomorrow")
+    else:
+        day = text(lang, "opens_on", weekday=_WEEKDAYS[lang][at.weekday()],
+                   date=f"{at.day} {_MONTHS[lang][at.month - 1]}")
+    if lang == CY:
+        return {"time": f"{at:%H:%M}", "day": day}
+    hour = at.hour % 12 or 12
+    clock = f"{hour}" if at.minute == 0 else f"{hour}:{at.minute:02d}"
+    return {"time": f"{clock} {'am' if at.hour < 12 else 'pm'}", "day": day}
 
 
 def skill_label(skill_id: str) -> str:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
 
 from aiohttp import web
 
@@ -37,13 +39,25 @@ from telephony.urls import Urls
 log = logging.getLogger("telephony")
 
 
+class BookCallback(Protocol):
+    """The scheduler's scheduled callbacks, as the channels book one for a citizen out of
+    hours (``scheduler.service.Scheduler.book_callback``); returns the booking's id. Booking
+    twice with the same ``ref`` (a CallSid, a chat id) books once."""
+
+    async def __call__(self, *, number: str, skill: str, language: str, due_at: float,
+                       org: str | None, ref: str) -> str: ...
+
+
 class Telephony:
     def __init__(self, *, config: Config, routing: Callable[[], RoutingPort], triage: Triage,
                  gateway: Gateway, sessions: Sessions,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
-                 schedule: Schedule | None = None, guard: Guard | None = None) -> None:
+                 schedule: Schedule | None = None, guard: Guard | None = None,
+                 book_callback: BookCallback | None = None) -> None:
         self.config = config
+        self.sessions = sessions
+        self.book_callback = book_callback  # None: out of hours, only the message
         self.triage = triage
         self.gateway = gateway
         self._routing = routing
@@ -74,6 +88,10 @@ class Telephony:
     @property
     def routing(self) -> RoutingPort:
         return self._routing()
+
+    def now(self) -> datetime:
+        """The wall clock as an aware instant (what local rules are decided at)."""
+        return datetime.fromtimestamp(self.wall_clock(), UTC)
 
     def start(self, listener: Listener) -> None:
         """Hand the routing engine's announcements to ``listener`` (call once the engine

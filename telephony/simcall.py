@@ -39,6 +39,7 @@ class CallScript:
     say: str
     digits: str = ""
     caller: str = "+447700900123"
+    called: str = "+443000000000"  # the number dialled: an organisation's line ([local.ID])
     inputs: list[tuple[str, str]] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -156,7 +157,7 @@ class SimulatedCall:
         else:
             path = url
         params = {"CallSid": self.sid, "AccountSid": "AC" + "0" * 32, "From": self.script.caller,
-                  "To": "+443000000000", "CallStatus": "in-progress", "Direction": "inbound",
+                  "To": self.script.called, "CallStatus": "in-progress", "Direction": "inbound",
                   **extra}
         headers = {}
         if self.auth_token:

@@ -38,14 +38,17 @@ class Speech:
 
 
 def ask(speech: Speech, step: Step, lang: str, *, action: str,
-        menu: Mapping[str, str]) -> str:
-    """Greeting, re-prompt or keypad menu, listening for speech and keys."""
+        menu: Mapping[str, str], before: Iterable[str] = (), greeting: str = "") -> str:
+    """Greeting, re-prompt or keypad menu, listening for speech and keys. ``before`` is said
+    first and cannot be talked over (the 999 sentence); ``greeting`` is an organisation's own
+    welcome, said instead of Expertline's."""
     response = VoiceResponse()
+    speech.say(response, lang, before)
     digits = max((len(k) for k in [*menu, "9"]), default=1)
     gather = Gather(input="speech dtmf", action=action, method="POST",
                     language=speech.locale(lang), speech_timeout="auto", timeout=6,
                     num_digits=digits, action_on_empty_result=True)
-    speech.say(gather, lang, _ask_sentences(step, lang, menu))
+    speech.say(gather, lang, _ask_sentences(step, lang, menu, greeting))
     if step is Step.ASK and lang == EN:
         speech.say(gather, CY, [prompts.text(EN, "welsh_offer")])
     response.append(gather)
@@ -53,8 +56,11 @@ def ask(speech: Speech, step: Step, lang: str, *, action: str,
     return str(response)
 
 
-def _ask_sentences(step: Step, lang: str, menu: Mapping[str, str]) -> list[str]:
+def _ask_sentences(step: Step, lang: str, menu: Mapping[str, str],
+                   greeting: str = "") -> list[str]:
     if step is Step.ASK:
+        if greeting:
+            return [greeting, prompts.text(lang, "ask_need")]
         return [prompts.text(lang, "greeting")]
     if step is Step.REASK:
         return [prompts.text(lang, "reprompt")]
@@ -102,12 +108,16 @@ def redirect(url: str) -> str:
 
 
 def callback_offer(speech: Speech, lang: str, *, last3: str, action: str, fallback: str,
-                   before: Iterable[str] = ()) -> str:
-    """Confirm the calling number (or enter one, then #), or press 2 to keep holding."""
+                   before: Iterable[str] = (), keys: tuple[str, str] = ("callback_known",
+                                                                         "callback_unknown"),
+                   ) -> str:
+    """Confirm the calling number (or enter one, then #), or press 2 to keep holding. ``keys``
+    are the offer's prompts with and without a number we can call (an out-of-hours offer has
+    its own)."""
     response = VoiceResponse()
     speech.say(response, lang, before)
     gather = Gather(input="dtmf", action=action, method="POST", finish_on_key="#", timeout=5)
-    key = "callback_known" if last3 else "callback_unknown"
+    key = keys[0] if last3 else keys[1]
     speech.say(gather, lang, [prompts.text(lang, key, last3=last3)])
     response.append(gather)
     response.redirect(fallback, method="POST")

@@ -12,13 +12,14 @@ import logging
 
 from aiohttp import web
 
+from base.local_rules import OfferCallback, ToPartner
 from router.ports import Channel, ContactRequest, Medium
-from telephony import ivr, prompts, twiml
+from telephony import ivr, local, prompts, twiml
 from telephony.bridge import queue_name
 from telephony.ivr import Ask, Route, Step
 from telephony.numbers import CallMeOn, KeepHolding, callback_choice, caller_number
 from telephony.service import Telephony
-from telephony.urls import CALLBACK, GATHER, HOLD, QUEUE_ACTION, WAIT, WAIT_KEY
+from telephony.urls import CALLBACK, GATHER, HOLD, OOH_CALLBACK, QUEUE_ACTION, WAIT, WAIT_KEY
 from telephony.webhooks import Form, contact_of, lang_of, required
 
 log = logging.getLogger("telephony.voice")
@@ -27,9 +28,10 @@ LEFT_FOR_ELSEWHERE = frozenset({"bridged", "bridging-in-process", "redirected"})
 
 
 async def incoming(tel: Telephony, request: web.Request, form: Form) -> str:
-    """``POST /twilio/voice``: a new call hears the greeting and is asked what they need."""
+    """``POST /twilio/voice``: a new call hears the 999 sentence, then the greeting (its
+    organisation's own, on an organisation's number), and is asked what they need."""
     log.info("call %s: answered", required(form, "CallSid"))
-    return _ask(tel, ivr.start())
+    return _ask(tel, ivr.start(), form)
 
 
 async def gathered(tel: Telephony, request: web.Request, form: Form) -> str:
@@ -38,7 +40,7 @@ async def gathered(tel: Telephony, request: web.Request, form: Form) -> str:
     decision = ivr.decide(step, lang_of(request), ivr.parse_heard(form), rules=tel.rules,
                           triage=tel.triage)
     if isinstance(decision, Ask):
-        return _ask(tel, decision)
+        return _ask(tel, decision, form)
     return await _queue(tel, form, decision)
 
 
@@ -49,16 +51,33 @@ def _step(raw: str) -> Step:
         return Step.ASK
 
 
-def _ask(tel: Telephony, ask: Ask) -> str:
+def _ask(tel: Telephony, ask: Ask, form: Form) -> str:
+    """The greeting (the call's start, in English, or its Welsh path's) comes after the 999
+    sentence in its language, said where it cannot be talked over."""
     action = tel.urls.to(GATHER, step=ask.step, lang=ask.lang)
-    return twiml.ask(tel.speech, ask.step, ask.lang, action=action, menu=tel.config.voice.menu)
+    greets = ask.step is Step.ASK
+    org = local.line_of_number(tel, form.get("To", ""))
+    return twiml.ask(tel.speech, ask.step, ask.lang, action=action, menu=tel.config.voice.menu,
+                     before=[prompts.safety(ask.lang, spoken=True)] if greets else [],
+                     greeting=local.greeting(tel, org, ask.lang) if greets else "")
 
 
 async def _queue(tel: Telephony, form: Form, route: Route) -> str:
+    """Queue the caller for the skill triaged, on the line they called: as always while the
+    organisation is open; when it is closed, its message, then its partner's experts or the
+    callback offer."""
     call_sid = required(form, "CallSid")
+    placed = await local.place(tel, local.line_of_number(tel, form.get("To", "")), route.skill)
+    if isinstance(placed, OfferCallback):
+        log.info("call %s: %s is closed, callback offered", call_sid, placed.org)
+        closed = local.closed_words(tel, route.lang, placed.org, route.skill, placed.state)
+        return _out_of_hours_offer(tel, route.skill, route.lang, form, closed)
+    before = local.partner_words(tel, route.lang, placed, route.skill)
+    line = placed.partner if isinstance(placed, ToPartner) else placed.org
     ticket = await tel.routing.submit(ContactRequest(
         channel=Channel.VOICE, medium=Medium.PHONE, skill=route.skill, language=route.lang,
-        external_ref=call_sid, address=form.get("From", ""), triage=route.triage))
+        external_ref=call_sid, address=form.get("From", ""), triage=route.triage, org=line,
+        priority=placed.priority))
     tel.calls.remember(call_sid, ticket.contact_id)
     log.info("call %s: contact %s %s for %s (%s, by %s)", call_sid, ticket.contact_id,
              "queued" if ticket.created else "already queued", route.skill, route.lang,
@@ -67,7 +86,47 @@ async def _queue(tel: Telephony, form: Form, route: Route) -> str:
         said = prompts.text(route.lang, "routed_general")
     else:
         said = prompts.text(route.lang, "routed", label=prompts.skill_label(route.skill))
-    return enqueue(tel, ticket.contact_id, route.lang, [said])
+    return enqueue(tel, ticket.contact_id, route.lang, [*before, said])
+
+
+def _out_of_hours_offer(tel: Telephony, skill: str, lang: str, form: Form, before: list[str],
+                        *, again: bool = False) -> str:
+    """The closed organisation's words, then: a callback when it opens (press 1 for the
+    calling number, or type one), or, with nothing to book, goodbye."""
+    if tel.book_callback is None:
+        return twiml.say_hangup(tel.speech, lang, [*before, prompts.text(lang, "ooh_goodbye")])
+    number = caller_number(form.get("From", ""))
+    action = tel.urls.to(OOH_CALLBACK, skill=skill, lang=lang, again=1 if again else None)
+    return twiml.callback_offer(tel.speech, lang, before=before, action=action,
+                                fallback=action, last3=prompts.last_digits(number) if number
+                                else "", keys=("ooh_callback_known", "ooh_callback_unknown"))
+
+
+async def out_of_hours_callback(tel: Telephony, request: web.Request, form: Form) -> str:
+    """``POST /twilio/voice/out-of-hours-callback?skill=&lang=``: book a scheduled callback
+    for when the organisation opens, on the number confirmed or typed; one more try after a
+    number we cannot call; goodbye after silence."""
+    lang, skill = lang_of(request), request.query.get("skill", "")
+    org = local.line_of_number(tel, form.get("To", ""))
+    goodbye = twiml.say_hangup(tel.speech, lang, [prompts.text(lang, "ooh_goodbye")])
+    placed = await local.place(tel, org, skill)
+    opens = placed.state.opens_at if isinstance(placed, OfferCallback) else None
+    if not form.get("Digits", "").strip() or opens is None or tel.book_callback is None:
+        return goodbye  # silence, or it has opened meanwhile (a new call routes as usual)
+    choice = callback_choice(form.get("Digits", ""), caller_number(form.get("From", "")))
+    if isinstance(choice, CallMeOn):
+        booked = await tel.book_callback(number=choice.number, skill=skill, language=lang,
+                                         due_at=opens.timestamp(), org=org,
+                                         ref=required(form, "CallSid"))
+        log.info("call %s: scheduled callback %s booked for when %s opens",
+                 form.get("CallSid"), booked, org)
+        return twiml.say_hangup(tel.speech, lang, [prompts.text(
+            lang, "ooh_callback_done", last3=prompts.last_digits(choice.number),
+            **local.when(tel, lang, opens))])
+    if isinstance(choice, KeepHolding) or request.query.get("again"):
+        return goodbye
+    return _out_of_hours_offer(tel, skill, lang, form, [prompts.text(lang, "callback_invalid")],
+                               again=True)
 
 
 def enqueue(tel: Telephony, contact_id: str, lang: str, sentences: list[str]) -> str:

@@ -19,7 +19,7 @@ from base.errors import NotFound
 from router.ports import RoutingPort, Triage
 from telephony import announcements, chat, legs, messaging, urls, voice
 from telephony.gateway import Gateway, LoopbackGateway, make_gateway
-from telephony.service import GATEWAY, TELEPHONY, Telephony
+from telephony.service import GATEWAY, TELEPHONY, BookCallback, Telephony
 from telephony.tasks import Schedule
 from telephony.webhooks import messaging_webhook, voice_webhook
 
@@ -31,6 +31,7 @@ VOICE_ROUTES = {
     urls.QUEUE_ACTION: voice.queue_action,
     urls.CALLBACK: voice.callback,
     urls.HOLD: voice.hold_again,
+    urls.OOH_CALLBACK: voice.out_of_hours_callback,
     urls.JOIN: legs.join,
     urls.CONNECTING: legs.connecting,
     urls.EXPERT: legs.expert_leg,
@@ -47,7 +48,7 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
           clock: Callable[[], float] = time.monotonic,
           wall_clock: Callable[[], float] = time.time,
           schedule: Schedule | None = None, chat_page: bool = True,
-          guard: Guard | None = None) -> None:
+          guard: Guard | None = None, book_callback: BookCallback | None = None) -> None:
     """Register the Twilio webhooks, ``/ws/chat`` and (unless ``chat_page`` is False, when
     another package serves the citizen's page) ``/chat``.
 
@@ -58,7 +59,9 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
     ``wall_clock`` epoch seconds (web chat resume tokens and when a callback retry is due,
     which outlive the process); ``schedule`` runs work later: callback retries, web chat
     position checks and resume windows (default: the event loop's timers); ``guard`` runs in
-    every phone bridge write's transaction (the routing leader's fence).
+    every phone bridge write's transaction (the routing leader's fence); ``book_callback``
+    books a scheduled callback for a citizen who reached an organisation out of hours
+    (``[local.ORG]``; None: they hear or read only the out-of-hours message).
     """
     for path, handler in VOICE_ROUTES.items():
         app.router.add_post(path, voice_webhook(handler))
@@ -73,7 +76,7 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
         made = gateway() if gateway is not None else make_gateway(config.twilio)
         tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
                         sessions=sessions, clock=clock, wall_clock=wall_clock,
-                        schedule=schedule, guard=guard)
+                        schedule=schedule, guard=guard, book_callback=book_callback)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         await tel.connector.restore()  # bridges a previous process left open

@@ -48,6 +48,7 @@ from router.ports import (
     TranscriptLine,
 )
 from telephony.gateway import Gateway
+from telephony.service import BookCallback
 from telephony.signature import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
 
@@ -323,7 +324,8 @@ def telephony_config(tmp_path: Any, *, twilio: bool, api_url: str = "https://api
 def telephony_app(config: Config, routing: FakeRouting, *,
                   gateway: Callable[[], Gateway] | None = None,
                   schedule: ManualScheduler | None = None,
-                  guard: Guard | None = None) -> web.Application:
+                  guard: Guard | None = None,
+                  book_callback: BookCallback | None = None) -> web.Application:
     """A bare application with the real error middleware, a real database (opt-outs and chat
     resume tokens live there) and ``telephony.wiring.setup``. With a ``schedule`` its virtual
     time is also telephony's wall clock."""
@@ -340,7 +342,7 @@ def telephony_app(config: Config, routing: FakeRouting, *,
     app.cleanup_ctx.append(database_ctx)
     telephony.wiring.setup(app, config=config, sessions=sessions,
                            routing=lambda: routing, triage=keyword_triage, gateway=gateway,
-                           schedule=schedule, guard=guard,
+                           schedule=schedule, guard=guard, book_callback=book_callback,
                            **({} if schedule is None else {"wall_clock": schedule.time}))
     return app
 

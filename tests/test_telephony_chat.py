@@ -29,6 +29,7 @@ ClientMaker = Callable[..., Awaitable[TestClient]]
 NURSE = ExpertEndpoint("nurse-1", phone="+447700900001")
 ANN = ShownExpert("Ann", "Dementia nurse", "NHS Alpha")
 WINDOW, EVERY = 120.0, 5.0
+SAFETY = "If someone is in immediate danger, call 999 now; for urgent medical help, call NHS 111."
 
 
 @pytest.fixture
@@ -101,8 +102,8 @@ async def test_chat_from_hello_to_the_end(tclient: TestClient, routing: FakeRout
     cid = queued["contact_id"]
     assert queued["skill"] == "dementia" and queued["state"] == "queued"
     assert queued["position"] == 1 and queued["estimated_wait_s"] == 90.0
-    assert queued["text"] == ("Thank you. We are finding you an expert in dementia. You are "
-                              "next in the queue. Your expected wait is about 2 minutes.")
+    assert queued["text"] == (SAFETY + " Thank you. We are finding you an expert in dementia. "
+                              "You are next in the queue. Your expected wait is about 2 minutes.")
     assert len(queued["resume_token"]) >= 40 and queued["resume_window_s"] == WINDOW
     request = routing.contacts[cid].request
     assert (request.channel, request.medium, request.language) == (Channel.CHAT, Medium.WEB,
@@ -380,7 +381,7 @@ async def test_nobody_on_duty_is_said_plainly_in_english_and_welsh(
     routing.on_duty, routing.seconds_per_place = 0, None
     english, queued = await start(tclient)
     assert queued["experts_on_duty"] == 0
-    assert queued["text"] == (
+    assert queued["text"] == SAFETY + " " + (
         "Thank you. We are finding you an expert in dementia. You are next in the queue. "
         "Nobody is on duty just now. Your chat keeps its place and will be answered when "
         "someone comes on duty. If someone is in danger, call 999.")

@@ -175,7 +175,7 @@ async def test_welsh_path_sets_the_language_and_speaks_welsh(player: TwilioPlaye
     gather = welsh.find("Gather")
     assert gather.attrib["language"] == "cy-GB"
     assert gather.attrib["action"].endswith("lang=cy")
-    assert spoken(welsh)[0].startswith("Croeso i Expertline")
+    assert "999" in spoken(welsh)[0] and spoken(welsh)[1].startswith("Croeso i Expertline")
     root = await call.say(gather, "mae gan mam dementia")
     assert routing.by_ref(call.sid).request.language == "cy"
     assert root.find("Say").attrib["language"] == "cy-GB"

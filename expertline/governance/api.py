@@ -18,15 +18,17 @@ from datetime import datetime
 from aiohttp import web
 
 from base.access import Role, require_role
+from base.api_spec import Body, Text, operation
 from base.config import RetentionConfig
 from base.db import Sessions
-from base.http import Fields, json_response, principal, read_json
+from base.http import json_response, principal, read_json
 from expertline.governance import subjects
 from expertline.governance.purge import purge
 from scheduler.service import Scheduler
 
 log = logging.getLogger("expertline.governance")
 PURGE_JOB = "retention-purge"
+NUMBER = Body({"number": Text(40, required=True, doc="a phone number, in any form")})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,10 @@ def daily_purge(sessions: Sessions, retention: RetentionConfig,
 async def _number(request: web.Request) -> str:
     """The admin's ``number``, after the role check (a non-admin never gets this far)."""
     require_role(principal(request), Role.ADMIN)
-    body = Fields(await read_json(request), allowed={"number"})
-    return body.str("number", required=True, max_len=40) or ""
+    return NUMBER.read(await read_json(request)).get("number") or ""
 
 
+@operation("Every record of a citizen's number", roles=("admin",), body=NUMBER)
 async def post_subject_access(request: web.Request) -> web.Response:
     raw = await _number(request)
     gov = request.app[GOVERNANCE]
@@ -71,6 +73,8 @@ async def post_subject_access(request: web.Request) -> web.Response:
     return json_response(found.to_json())
 
 
+@operation("Erase a citizen's number (409 while a contact of it is open)", roles=("admin",),
+           body=NUMBER)
 async def post_erasure(request: web.Request) -> web.Response:
     raw = await _number(request)
     gov = request.app[GOVERNANCE]

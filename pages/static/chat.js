@@ -9,7 +9,7 @@ const words = JSON.parse(root.dataset.words);
 let lang = root.dataset.lang;
 const $ = (id) => document.getElementById(id);
 const KEY = "expertline-chat";
-const state = { socket: null, token: null, over: false, retry: 0, started: false, expertName: "" };
+const state = { socket: null, token: null, over: false, retry: 0, started: false, expertName: "", callback: false };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -65,7 +65,9 @@ function connect(first) {
   socket.addEventListener("open", () => {
     state.retry = 0;
     if (first) {
-      socket.send(JSON.stringify({ type: "hello", text: first, language: lang }));
+      // /chat?org=ID opens the chat on that organisation's line (its local rules)
+      const org = new URLSearchParams(location.search).get("org");
+      socket.send(JSON.stringify({ type: "hello", text: first, language: lang, ...(org ? { org } : {}) }));
     } else {
       socket.send(JSON.stringify({ type: "resume", token: state.token, language: lang }));
       socket.send(JSON.stringify({ type: "language", language: lang }));  // this page's
@@ -95,6 +97,12 @@ function handle(frame) {
       for (const line of frame.lines || []) addLine(line.from, line.text);
       return undefined;
     case "position": return showQueue(frame);
+    case "closed":  // the line is closed: its message, and maybe "send us your number"
+      addLine("system", frame.text);
+      if (!frame.callback) return finish(frame.text);
+      state.callback = true;
+      return setStatus(frame.text);
+    case "callback_booked": return finish(frame.text);
     case "connected":
       addLine("system", frame.text);
       return showExpert(frame);
@@ -160,7 +168,8 @@ $("say").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("message").value.trim();
   if (!text || !state.socket || state.socket.readyState !== WebSocket.OPEN) return;
-  state.socket.send(JSON.stringify({ type: "message", text }));
+  // after "closed", what the citizen writes is the number to ring them on
+  state.socket.send(JSON.stringify(state.callback ? { type: "callback", number: text } : { type: "message", text }));
   addLine("you", text);
   $("message").value = "";
 });

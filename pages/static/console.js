@@ -1,9 +1,10 @@
 // The wallboard: one WebSocket to /ws/console (the session cookie signs it in). Each frame
-// carries the same figures as GET /api/v1/stats and the contacts not yet finished; the page
-// redraws its tables from it. A dropped connection reconnects by itself.
+// carries the same figures as GET /api/v1/stats, the contacts not yet finished and the skills
+// heading for a breach (GET /api/v1/alerts); the page redraws its tables and a banner per
+// alert from it. A dropped connection reconnects by itself.
 
 const $ = (id) => document.getElementById(id);
-const state = { retry: 0 };
+const state = { retry: 0, alerts: null };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -84,8 +85,37 @@ function drawContacts(contacts) {
     cell(c.state), cell(seconds(c.waited_s), true), cell(c.expert_id || "–"))));
 }
 
+// -- the breach alerts: worded as pages/wallboard.py words them on the server ----------------------
+function alertWords(alert) {
+  const predicted = [...alert.outlook].sort((a, b) => a.horizon_min - b.horizon_min)
+    .map((o) => `${percent(o.service_level)} in the next ${o.horizon_min} minutes`).join(" and ");
+  const name = skillName(alert.skill);
+  return {
+    heading: `${name.charAt(0).toUpperCase()}${name.slice(1)} is heading for a breach`,
+    outlook: `Predicted service level: ${predicted}, against a promise of ${percent(alert.service_level_target)} answered within ${alert.target_s} s.`,
+    suggestion: `Suggestion: ${alert.suggestion || "call in cover"}.`,
+  };
+}
+
+function drawAlerts(alerts) {
+  const seen = JSON.stringify(alerts);
+  if (seen === state.alerts) return; // unchanged: leave the live region quiet
+  state.alerts = seen;
+  $("alerts").replaceChildren(...alerts.map((alert, i) => {
+    const words = alertWords(alert);
+    return el("div", { class: "govuk-notification-banner", role: "region", "aria-labelledby": `alert-title-${i + 1}`, "data-skill": alert.skill },
+      el("div", { class: "govuk-notification-banner__header" },
+        el("h2", { class: "govuk-notification-banner__title", id: `alert-title-${i + 1}`, text: "Service level at risk" })),
+      el("div", { class: "govuk-notification-banner__content" },
+        el("p", { class: "govuk-notification-banner__heading", text: words.heading }),
+        el("p", { class: "govuk-body", text: words.outlook }),
+        el("p", { class: "govuk-body", text: words.suggestion })));
+  }));
+}
+
 function draw(frame) {
   const { stats, contacts } = frame;
+  drawAlerts(frame.alerts || []);
   $("waiting").textContent = String(stats.waiting);
   $("sl-today").textContent = `${percent(stats.today.service_level)} answered in time, goal ${percent(stats.today.goal)} (${stats.today.answered} answered, ${stats.today.abandoned} abandoned; in time is within ${stats.today.target_s} s, or the skill's own target)`;
   $("sl-recent").textContent = `${percent(stats.last_30_min.service_level)} (${stats.last_30_min.answered} answered, ${stats.last_30_min.abandoned} abandoned)`;
