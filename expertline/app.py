@@ -210,8 +210,8 @@ def today_source(app: web.Application) -> TodaySource:
     clock and store), per staffing interval (``staffing.interval_min``)."""
     interval_s = app[CONFIG].staffing.interval_min * 60.0
 
-    async def figures(skill: str | None) -> dict[str, Any]:
-        return await today_by_interval(engine_of(app), skill, interval_s)
+    async def figures(skill: str | None, caller: Principal) -> dict[str, Any]:
+        return await today_by_interval(engine_of(app), skill, interval_s, caller)
 
     return figures
 

@@ -5,10 +5,11 @@
 sources: the pages may not import the scheduler or the routing engine (``lint-imports``
 floors), so the composition root hands in a ``CoverageSource``, ``(first day, days, skill or
 None) -> the scheduler's coverage cells`` as plain dicts (skill, start, required, scheduled,
-…), a ``TodaySource``, ``(skill or None) -> router.stats.today_by_interval``'s figures, and a
-``RotaSource``, ``(organisation, Monday) -> its active experts, their shifts, absences and
-leave that week``. The skills graph, its holders and the organisations come from the pool
-directly (``skills.pool``, the cached graph of ``skills.wiring.pool_watch``).
+…), a ``TodaySource``, ``(skill or None, the caller) -> router.stats.today_by_interval``'s
+figures over the contacts the caller may see, and a ``RotaSource``, ``(organisation, Monday)
+-> its active experts, their shifts, absences and leave that week``. The skills graph, its
+holders and the organisations come from the pool directly (``skills.pool``, the cached graph
+of ``skills.wiring.pool_watch``).
 
 - ``GET /console/graph?skill=ID[&depth=1|2]``: the skills within ``depth`` links (default 1) of
   the skill, their holders and organisations, fragile and unheld skills marked.
@@ -32,6 +33,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from markupsafe import Markup
 
+from base.access import Principal
 from base.errors import DomainError
 from base.http import query_int
 from base.inputs import parse_day
@@ -61,7 +63,7 @@ from skills.graph import Holder, SkillGraph
 from skills.wiring import pool_watch
 
 CoverageSource = Callable[[date, int, str | None], Awaitable[list[dict[str, Any]]]]
-TodaySource = Callable[[str | None], Awaitable[dict[str, Any]]]
+TodaySource = Callable[[str | None, Principal], Awaitable[dict[str, Any]]]
 RotaSource = Callable[[str, date], Awaitable[dict[str, Any]]]
 COVERAGE_SOURCE = web.AppKey[CoverageSource]("pages.coverage_source")
 TODAY_SOURCE = web.AppKey[TodaySource]("pages.today_source")
@@ -216,7 +218,8 @@ async def today_page(request: web.Request) -> web.Response:
     if chosen and chosen not in graph:
         message = f"There is no skill with the id “{chosen}”: choose one from the list, or all"
         return _problem(request, who, TODAY_PAGE, ("skill", 404, message), page)
-    today = today_slots(await request.app[TODAY_SOURCE](chosen or None), LONDON)
+    today = today_slots(await request.app[TODAY_SOURCE](chosen or None, who.principal),
+                        LONDON)
     step, steps = interval_words(today.interval)
     names = {s.id: s.name for s in graph.specs()}
     return console_page(

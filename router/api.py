@@ -378,5 +378,4 @@ async def consistency(request: web.Request) -> web.Response:
 # -- live statistics -----------------------------------------------------------------------------
 @operation("Live figures: today, the last 30 minutes, per skill", roles=READERS)
 async def stats(request: web.Request) -> web.Response:
-    _reader(request)
-    return json_response(await live_stats(engine_of(request.app)))
+    return json_response(await live_stats(engine_of(request.app), _reader(request)))

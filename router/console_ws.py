@@ -70,7 +70,7 @@ async def _push(ws: web.WebSocketResponse, figures: SharedStats, engine: Engine,
     while not ws.closed:
         changed.clear()
         try:
-            frame = wallboard(engine, await figures.read(), caller,
+            frame = wallboard(engine, await figures.read(caller), caller,
                               [] if alerts is None else alerts(caller))
         except Exception:  # the database is unreachable: the page reconnects and tries again
             log.warning("the wallboard's figures could not be read; closing its socket",

@@ -1,8 +1,13 @@
 """Live statistics: what ``GET /api/v1/stats`` answers and the console's wallboard shows.
 
-``live_stats(engine)`` reads the core's queues and experts (no I/O) and the contacts that
-arrived today and in the last 30 minutes (two small database reads), and returns one JSON
-object. The wallboard's WebSocket pushes exactly this object, so the two never differ.
+``live_stats(engine, caller)`` reads the core's queues and experts (no I/O) and the contacts
+that arrived today and in the last 30 minutes (one database read), and returns one JSON object.
+The wallboard's WebSocket pushes exactly this object, so the two never differ.
+
+An admin's figures (and ``caller`` None: the metrics) cover everything. A supervisor's cover
+their remit: the contacts they may see (``router.supervision.sees_contact``: asked for their
+organisations, or the shared line's that nobody or one of their experts has taken), their
+organisations' experts, and the queues of those contacts; ``scope`` names the organisations.
 
 ``summarise`` and ``by_skill`` are pure: service level = answered within the target /
 (answered + abandoned); contacts still waiting are not yet counted either way.
@@ -24,9 +29,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from base.access import Principal, Role
 from base.config import StaffingConfig
 from router.desk import local_midnight
 from router.engine import Engine
+from router.model import ContactState, ExpertState
+from router.supervision import sees_contact
 
 RECENT_S = 30 * 60
 Row = tuple[str, str, float | None]  # (skill, state, waited_s)
@@ -35,23 +43,75 @@ Arrival = tuple[str, str, float, float | None, float | None, float | None]
 ANSWERED = ("connected", "wrapup", "completed")
 
 
-async def live_stats(engine: Engine) -> dict[str, Any]:
+def scoped(caller: Principal | None) -> frozenset[str] | None:
+    """The organisations ``caller``'s figures cover, None for everything (admins)."""
+    return None if caller is None or caller.role is Role.ADMIN else frozenset(caller.orgs)
+
+
+async def live_stats(engine: Engine, caller: Principal | None = None) -> dict[str, Any]:
     now = engine.clock()
     staffing = engine.config.staffing
     target, targets = staffing.target_s, own_targets(staffing)
-    queues = [{"channel": q.channel.value, "skill": q.skill, "waiting": q.waiting,
-               "longest_wait_s": round(q.longest_wait_s, 1), "eligible_experts": q.holders,
-               "available_experts": q.available} for q in engine.core.queue_stats(now)]
+    orgs = scoped(caller)
     midnight, recent = local_midnight(now), now - RECENT_S
     read = await engine.store.since(min(midnight, recent))  # one read serves both spans
-    today_rows = [(skill, state, w) for at, skill, state, w in read if at >= midnight]
-    recent_rows = [(skill, state, w) for at, skill, state, w in read if at >= recent]
-    return {"at": datetime.fromtimestamp(now, UTC).isoformat(), "waiting": engine.core.waiting,
-            "queues": queues, "experts": engine.experts_by_state(),
+    if caller is not None and orgs is not None:
+        read = [r for r in read if sees_contact(caller, r[4], _org_of(engine, r[5]))]
+    today_rows = [(skill, state, w) for at, skill, state, w, _, _ in read if at >= midnight]
+    recent_rows = [(skill, state, w) for at, skill, state, w, _, _ in read if at >= recent]
+    queues, waiting = _queues(engine, caller, now)
+    return {"at": datetime.fromtimestamp(now, UTC).isoformat(),
+            "scope": "all" if orgs is None else sorted(orgs), "waiting": waiting,
+            "queues": queues, "experts": _experts(engine, orgs),
             "today": {**summarise(today_rows, target, targets), "goal": staffing.service_level},
             "last_30_min": {**summarise(recent_rows, target, targets),
                             "goal": staffing.service_level},
             "by_skill": by_skill(today_rows, recent_rows, staffing)}
+
+
+def _org_of(engine: Engine, expert_id: str | None) -> str | None:
+    return None if expert_id is None else engine.expert_org(expert_id)
+
+
+def _queues(engine: Engine, caller: Principal | None, now: float
+            ) -> tuple[list[dict[str, Any]], int]:
+    """Each (channel, skill) queue: for a supervisor, of the waiting contacts they may see
+    (the experts eligible and available are the shared pool's)."""
+    stats = engine.core.queue_stats(now)
+    if scoped(caller) is None:
+        return [_queue(q.channel.value, q.skill, q.waiting, q.longest_wait_s, q.holders,
+                       q.available) for q in stats], engine.core.waiting
+    assert caller is not None  # scoped() is None without one
+    pool = {(q.channel.value, q.skill): q for q in stats}
+    mine: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for c in engine.live_contacts():
+        if c.state is ContactState.QUEUED and sees_contact(caller, c.org,
+                                                           _org_of(engine, c.expert_id)):
+            mine[(c.channel.value, c.skill)].append(max(now - c.arrived_at, 0.0))
+    rows = []
+    for (channel, skill), waits in sorted(mine.items()):
+        found = pool.get((channel, skill))
+        rows.append(_queue(channel, skill, len(waits), max(waits),
+                           found.holders if found else 0, found.available if found else 0))
+    return rows, sum(len(w) for w in mine.values())
+
+
+def _queue(channel: str, skill: str, waiting: int, longest_s: float, eligible: int,
+           available: int) -> dict[str, Any]:
+    return {"channel": channel, "skill": skill, "waiting": waiting,
+            "longest_wait_s": round(longest_s, 1), "eligible_experts": eligible,
+            "available_experts": available}
+
+
+def _experts(engine: Engine, orgs: frozenset[str] | None) -> dict[str, int]:
+    """Experts by state: every expert, or those of ``orgs`` (offline when not signed in)."""
+    if orgs is None:
+        return dict(engine.experts_by_state())
+    counts = {state.value: 0 for state in ExpertState}
+    for expert_id in engine.experts_of(orgs):
+        view = engine.core.expert(expert_id)
+        counts[(view.state if view else ExpertState.OFFLINE).value] += 1
+    return counts
 
 
 def own_targets(staffing: StaffingConfig) -> dict[str, float]:
@@ -92,13 +152,17 @@ def by_skill(today: list[Row], recent: list[Row], staffing: StaffingConfig
             for skill, (t, r) in sorted(grouped.items())}
 
 
-async def today_by_interval(engine: Engine, skill: str | None,
-                            interval_s: float) -> dict[str, Any]:
-    """Today's figures per interval for ``skill`` (every skill for None); times are epoch
-    seconds on the engine's clock."""
+async def today_by_interval(engine: Engine, skill: str | None, interval_s: float,
+                            caller: Principal | None = None) -> dict[str, Any]:
+    """Today's figures per interval for ``skill`` (every skill for None), over the contacts
+    ``caller`` may see (every one for an admin or None); times are epoch seconds on the
+    engine's clock."""
     now = engine.clock()
     start = local_midnight(now)
-    rows = [r for r in await engine.store.arrivals_since(start) if skill in (None, r[0])]
+    owned = await engine.store.owned_arrivals_since(start)
+    if caller is not None and scoped(caller) is not None:
+        owned = [o for o in owned if sees_contact(caller, o[1], _org_of(engine, o[2]))]
+    rows = [row for row, _, _ in owned if skill in (None, row[0])]
     staffing = engine.config.staffing
     if skill is not None:
         target, goal, targets = staffing.target_of(skill), staffing.level_of(skill), None
@@ -148,20 +212,22 @@ def waiting_at(rows: Sequence[Arrival], at: float) -> int:
 
 
 class SharedStats:
-    """One reading of ``live_stats`` shared by every wallboard that asks within ``ttl_s``
-    (each reading scans today's contacts: 17 ms at 10,000 contacts a day, 270 ms at 100,000,
-    on SQLite), so ten consoles cost what one does."""
+    """One reading of ``live_stats`` shared by every wallboard of the same remit (admins; the
+    supervisors of the same organisations) that asks within ``ttl_s`` (each reading scans
+    today's contacts: 17 ms at 10,000 contacts a day, 270 ms at 100,000, on SQLite), so ten
+    consoles cost what one does."""
 
     def __init__(self, engine: Engine, ttl_s: float, *,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._engine, self._ttl_s, self._clock = engine, ttl_s, clock
         self._lock = asyncio.Lock()
-        self._read_at = -math.inf
-        self._figures: dict[str, Any] = {}
+        self._readings: dict[frozenset[str] | None, tuple[float, dict[str, Any]]] = {}
 
-    async def read(self) -> dict[str, Any]:
+    async def read(self, caller: Principal | None = None) -> dict[str, Any]:
+        key = scoped(caller)
         async with self._lock:
-            if self._clock() - self._read_at >= self._ttl_s:
-                self._figures = await live_stats(self._engine)
-                self._read_at = self._clock()
-            return self._figures
+            read_at, figures = self._readings.get(key, (-math.inf, {}))
+            if self._clock() - read_at >= self._ttl_s:
+                figures = await live_stats(self._engine, caller)
+                self._readings[key] = (self._clock(), figures)
+            return figures

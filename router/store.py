@@ -247,10 +247,12 @@ class Store:
             total = (await session.exec(count)).one()
         return list(rows), int(total)
 
-    async def since(self, start: float) -> list[tuple[float, str, str, float | None]]:
-        """(arrived_at, skill, state, waited_s) of contacts that arrived since ``start``."""
+    async def since(self, start: float) -> list[
+            tuple[float, str, str, float | None, str | None, str | None]]:
+        """(arrived_at, skill, state, waited_s, org, expert_id) of contacts that arrived since
+        ``start`` (org: the organisation asked for; expert_id: the expert on it, if any)."""
         c = ContactRow.metadata.tables[ContactRow.__tablename__].c  # its Core table
-        query = sa.select(c.arrived_at, c.skill, c.state, c.waited_s).where(
+        query = sa.select(c.arrived_at, c.skill, c.state, c.waited_s, c.org, c.expert_id).where(
             c.arrived_at >= start)
         async with self.db.session() as session:
             rows = await (await session.connection()).execute(query)
@@ -260,13 +262,22 @@ class Store:
             tuple[str, str, float, float | None, float | None, float | None]]:
         """(skill, state, arrived_at, answered_at, ended_at, waited_s) of contacts that
         arrived since ``start``, in arrival order."""
+        return [row for row, _, _ in await self.owned_arrivals_since(start)]
+
+    async def owned_arrivals_since(self, start: float) -> list[tuple[
+            tuple[str, str, float, float | None, float | None, float | None],
+            str | None, str | None]]:
+        """``arrivals_since``'s rows, each with the organisation the contact was asked for and
+        the expert on it (what a supervisor's remit is decided by)."""
         c = ContactRow.metadata.tables[ContactRow.__tablename__].c
         query = sa.select(c.skill, c.state, c.arrived_at, c.answered_at, c.ended_at,
-                          c.waited_s).where(c.arrived_at >= start).order_by(c.seq)
+                          c.waited_s, c.org, c.expert_id).where(
+            c.arrived_at >= start).order_by(c.seq)
         async with self.db.session() as session:
             rows = await (await session.connection()).execute(query)
-            return [(skill, state, arrived, answered, ended, waited)
-                    for skill, state, arrived, answered, ended, waited in rows.all()]
+            return [((skill, state, arrived, answered, ended, waited), org, expert)
+                    for skill, state, arrived, answered, ended, waited, org, expert
+                    in rows.all()]
 
     async def sessions_since(self, expert_id: str, start: float
                              ) -> list[tuple[float, float | None]]:

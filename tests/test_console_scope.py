@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from base.access import Principal, Role
 from expertline.app import DATABASE
 from router.context import engine_of
+from router.stats import today_by_interval
 from skills.watch import EVERYTHING
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
@@ -76,3 +78,52 @@ async def test_a_shared_line_contact_taken_by_another_organisations_expert_leave
     assert shared not in await listed(client, people["nhs"])  # cat works for council-b
     assert shared in await listed(client, people["council"])
     assert (await client.get(f"/api/v1/contacts/{shared}", headers=people["nhs"])).status == 404
+
+
+async def figures(client: TestClient, headers: dict[str, str]) -> Any:
+    resp = await client.get("/api/v1/stats", headers=headers)
+    assert resp.status == 200
+    return await resp.json()
+
+
+async def test_a_supervisors_figures_cover_only_their_remit(
+        client: TestClient, people: dict[str, Any]) -> None:
+    """The stats API and the wallboard count, for a supervisor, the contacts they may see and
+    their organisations' experts; an admin's count everything."""
+    await post(client, "/api/v1/contacts", people["admin"],
+               {"skill": "housing", "org": "council-b", "external_ref": "CA-council"})
+    await post(client, "/api/v1/contacts", people["admin"],
+               {"skill": "dementia", "external_ref": "CA-shared"})
+    nhs, council, admin = [await figures(client, people[who])
+                           for who in ("nhs", "council", "admin")]
+    assert (nhs["scope"], council["scope"], admin["scope"]) == (["nhs-a"], ["council-b"], "all")
+    assert (nhs["waiting"], council["waiting"], admin["waiting"]) == (1, 2, 2)
+    assert [q["skill"] for q in nhs["queues"]] == ["dementia"]  # not the council's housing
+    assert {q["skill"] for q in council["queues"]} == {"dementia", "housing"}
+    assert (nhs["today"]["offered"], council["today"]["offered"]) == (1, 2)
+    assert set(nhs["by_skill"]) == {"dementia"} and set(admin["by_skill"]) == {
+        "dementia", "housing"}
+    assert sum(nhs["experts"].values()) == 2  # ann and bob; cat works for the council
+    assert sum(council["experts"].values()) == 1
+    assert sum(admin["experts"].values()) == 3
+    async with client.ws_connect("/ws/console", headers=people["nhs"]) as ws:
+        frame = await ws.receive_json(timeout=5)
+    assert frame["stats"]["scope"] == ["nhs-a"] and frame["stats"]["waiting"] == 1
+
+
+async def test_the_today_page_counts_only_the_contacts_a_supervisor_may_see(
+        client: TestClient, people: dict[str, Any]) -> None:
+    await post(client, "/api/v1/contacts", people["admin"],
+               {"skill": "housing", "org": "council-b", "external_ref": "CA-council"})
+    await post(client, "/api/v1/contacts", people["admin"],
+               {"skill": "dementia", "external_ref": "CA-shared"})
+    engine = engine_of(client.app)
+
+    async def offered(caller: Principal) -> int:
+        figures = await today_by_interval(engine, None, 1800.0, caller)
+        return sum(interval["offered"] for interval in figures["intervals"])
+
+    nhs = Principal(Role.SUPERVISOR, orgs=frozenset({"nhs-a"}))
+    council = Principal(Role.SUPERVISOR, orgs=frozenset({"council-b"}))
+    assert (await offered(nhs), await offered(council)) == (1, 2)
+    assert await offered(Principal(Role.ADMIN)) == 2
