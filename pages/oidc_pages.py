@@ -26,13 +26,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.access import Role
 from base.config import OidcProviderConfig
 from base.errors import NotFound
-from pages import federation, sessions
+from pages import federation, sessions, throttle
 from pages.access import WEB
 from pages.federation import ExpertFound, Grant, NoAccount
 from pages.oidc import HTTP_TIMEOUT_S, Attempt, RelyingParty, SignInRefused
 from pages.sessions import COOKIE, digest
 from pages.tables import OidcLoginRow
-from pages.views import render, set_session_cookie
+from pages.views import render, set_session_cookie, too_many_sign_ins
 from skills.models import Expert, Organisation
 
 log = logging.getLogger("expertline.oidc")
@@ -85,7 +85,20 @@ async def leave(request: web.Request) -> web.StreamResponse:
 
 
 async def come_back(request: web.Request) -> web.StreamResponse:
+    """The provider's redirect back. Each callback that does not sign anyone in spends one
+    from the address's sign-in budget, as a refused link does (``pages.throttle``)."""
     provider = _provider(request)
+    wait = throttle.wait_before_sign_in(request)
+    if wait > 0:
+        return too_many_sign_ins(request, wait)
+    response = await _come_back(request, provider)
+    if response.status >= 400:
+        throttle.sign_in_failed(request)
+    return response
+
+
+async def _come_back(request: web.Request, provider: OidcProviderConfig
+                     ) -> web.StreamResponse:
     query = request.query
     if "error" in query:
         why = query.get("error_description") or query["error"]

@@ -207,3 +207,21 @@ async def test_every_sign_in_makes_a_new_cookie_and_ends_the_one_presented(
         old.cookie_jar.update_cookies({"xl_session": first}, federated.site.make_url("/"))
         async with old.get(federated.url("/desk")) as desk:
             assert desk.status == 401
+
+
+async def test_callbacks_that_sign_nobody_in_are_throttled_per_address(
+        federated: Federated) -> None:
+    """Forged callbacks spend the address's sign-in budget (limits.sign_in_failures_per_min,
+    10): the next is answered 429 with Retry-After before its state is looked at."""
+    federated.provider.user = ANN
+    async with federated.browser() as browser:
+        back = await callback_of(federated, browser)
+        parts = urlsplit(back)
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        for n in range(10):
+            forged = f"{parts.path}?{urlencode({**query, 'state': f'forged-{n}'})}"
+            async with browser.get(federated.url(forged)) as resp:
+                assert resp.status == 400
+        async with browser.get(back) as resp:  # even the genuine one must wait now
+            assert resp.status == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert await federated.sessions() == []
