@@ -141,9 +141,11 @@ class Scheduler:
             self._daily_job(job_id, at, job)
 
     def every(self, job_id: str, seconds: float, job: Callable[[], Awaitable[Any]]) -> None:
-        """Run ``job`` every ``seconds``, the first time as soon as the scheduler runs (the
-        breach alerts, ``scheduler.alerts``); like ``every_day``, only where the scheduler
-        runs. A run still going when the next is due makes that one wait (coalesced)."""
+        """Run ``job`` every ``seconds``, the first time one interval after the scheduler
+        starts (the breach alerts, ``scheduler.alerts``: on start every expert is offline until
+        their desk reconnects, within ``routing.desk_grace_s``, and a forecast made then would
+        see nobody on duty); like ``every_day``, only where the scheduler runs. A run still
+        going when the next is due makes that one wait (coalesced)."""
         self._every[job_id] = (seconds, job)
         if self._aps is not None:
             self._interval_job(job_id, seconds, job)
@@ -153,7 +155,7 @@ class Scheduler:
         assert self._aps is not None
         self._aps.add_job(job, "interval", seconds=seconds, id=job_id, coalesce=True,
                           misfire_grace_time=None, max_instances=1, replace_existing=True,
-                          next_run_time=datetime.now(UTC))
+                          next_run_time=datetime.now(UTC) + timedelta(seconds=seconds))
 
     def _daily_job(self, job_id: str, at: str, job: Callable[[], Awaitable[Any]]) -> None:
         assert self._aps is not None

@@ -169,6 +169,10 @@ async def test_the_scheduler_runs_the_forecast_as_an_interval_job(sqlite_url: st
         sched.every("breach-alerts", config.staffing.breach_every_s, job)
         async with sched:
             assert "breach-alerts" in sched.job_ids
+            first = sched._aps.get_job("breach-alerts").next_run_time  # type: ignore[union-attr]
+            # not at once: on start every expert is offline until their desk reconnects
+            assert (first - datetime.now(UTC)).total_seconds() > 50
+            assert ran == []
     assert config.staffing.breach_every_s == 60
 
 
