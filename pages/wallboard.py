@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from base.access import Principal
+from base.access import Principal, Role
 from pages.console import console_page, sign_in_first, supervisor
 
 AlertsSource = Callable[[Principal], list[dict[str, Any]]]
@@ -57,5 +57,6 @@ async def wallboard(request: web.Request) -> web.Response:
         return sign_in_first(request)
     source = request.app.get(ALERTS_SOURCE)
     alerts = [] if source is None else source(who.principal)
+    orgs = sorted(who.principal.orgs) if who.principal.role is Role.SUPERVISOR else []
     return console_page(request, who, "console.html", title="Wallboard",
-                        alerts=[alert_words(a) for a in alerts])
+                        alerts=[alert_words(a) for a in alerts], remit=orgs)

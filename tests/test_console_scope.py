@@ -127,3 +127,13 @@ async def test_the_today_page_counts_only_the_contacts_a_supervisor_may_see(
     council = Principal(Role.SUPERVISOR, orgs=frozenset({"council-b"}))
     assert (await offered(nhs), await offered(council)) == (1, 2)
     assert await offered(Principal(Role.ADMIN)) == 2
+
+
+async def test_the_wallboard_page_says_whose_figures_a_supervisor_sees(
+        client: TestClient, people: dict[str, Any]) -> None:
+    from tests.test_pages import link, sign_in
+
+    await sign_in(client, await link(client, Role.SUPERVISOR, expert=None,
+                                     orgs=frozenset({"nhs-a"})))
+    page = await (await client.get("/console")).text()
+    assert 'id="remit"' in page and "(nhs-a)" in page
