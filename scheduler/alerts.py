@@ -261,7 +261,9 @@ class BreachAlerts:
         related = {skill: port.related(skill, NEARBY_COST) for skill in wanted}
         gathered = gather(floor, plan, recent=recent, handle_today=handle, related=related,
                           staffing=self._staffing)
-        outlooks = {skill: Outlook(breach.forecast(g.now), g) for skill, g in gathered.items()}
+        forecasts = breach.forecast_all({skill: g.now for skill, g in gathered.items()},
+                                        related)
+        outlooks = {skill: Outlook(forecasts[skill], g) for skill, g in gathered.items()}
         for skill in sorted(self.board.new_breaches(outlooks)):
             log.warning("skill %s is heading for a breach of its service level: %s", skill,
                         outlooks[skill].forecast.suggestion())

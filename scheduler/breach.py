@@ -9,8 +9,10 @@ For one skill, from what is known now (``SkillNow``):
   beyond Poisson noise (``NOISE`` standard deviations; the plan counts for at least ``PRIOR``
   contacts), so the ordinary ups and downs of a quarter-hour raise no alarm and a real surge
   shows within minutes;
-* **capacity**: the experts on duty who hold the skill, plus the spare of those one graph step
-  away (their idle share, which is what they could lend without failing their own callers);
+* **capacity**: the experts on duty who hold the skill, plus the idle ones one graph step away
+  (what they could lend without failing their own callers), less what its experts will lend
+  (``overflow``: a related skill whose demand exceeds its own experts pushes the excess onto
+  its neighbours, shared in proportion to their spare);
 * **the backlog**: contacts waiting now beyond the queue the steady state has anyway (Erlang
   C's mean queue). While that excess drains at (agents - Erlangs) / handle time, every new
   arrival finds it ahead; those who arrive while more than ``target x agents / handle`` are
@@ -28,7 +30,8 @@ Pure: no clock, no I/O; the service and the simulator gather ``SkillNow`` each m
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from base.errors import InvalidInput
@@ -57,6 +60,7 @@ class SkillNow:
     recent_arrivals: int  # contacts that arrived in the recent window
     recent_planned: float  # contacts the plan expected in that window
     flex: tuple[str, ...] = ()  # experts on duty with a related skill, who could flex in
+    lent_erlangs: float = 0.0  # related skills' overflow its experts will take (``overflow``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,12 +143,46 @@ def predicted_level(per_hour: float, aht_s: float, agents: float, waiting: int,
     return steady * max(0.0, 1 - missing_s / horizon_s)
 
 
+def demand(now: SkillNow) -> tuple[float, float, float]:
+    """(today's deviation, the next half-hour's arrivals per hour, the one after's)."""
+    ratio = deviation(now.recent_arrivals, now.recent_planned)
+    first, second = (max(rate, 0.0) * ratio for rate in now.planned_per_hour)
+    return ratio, first, second
+
+
+def overflow(nows: Mapping[str, SkillNow], related: Mapping[str, Sequence[str]]
+             ) -> dict[str, float]:
+    """Erlangs each skill's experts can expect to carry for related skills (``related``: skill
+    -> the skills one graph step away) whose next half-hour's demand exceeds their own staffed
+    experts: the excess, shared among the related skills in proportion to their spare (staffed
+    experts less their own demand)."""
+    erlangs = {s: demand(n)[1] * n.aht_s / 3600 for s, n in nows.items()}
+    spare = {s: max(0.0, n.staffed - erlangs[s]) for s, n in nows.items()}
+    lent: dict[str, float] = {}
+    for skill, now in nows.items():
+        excess = erlangs[skill] - now.staffed
+        helpers = [k for k in related.get(skill, ()) if k != skill and spare.get(k, 0.0) > 0]
+        total = sum(spare[k] for k in helpers)
+        if excess <= 0 or total <= 0:
+            continue
+        for k in helpers:
+            lent[k] = lent.get(k, 0.0) + min(excess, total) * spare[k] / total
+    return lent
+
+
+def forecast_all(nows: Mapping[str, SkillNow], related: Mapping[str, Sequence[str]]
+                 ) -> dict[str, Forecast]:
+    """Every skill's outlook, each counting what its experts will lend (``overflow``)."""
+    lent = overflow(nows, related)
+    return {skill: forecast(replace(now, lent_erlangs=lent.get(skill, 0.0)))
+            for skill, now in nows.items()}
+
+
 def forecast(now: SkillNow) -> Forecast:
     """The skill's outlook for the next 30 and 60 minutes, and advice if it is heading for a
     breach."""
-    ratio = deviation(now.recent_arrivals, now.recent_planned)
-    agents = now.staffed + max(now.nearby_spare, 0.0)
-    first, second = (max(rate, 0.0) * ratio for rate in now.planned_per_hour)
+    ratio, first, second = demand(now)
+    agents = max(now.staffed + max(now.nearby_spare, 0.0) - now.lent_erlangs, 0.0)
     outlooks = tuple(
         Outlook(minutes, rate, agents,
                 predicted_level(rate, now.aht_s, agents, now.waiting, now.target_s,

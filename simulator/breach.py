@@ -24,7 +24,7 @@ from typing import Any
 
 from router.core import RoutingCore
 from router.model import ExpertState
-from scheduler.breach import SkillNow, forecast
+from scheduler.breach import SkillNow, forecast_all
 from simulator.scenario import Demand, Scenario
 
 RECENT_S = 900.0  # the window today's deviation from the plan is read over
@@ -83,10 +83,13 @@ class BreachWatch:
         """Forecast every skill now; note first alerts and first measured falls."""
         if now < self._start:
             return
-        for skill, watch in self.skills.items():
+        for watch in self.skills.values():
             _drop_before(watch.arrivals, now - RECENT_S, lambda t: t)
             _drop_before(watch.ended, now - MEASURED_S, lambda e: e[0])
-            outlook = forecast(self._now(skill, watch, now))
+        outlooks = forecast_all({skill: self._now(skill, watch, now)
+                                 for skill, watch in self.skills.items()}, self._nearby)
+        for skill, watch in self.skills.items():
+            outlook = outlooks[skill]
             if outlook.breach and not watch.alerting:
                 watch.alerts += 1
                 if watch.first_alert_s is None:

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from scheduler.breach import SkillNow, deviation, forecast, predicted_level
+from scheduler.breach import (
+    SkillNow,
+    deviation,
+    forecast,
+    forecast_all,
+    overflow,
+    predicted_level,
+)
 from simulator.engine import simulate
 from simulator.scenario import load_scenario
 
@@ -102,3 +109,34 @@ def test_bad_forecast_settings_are_refused(bad: str, message: str, tmp_path: Pat
     path.write_text("\n".join(lines), encoding="utf-8")
     with pytest.raises(BadRequest, match=message):
         load_scenario(path)
+
+
+def test_a_neighbours_overflow_is_counted_against_the_experts_who_will_take_it() -> None:
+    """Benefits at twice its plan outruns its 15 experts; the debt advisers one graph step
+    away will take the excess, so their own callers are heading for a breach too."""
+    surging = replace(CALM_DAY, recent_arrivals=60, waiting=10, flex=("debt",))
+    debt = SkillNow(skill="debt-advice", target_s=60, level=0.8, waiting=0, staffed=8,
+                    nearby_spare=0.0, aht_s=332, planned_per_hour=(40, 40),
+                    recent_arrivals=10, recent_planned=10.0)
+    lent = overflow({"benefits-advice": surging, "debt-advice": debt},
+                    {"benefits-advice": ("debt-advice",)})
+    assert lent["debt-advice"] > 2 and "benefits-advice" not in lent
+    alone = forecast(debt)
+    together = forecast_all({"benefits-advice": surging, "debt-advice": debt},
+                            {"benefits-advice": ("debt-advice",)})
+    assert not alone.breach and together["debt-advice"].breach
+    calm = forecast_all({"benefits-advice": CALM_DAY, "debt-advice": debt},
+                        {"benefits-advice": ("debt-advice",)})
+    assert not calm["debt-advice"].breach  # nothing to lend on a calm day
+
+
+def test_the_related_team_is_warned_before_its_own_level_falls_in_a_surge() -> None:
+    scenario = load_scenario(EXAMPLES / "surge.toml")
+    warned = 0
+    for seed in range(1, 11):
+        report = simulate(scenario, seed=seed).breach_forecast
+        assert report is not None
+        debt = report["by_skill"]["debt-advice"]
+        fell, first = debt["service_level_fell_h"], debt["first_alert_h"]
+        warned += fell is not None and first is not None and first < fell
+    assert warned >= 9
