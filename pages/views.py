@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
@@ -22,6 +24,7 @@ from pages.sessions import COOKIE, SignedIn
 
 TEMPLATES = web.AppKey("pages.templates", jinja2.Environment)
 NAV = (("/chat", "Chat with an expert"), ("/desk", "Expert desk"), ("/console", "Console"))
+ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)  # an organisation id, as the pool's
 SIGN_IN_HINT = ("Ask your supervisor for a sign-in link. On the server they make one with:")
 
 
@@ -37,10 +40,15 @@ async def landing(request: web.Request) -> web.Response:
 
 
 async def chat(request: web.Request) -> web.Response:
-    """The citizen's web chat, in English or Welsh (``?lang=cy``)."""
+    """The citizen's web chat, in English or Welsh (``?lang=cy``), on an organisation's line
+    with ``?org=ID`` (its local rules), which the language switch and "start again" keep."""
     lang, w = chat_words.words(request.query.get("lang"))
     nav = (("/chat", w["nav_chat"]), ("/desk", w["nav_desk"]), ("/console", w["nav_console"]))
+    org = request.query.get("org", "")
+    line = {"org": org} if ORG_ID.fullmatch(org) else {}
     return render(request, "chat.html", title=w["title"], lang=lang, w=w,
+                  switch_href="/chat?" + urlencode({"lang": w["switch_lang"], **line}),
+                  again_href="/chat?" + urlencode({"lang": lang, **line}),
                   words_json=json.dumps(w, ensure_ascii=False), skip_label=w["skip"],
                   service_label=w["service_label"], nav_label=w["nav_label"],
                   footer_text=w["footer"], nav=nav)

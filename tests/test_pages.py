@@ -155,3 +155,14 @@ async def test_the_sign_in_link_command_prints_a_link_that_signs_in_once(
         assert await run(main, argv) == 2, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("expertline: error:")
+
+
+async def test_the_chat_keeps_its_organisations_line_when_the_language_changes(
+        client: TestClient) -> None:
+    """/chat?org=ID opens a chat on that organisation's line (its local rules); switching to
+    Welsh, or starting again, must not drop it. A malformed org is not echoed."""
+    page = await (await client.get("/chat?org=kingsmere-council")).text()
+    assert 'href="/chat?lang=cy&amp;org=kingsmere-council"' in page
+    assert 'href="/chat?lang=en&amp;org=kingsmere-council"' in page
+    hostile = await (await client.get('/chat?org="><script>x</script>')).text()
+    assert "<script>x" not in hostile and 'href="/chat?lang=cy"' in hostile
