@@ -46,6 +46,12 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+def core_table(model: Any) -> sa.Table:
+    """The Core table behind a sqlmodel table class, for set-based statements."""
+    table: sa.Table = model.metadata.tables[model.__tablename__]
+    return table
+
+
 def make_engine(url: str, *, echo: bool = False, busy_timeout_ms: int = 5000) -> AsyncEngine:
     """An async engine. Statement parameters are never put in error messages or logs: they
     can hold a citizen's phone number."""

@@ -28,7 +28,7 @@ from router.batch import Batch, StateChange, new_contact
 from router.core import RoutingCore
 from router.estimate import WaitEstimator
 from router.live import LiveContact, News
-from router.model import Channel, ContactSpec, ContactState, ExpertState
+from router.model import STAFFED, Channel, ContactSpec, ContactState
 from router.ports import (
     ContactRequest,
     ContactTicket,
@@ -46,7 +46,6 @@ FIRST_WORDS_MAX = 1000
 MESSAGE_MAX = 2000
 REF_MAX = 160
 RELAY_REFS_KEPT = 10_000
-STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
 
 Prepare = Callable[[Batch, News], None]
 """Adds a step's own writes and news to what the core's commands produce."""

@@ -12,11 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from router.core import RoutingCore
-from router.model import ExpertState
+from router.model import STAFFED, ExpertState
 from router.ports import Floor, OnDuty
 from skills.snapshot import ExpertRecord
-
-WORKING = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
 
 
 def read_floor(core: RoutingCore, records: Mapping[str, ExpertRecord], now: float) -> Floor:
@@ -31,7 +29,7 @@ def read_floor(core: RoutingCore, records: Mapping[str, ExpertRecord], now: floa
         for skill in record.skills:
             orgs.setdefault(skill, set()).add(record.org)
         view = core.expert(record.id)
-        if view is not None and view.state in WORKING:
+        if view is not None and view.state in STAFFED:
             on_duty.append(OnDuty(record.id, record.name or record.id, record.org,
                                   frozenset(record.skills),
                                   view.state is ExpertState.AVAILABLE))

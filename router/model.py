@@ -54,6 +54,10 @@ class ExpertState(StrEnum):
     AWAY = "away"
 
 
+STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
+"""The states of an expert at work (signed in and not away): who counts as on duty."""
+
+
 class ContactState(StrEnum):
     """The contact states the API reports (the core keeps a callback contact ``queued``; the shell
     tells the two apart)."""

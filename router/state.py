@@ -18,6 +18,7 @@ from router.escalation import BUSY_SMOOTHING, adapt, likely_wait
 from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.matching import Matcher
 from router.model import (
+    STAFFED,
     ContactSpec,
     ContactState,
     Decision,
@@ -276,8 +277,7 @@ class CoreState:
         for skill, _ in self._servers_within(spec.skill, step):
             counts = self._holders.get(skill)
             if counts:
-                staffed += (counts[ExpertState.AVAILABLE] + counts[ExpertState.OFFERED]
-                            + counts[ExpertState.BUSY] + counts[ExpertState.WRAPUP])
+                staffed += sum(counts[state] for state in STAFFED)
         return likely_wait(ahead, busy_s, staffed)
 
     def _free_at(self, spec: ContactSpec, step: int) -> bool:

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from base import audit
+from base.db import core_table
 from router.batch import FINAL_STATES, Batch
 from router.model import Decision
 from router.tables import (
@@ -44,18 +45,13 @@ from router.tables import (
 Params = list[dict[str, Any]]
 
 
-def _table(model: Any) -> sa.Table:
-    table: sa.Table = model.metadata.tables[model.__tablename__]
-    return table
-
-
-CONTACT = _table(ContactRow)
-EVENT = _table(ContactEventRow)
-OFFER = _table(OfferRow)
-SESSION = _table(SessionRow)
-DECISION = _table(DecisionRow)
-PRESENCE = _table(PresenceRow)
-AUDIT = _table(audit.AuditEntry)
+CONTACT = core_table(ContactRow)
+EVENT = core_table(ContactEventRow)
+OFFER = core_table(OfferRow)
+SESSION = core_table(SessionRow)
+DECISION = core_table(DecisionRow)
+PRESENCE = core_table(PresenceRow)
+AUDIT = core_table(audit.AuditEntry)
 
 
 @dataclass(frozen=True, slots=True)

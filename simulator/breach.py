@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.core import RoutingCore
-from router.model import ExpertState
+from router.model import STAFFED, ExpertState
 from scheduler.breach import SkillNow, forecast_all
 from simulator.scenario import Demand, Scenario
 
@@ -31,7 +31,6 @@ RECENT_S = 900.0  # the window today's deviation from the plan is read over
 MEASURED_S = 1800.0  # the window the measured service level is read over
 MIN_ENDED = 10
 NEARBY_COST = 1.0
-STAFFED = (ExpertState.AVAILABLE, ExpertState.OFFERED, ExpertState.BUSY, ExpertState.WRAPUP)
 
 
 @dataclass

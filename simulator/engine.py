@@ -28,10 +28,9 @@ from typing import Any
 
 from router import commands as cmd
 from router import events as ev
-from router.channels import STAFFED
 from router.core import RoutingCore
 from router.estimate import WaitEstimator
-from router.model import ContactSpec, ContactState, ExpertProfile, Presence
+from router.model import STAFFED, ContactSpec, ContactState, ExpertProfile, Presence
 from simulator.arrivals import INF, Stream
 from simulator.breach import BreachWatch
 from simulator.metrics import Figures, Metrics, Occupancy, Tally, TeamFigures

@@ -15,7 +15,6 @@ names contacts by id.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -24,6 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.access_log import AccessLogEntry
 from base.audit import AuditEntry
 from base.config import RetentionConfig
+from base.db import core_table
 from expertline.governance.tables import AuditPurgeRow, PseudonymKeyRow
 from router.model import ContactState
 from router.tables import (
@@ -37,25 +37,19 @@ from router.tables import (
 from scheduler.tables import ScheduledCallbackRow
 from telephony.tables import CallBridgeRow, ChatResumeRow, OptOutRow
 
-
-def _table(model: Any) -> sa.Table:
-    table: sa.Table = model.metadata.tables[model.__tablename__]
-    return table
-
-
-CONTACT = _table(ContactRow)
-EVENT = _table(ContactEventRow)
-MESSAGE = _table(MessageRow)
-OFFER = _table(OfferRow)
-SESSION = _table(SessionRow)
-DECISION = _table(DecisionRow)
-CALLBACK = _table(ScheduledCallbackRow)
-BRIDGE = _table(CallBridgeRow)
-RESUME = _table(ChatResumeRow)
-OPT_OUT = _table(OptOutRow)
-AUDIT = _table(AuditEntry)
-READS = _table(AccessLogEntry)
-AUDIT_PURGE = _table(AuditPurgeRow)
+CONTACT = core_table(ContactRow)
+EVENT = core_table(ContactEventRow)
+MESSAGE = core_table(MessageRow)
+OFFER = core_table(OfferRow)
+SESSION = core_table(SessionRow)
+DECISION = core_table(DecisionRow)
+CALLBACK = core_table(ScheduledCallbackRow)
+BRIDGE = core_table(CallBridgeRow)
+RESUME = core_table(ChatResumeRow)
+OPT_OUT = core_table(OptOutRow)
+AUDIT = core_table(AuditEntry)
+READS = core_table(AccessLogEntry)
+AUDIT_PURGE = core_table(AuditPurgeRow)
 
 # a contact's history: every row that names it (the first five by foreign key)
 HISTORY = (("contact_events", EVENT), ("offers", OFFER), ("sessions", SESSION),
