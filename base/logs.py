@@ -18,8 +18,11 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import IO, Any
 
-# E.164 (+447700900123), UK national (07700 900123) and whatsapp:+44… forms.
-_PHONE = re.compile(r"(?<![\w])(\+|00)?(\d[\d \-]{6,14})(\d{3})(?![\d])")
+# E.164 (+447700900123), UK national (07700 900123), whatsapp:+44… and URL-encoded (%2B44…)
+# forms. A run of digits followed by a hex letter is left alone: it is the start of a hex id
+# (a contact's ``ct-0123456789abcdef``), not a number, and masking it garbled the id.
+_PHONE = re.compile(
+    r"(?:(?<![\w])(?:\+|00)?|(?<=%2[Bb]))(\d[\d \-]{6,14})(\d{3})(?![\da-fA-F])")
 _TOKEN = re.compile(r"(access_token=|Bearer\s+|xl_)[A-Za-z0-9_\-\.]+")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"
 
@@ -29,7 +32,7 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 def mask_phone(text: str) -> str:
     """Replace all but the last three digits of anything that looks like a phone number."""
-    return _PHONE.sub(lambda m: "***" + m.group(3), text)
+    return _PHONE.sub(lambda m: "***" + m.group(2), text)
 
 
 def mask_secrets(text: str) -> str:

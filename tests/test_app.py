@@ -38,6 +38,9 @@ def test_phone_numbers_are_masked() -> None:
     assert mask_phone("whatsapp:+447700900456") == "whatsapp:***456"
     assert mask_phone("ring 07700 900789 now") == "ring ***789 now"
     assert mask_phone("contact 42 waited 180 s") == "contact 42 waited 180 s"
+    assert mask_phone("GET /x?to=%2B447700900123&y=1") == "GET /x?to=%2B***123&y=1"
+    # a hex id that happens to start with ten digits stays readable
+    assert mask_phone("contact ct-0123456789abcdef queued") == "contact ct-0123456789abcdef queued"
     assert "xl_" in mask_secrets("token xl_abcDEF123") and "abcDEF" not in mask_secrets(
         "token xl_abcDEF123")
 
