@@ -20,7 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, check_scope
 from base.clock import now_utc, utc
-from base.errors import InvalidInput, NotFound, Unauthorized
+from base.errors import Conflict, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -85,12 +85,12 @@ async def list_tokens(session: AsyncSession) -> list[ApiToken]:
 async def revoke_token(session: AsyncSession, token_id: int,
                        now: datetime | None = None) -> ApiToken:
     """Set ``revoked_at``: the token is refused from its next request on. ``NotFound`` for an
-    unknown id, ``InvalidInput`` for one already revoked (its first revocation stands)."""
+    unknown id, ``Conflict`` for one already revoked (its first revocation stands)."""
     row = await session.get(ApiToken, token_id)
     if row is None:
         raise NotFound(f"no token {token_id}")
     if row.revoked_at is not None:
-        raise InvalidInput(f"token {token_id} was already revoked at "
+        raise Conflict(f"token {token_id} was already revoked at "
                            f"{utc(row.revoked_at):%Y-%m-%d %H:%M} UTC")
     row.revoked_at = now or now_utc()
     session.add(row)

@@ -13,7 +13,7 @@ from alembic.migration import MigrationContext
 from base import audit
 from base.access import Role
 from base.clock import utc
-from base.errors import InvalidInput, NotFound, Unauthorized
+from base.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from expertline.auth import ApiToken, issue_token, resolve_token, revoke_token
 from expertline.schema import database
 from expertline.tables import metadata
@@ -110,7 +110,7 @@ async def test_a_revoked_token_is_refused(db_url: str) -> None:
         async with db.transaction() as session:
             with pytest.raises(NotFound):
                 await revoke_token(session, row.id + 1)
-            with pytest.raises(InvalidInput, match="already revoked"):
+            with pytest.raises(Conflict, match="already revoked"):
                 await revoke_token(session, row.id)
 
 

@@ -44,7 +44,7 @@ async def test_an_admin_issues_lists_and_revokes_a_token_which_then_gets_401_at_
     refused = await client.get("/api/v1/stats", headers=theirs)
     assert refused.status == 401 and (await refused.json())["error"]["code"] == "unauthorized"
     again = await client.post(f"/api/v1/tokens/{body['id']}/revoke", headers=admin)
-    assert again.status == 422 and "already revoked" in (await again.json())["error"]["message"]
+    assert again.status == 409 and "already revoked" in (await again.json())["error"]["message"]
 
     async with client.app[DATABASE].session() as session:
         trail = (await session.exec(select(AuditEntry).where(
