@@ -17,9 +17,9 @@ line or the JSON record of every row, which only the parser knows; and a form po
 server works without JavaScript and carries a file of any size the server accepts. It is the
 API's code path nonetheless: the same role check (admin), the session's CSRF token (as the API
 checks it for a cookie), ``skills.transfer.plan_import``/``plan_experts_csv`` and
-``apply_import`` in one transaction (``base.db.writing``, so a clash with stored data is a 409
-page), with one audit record per change as the API writes them, then
-the same ``on_change`` the API calls, which reloads the routing engine's pool. Bad input is a 4xx
+``apply_import`` in one transaction (``skills.transfer_api.importing``: queued with every other
+taxonomy write, and a clash with stored data is a 409 page), with one audit record per change as
+the API writes them, then the same ``on_change`` the API calls, which reloads the routing engine's pool. Bad input is a 4xx
 page with an error summary: 400 (no text, both a file and text, not UTF-8, not JSON), 403 (no CSRF
 token, not an admin), 408 (slower than ``server.body_timeout_s``), 413 (over
 ``server.max_body_bytes``), 422 (a report with problems), 409 (Apply after the pool changed).
@@ -38,13 +38,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from base.access import Role
-from base.db import writing
 from base.errors import BadRequest, DomainError
 from base.inputs import BODY_TIMEOUT, DEFAULT_BODY_TIMEOUT_S, parse_json, text_problem
 from pages.console import console_page, sign_in_first, supervisor
 from pages.sessions import SignedIn
 from skills import transfer
-from skills.transfer_api import TRANSFER
+from skills.transfer_api import TRANSFER, importing
 from skills.transfer_check import SECTIONS
 
 FORMATS = ("auto", "json", "csv")
@@ -209,21 +208,19 @@ async def _run(request: web.Request, who: SignedIn, upload: Upload, *, applying:
             data = parse_json(upload.text)
         except BadRequest as problem:
             raise PageError(400, f"The file is not valid JSON: {problem.message}") from None
-    applied = stale = False
-    async with writing(deps.sessions) as session:  # one transaction, as the API's import
+    stale = False
+    async with importing(deps) as run:  # one transaction, queued as the API's import
         if upload.fmt == "csv":
-            plan = await transfer.plan_experts_csv(session, upload.text, replace=upload.replace)
+            plan = await transfer.plan_experts_csv(run.session, upload.text,
+                                                   replace=upload.replace)
         else:
-            plan = await transfer.plan_import(session, data, replace=upload.replace)
+            plan = await transfer.plan_import(run.session, data, replace=upload.replace)
         if applying and plan.valid:
             stale = fingerprint(plan) != seen
             if not stale and plan.changes:
-                await transfer.apply_import(session, plan, actor=who.principal)
-                applied = True
-    if applied and deps.on_change is not None:
-        result = deps.on_change()
-        if result is not None:
-            await result
+                await transfer.apply_import(run.session, plan, actor=who.principal)
+                run.changed = True
+    applied = run.changed
     status = 422 if not plan.valid else 409 if stale else 200
     return _page(request, who, upload=upload, plan=plan, status=status, applied=applied,
                  stale=stale, rows=_rows(plan, _places(upload, data)))

@@ -85,13 +85,9 @@ class PoolApi:
         return writing(self.sessions)
 
     async def lock_taxonomy(self, session: AsyncSession) -> None:
-        """On PostgreSQL, hold a transaction lock so taxonomy writes of all processes queue up.
-
-        Callers also hold ``watch.taxonomy_lock`` around the transaction and the publish.
-        """
-        connection = await session.connection()
-        if connection.dialect.name == "postgresql":
-            await session.exec(select(sa.func.pg_advisory_xact_lock(TAXONOMY_LOCK_KEY)))
+        """See ``lock_taxonomy``; callers also hold ``watch.taxonomy_lock`` around the
+        transaction and the publish."""
+        await lock_taxonomy(session)
 
     async def graph(self, session: AsyncSession) -> SkillGraph:
         """The cached skills graph (built from ``session`` when there is none)."""
@@ -121,6 +117,15 @@ class PoolApi:
 
     async def changed(self, change: PoolChange, *, graph: SkillGraph | None = None) -> None:
         await self.watch.publish(change, graph=graph)
+
+
+async def lock_taxonomy(session: AsyncSession) -> None:
+    """On PostgreSQL, hold a transaction lock so taxonomy writes of all processes (skill
+    edits, imports, the CLI's import) queue up: each checks cycles and builds its graph from
+    what the one before it committed. SQLite lets one writer at a time anyway."""
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await session.exec(select(sa.func.pg_advisory_xact_lock(TAXONOMY_LOCK_KEY)))
 
 
 POOL_API = web.AppKey("skills.pool_api", PoolApi)

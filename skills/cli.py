@@ -17,6 +17,7 @@ from base.cli import CliContext, Subparsers
 from base.db import Database
 from base.errors import BadRequest
 from skills import transfer
+from skills.api_common import lock_taxonomy
 
 FORMATS = ("json", "csv")
 
@@ -102,6 +103,7 @@ async def import_file(
 ) -> transfer.ImportPlan:
     """Plan (and unless ``dry_run`` apply) an import in one transaction."""
     async with database as db, db.transaction() as session:
+        await lock_taxonomy(session)  # queued with a running service's taxonomy writes
         if fmt == "csv":
             plan = await transfer.plan_experts_csv(session, data, replace=replace)
         else:

@@ -6,12 +6,21 @@
   document (``application/json``) or an experts CSV (``text/csv``). Invalid input is a 422
   listing every problem in ``error.details.problems``; a dry run answers 200 with the plan and
   writes nothing; otherwise the plan is applied in one transaction, one audit record per change.
+
+An import may change the taxonomy (skills and their links), so it queues with every other
+taxonomy write (``importing``): in this process behind ``PoolWatch.taxonomy_lock``, across
+processes behind the database's taxonomy lock. Unserialised, an import and a skill edit made
+together could each pass the cycle check against what the other had not yet committed, and
+the edit's graph, built before the import committed, could be cached after it, hiding the
+imported skills from routing until the next change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -19,10 +28,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, require_role
 from base.api_spec import ANY_OBJECT, TEXT, Query, Reply, operation
+from base.db import writing
 from base.errors import BadRequest, Forbidden, InvalidInput
 from base.http import json_response, principal, read_json
 from base.inputs import read_body, text_problem
 from skills import transfer
+from skills.api_common import lock_taxonomy
 
 CSV_TYPES = ("text/csv", "text/plain", "application/csv")
 OnChange = Callable[[], Awaitable[None] | None]
@@ -33,13 +44,39 @@ REPLACE = Query("replace", "bool", default=False, doc="delete what the file does
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
-    """What the routes need: sessions, and who to tell after a change."""
+    """What the routes need: sessions, who to tell after a change, and the lock that taxonomy
+    writes in this process queue behind (``PoolWatch.taxonomy_lock``)."""
 
     sessions: Callable[[], AsyncSession]
     on_change: OnChange | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 TRANSFER = web.AppKey("skills.transfer", Transfer)
+
+
+@dataclass(slots=True)
+class Importing:
+    """An import's transaction: set ``changed`` once the plan is applied."""
+
+    session: AsyncSession
+    changed: bool = False
+
+
+@asynccontextmanager
+async def importing(deps: Transfer) -> AsyncIterator[Importing]:
+    """One import's transaction (``base.db.writing``: a clash is a 409, a busy database a 503),
+    queued with every other taxonomy write, here and in other processes; when it ``changed``
+    the pool, ``on_change`` is told after the commit and before the next write may start."""
+    async with deps.lock:
+        async with writing(deps.sessions) as session:
+            await lock_taxonomy(session)
+            run = Importing(session)
+            yield run
+        if run.changed and deps.on_change is not None:
+            result = deps.on_change()
+            if result is not None:
+                await result
 
 
 def add_routes(
@@ -47,9 +84,11 @@ def add_routes(
     *,
     sessions: Callable[[], AsyncSession],
     on_change: OnChange | None = None,
+    lock: asyncio.Lock | None = None,
 ) -> None:
-    """Register the routes; ``on_change`` (optional) is called after an import changed the pool."""
-    app[TRANSFER] = Transfer(sessions, on_change)
+    """Register the routes; ``on_change`` (optional) is called after an import changed the
+    pool; ``lock`` is the one skill edits hold (one of its own when not given)."""
+    app[TRANSFER] = Transfer(sessions, on_change, lock or asyncio.Lock())
     app.router.add_get("/api/v1/export", export)
     app.router.add_post("/api/v1/import", import_pool)
 
@@ -78,17 +117,14 @@ async def import_pool(request: web.Request) -> web.StreamResponse:
     dry_run, replace = DRY_RUN.read(request), REPLACE.read(request)
     fmt = _format(request, default="csv" if request.content_type in CSV_TYPES else "json")
     data = await _body(request, fmt)
-    async with deps.sessions() as session, session.begin():
-        plan = await _plan(session, fmt, data, replace=replace)
+    async with importing(deps) as run:
+        plan = await _plan(run.session, fmt, data, replace=replace)
         if not plan.valid:
             problems = [str(p) for p in plan.problems]
             raise InvalidInput(plan.headline(), problems=problems, plan=plan.to_json())
         if not dry_run:
-            await transfer.apply_import(session, plan, actor=who)
-    if plan.changes and not dry_run and deps.on_change is not None:
-        result = deps.on_change()
-        if result is not None:
-            await result
+            await transfer.apply_import(run.session, plan, actor=who)
+            run.changed = bool(plan.changes)
     return json_response({**plan.to_json(), "dry_run": dry_run, "applied": not dry_run})
 
 

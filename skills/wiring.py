@@ -31,7 +31,8 @@ def setup(app: web.Application, *, sessions: Sessions, taxonomy_cost: float = 0.
     app.router.add_routes(
         [*api_skills.routes(), *api_experts.routes(), *api_orgs.routes(), *api_graph.routes()]
     )
-    transfer_api.add_routes(app, sessions=sessions, on_change=lambda: watch.publish(EVERYTHING))
+    transfer_api.add_routes(app, sessions=sessions, on_change=lambda: watch.publish(EVERYTHING),
+                            lock=watch.taxonomy_lock)
 
 
 def pool_watch(app: web.Application) -> PoolWatch:

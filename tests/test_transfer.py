@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -24,6 +25,7 @@ from expertline.schema import database
 from skills import transfer, transfer_api
 from skills.transfer_check import Existing, check_document
 from skills.transfer_csv import COLUMNS, experts_csv, parse_experts_csv
+from skills.wiring import pool_watch
 from tests.conftest import make_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -623,6 +625,28 @@ async def test_api_import_dry_run_writes_nothing_and_apply_writes(
         "hr-1003",
         "hr-1004",
     ]
+
+
+async def test_an_import_queues_behind_a_skill_edit_in_progress(
+    client: TestClient, auth: Any
+) -> None:
+    """A skill edit holds the taxonomy lock across its transaction and the publish of the
+    graph it built; an import made meanwhile waits for it, so the graph cached after both
+    holds the imported skill (unqueued, the edit's older graph could be cached last)."""
+    admin = await auth("admin")
+    lock = client.app[transfer_api.TRANSFER].lock
+    assert lock is pool_watch(client.app).taxonomy_lock  # the one skill edits hold
+    doc = example_pool()
+    doc["skills"].append({"id": "memory-cafe", "name": "Memory cafés", "broader": "dementia"})
+    async with lock:  # a skill edit in progress
+        posting = asyncio.ensure_future(client.post("/api/v1/import", json=doc, headers=admin))
+        done, _ = await asyncio.wait({posting}, timeout=0.5)
+        assert not done  # queued: nothing written while the edit runs
+        assert await exported(client.app[DATABASE]) == example_pool()
+    resp = await posting
+    assert resp.status == 200 and (await resp.json())["applied"]
+    graph = await client.get("/api/v1/graph", headers=admin)
+    assert "memory-cafe" in await graph.text()
 
 
 async def test_api_import_refuses_other_roles_and_lists_every_problem(
