@@ -137,3 +137,4 @@ async def test_the_wallboard_page_says_whose_figures_a_supervisor_sees(
                                      orgs=frozenset({"nhs-a"})))
     page = await (await client.get("/console")).text()
     assert 'id="remit"' in page and "(nhs-a)" in page
+    assert "counted across the whole shared pool" in page  # the queues' expert columns
