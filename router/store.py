@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from base.db import Database
+from base.db import Database, core_table
 from router import writes
 from router.batch import LIVE_STATES, Batch
 from router.lease import Deposed, Fence
@@ -37,6 +37,8 @@ from router.tables import (
 )
 
 _Row = TypeVar("_Row")
+CONTACT, MESSAGE = core_table(ContactRow), core_table(MessageRow)
+PRESENCE, SESSION = core_table(PresenceRow), core_table(SessionRow)
 REFS_PER_QUERY = 500
 
 
@@ -109,7 +111,7 @@ class Store:
             raise
 
     async def _ids_by_refs(self, refs: list[str]) -> dict[str, str]:
-        c = ContactRow.metadata.tables[ContactRow.__tablename__].c
+        c = CONTACT.c
         found: dict[str, str] = {}
         async with self.db.engine.connect() as connection:
             for start in range(0, len(refs), REFS_PER_QUERY):
@@ -141,7 +143,7 @@ class Store:
         not added again (False): the database's unique ``ref`` makes a relayed message
         idempotent, across restarts too."""
         values = row.model_dump(exclude={"id"})
-        table = MessageRow.metadata.tables[MessageRow.__tablename__]
+        table = MESSAGE
         dialect = postgresql if self.db.dialect == "postgresql" else sqlite
         statement = dialect.insert(table).values(**values).on_conflict_do_nothing(
             index_elements=["ref"])
@@ -153,7 +155,7 @@ class Store:
     async def all_offline(self, at: float) -> list[str]:
         """After a restart nobody is connected: every expert must reconnect. Returns who was
         available before, so their desks can take up where they were when they reconnect."""
-        p = PresenceRow.metadata.tables[PresenceRow.__tablename__].c
+        p = PRESENCE.c
         async with self.db.session() as session:
             connection = await session.connection()
             await self._fenced(connection)
@@ -251,7 +253,7 @@ class Store:
             tuple[float, str, str, float | None, str | None, str | None]]:
         """(arrived_at, skill, state, waited_s, org, expert_id) of contacts that arrived since
         ``start`` (org: the organisation asked for; expert_id: the expert on it, if any)."""
-        c = ContactRow.metadata.tables[ContactRow.__tablename__].c  # its Core table
+        c = CONTACT.c
         query = sa.select(c.arrived_at, c.skill, c.state, c.waited_s, c.org, c.expert_id).where(
             c.arrived_at >= start)
         async with self.db.session() as session:
@@ -269,7 +271,7 @@ class Store:
             str | None, str | None]]:
         """``arrivals_since``'s rows, each with the organisation the contact was asked for and
         the expert on it (what a supervisor's remit is decided by)."""
-        c = ContactRow.metadata.tables[ContactRow.__tablename__].c
+        c = CONTACT.c
         query = sa.select(c.skill, c.state, c.arrived_at, c.answered_at, c.ended_at,
                           c.waited_s, c.org, c.expert_id).where(
             c.arrived_at >= start).order_by(c.seq)
@@ -283,7 +285,7 @@ class Store:
                              ) -> list[tuple[float, float | None]]:
         """(started_at, ended_at) of the expert's sessions started since ``start``, but those
         that failed (the expert could not be connected)."""
-        s = SessionRow.metadata.tables[SessionRow.__tablename__].c
+        s = SESSION.c
         query = sa.select(s.started_at, s.ended_at).where(
             s.expert_id == expert_id, s.started_at >= start, s.ended_by != "failed")
         async with self.db.session() as session:
@@ -292,7 +294,7 @@ class Store:
 
     async def handle_times(self, limit: int = 200) -> list[float]:
         """Durations (start to end) of the most recent finished sessions, newest first."""
-        s = SessionRow.metadata.tables[SessionRow.__tablename__].c
+        s = SESSION.c
         query = sa.select(s.started_at, s.ended_at).where(
             s.ended_at.is_not(None), s.ended_by != "failed").order_by(
             s.ended_at.desc()).limit(limit)
