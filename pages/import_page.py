@@ -19,10 +19,11 @@ API's code path nonetheless: the same role check (admin), the session's CSRF tok
 checks it for a cookie), ``skills.transfer.plan_import``/``plan_experts_csv`` and
 ``apply_import`` in one transaction (``skills.transfer_api.importing``: queued with every other
 taxonomy write, and a clash with stored data is a 409 page), with one audit record per change as
-the API writes them, then the same ``on_change`` the API calls, which reloads the routing engine's pool. Bad input is a 4xx
-page with an error summary: 400 (no text, both a file and text, not UTF-8, not JSON), 403 (no CSRF
-token, not an admin), 408 (slower than ``server.body_timeout_s``), 413 (over
-``server.max_body_bytes``), 422 (a report with problems), 409 (Apply after the pool changed).
+the API writes them, then the same ``on_change`` the API calls, which reloads the routing
+engine's pool. Bad input is a 4xx page with an error summary: 400 (no text, both a file and
+text, not UTF-8, not JSON), 403 (no CSRF token, not an admin), 408 (slower than
+``server.body_timeout_s``), 413 (over ``server.max_body_bytes``), 422 (a report with problems),
+409 (Apply after the pool changed).
 """
 
 from __future__ import annotations
