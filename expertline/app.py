@@ -41,6 +41,7 @@ from base.metrics import METRICS, may_scrape_unauthenticated
 from expertline import operations, schema, tokens_api
 from expertline.auth import bearer, resolve_token
 from expertline.governance import api as governance_api
+from expertline.governance.store import key_source
 from expertline.serving import ALONE, Leadership
 from pages.access import cookie_principal
 from pages.contact_pages import ContactSource, setup_contacts
@@ -102,6 +103,7 @@ def create_app(config: Config, *, demo: bool = False,
         traffic=erlang.traffic, erlang_c=erlang.erlang_c, erlang_a=erlang.erlang_a,
         staff=erlang.staff))
     telephony.wiring.setup(app, config=config, sessions=sessions_of(app),
+                           optout_key=key_source(sessions_of(app), config.retention),
                            routing=lambda: engine_of(app), chat_page=False,
                            triage=lambda text: engine_of(app).triage(text),
                            guard=leadership.guard(), book_callback=callback_booking(app))

@@ -29,7 +29,7 @@ from telephony.connect import Connector
 from telephony.dedup import CallIndex, RecentKeys, Replies
 from telephony.gateway import Gateway
 from telephony.ivr import IvrRules
-from telephony.optouts import OptOuts
+from telephony.optouts import OptOutKey, OptOuts
 from telephony.prompts import CY, EN
 from telephony.signature import SignatureCheck
 from telephony.tasks import Schedule, Tasks
@@ -50,7 +50,7 @@ class BookCallback(Protocol):
 
 class Telephony:
     def __init__(self, *, config: Config, routing: Callable[[], RoutingPort], triage: Triage,
-                 gateway: Gateway, sessions: Sessions,
+                 gateway: Gateway, sessions: Sessions, optout_key: OptOutKey,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time,
                  schedule: Schedule | None = None, guard: Guard | None = None,
@@ -70,7 +70,7 @@ class Telephony:
         self.replies = Replies(clock=clock)
         self.messages_seen = RecentKeys(clock=clock)
         self.calls = CallIndex(clock=clock, ttl_s=6 * 3600, size=100_000)
-        self.optouts = OptOuts(sessions)
+        self.optouts = OptOuts(sessions, optout_key)
         self.chat_opens = RateLimit(config.limits.chat_opens_per_min)
         self.message_senders = RateLimit(config.limits.messages_per_number_per_min)
         self.tasks = Tasks()

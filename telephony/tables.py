@@ -2,8 +2,9 @@
 the phone bridges in progress.
 
 An opt-out (STOP) must outlive a restart and be seen by every process, so it lives in the
-database, not in memory. Only a SHA-256 of the address is kept: enough to recognise the number
-when it writes again or when a message is about to go to it, without storing it in clear.
+database, not in memory. Only a keyed hash of the address is kept (``telephony.optouts``):
+enough to recognise the number when it writes again or when a message is about to go to it,
+without storing it in clear or in a form that could be worked back without the key.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from base.errors import NotFound
 from router.ports import RoutingPort, Triage
 from telephony import announcements, chat, legs, messaging, urls, voice
 from telephony.gateway import Gateway, LoopbackGateway, make_gateway
+from telephony.optouts import OptOutKey
 from telephony.service import GATEWAY, TELEPHONY, BookCallback, Telephony
 from telephony.tasks import Schedule
 from telephony.webhooks import messaging_webhook, voice_webhook
@@ -43,7 +44,7 @@ VOICE_ROUTES = {
 
 
 def setup(app: web.Application, *, config: Config, sessions: Sessions,
-          routing: Callable[[], RoutingPort],
+          optout_key: OptOutKey, routing: Callable[[], RoutingPort],
           triage: Triage, gateway: Callable[[], Gateway] | None = None,
           clock: Callable[[], float] = time.monotonic,
           wall_clock: Callable[[], float] = time.time,
@@ -53,15 +54,18 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
     another package serves the citizen's page) ``/chat``.
 
     ``sessions`` opens a database session (opt-outs, resume tokens and phone bridges live
-    there); ``routing`` returns the engine (called once it runs); ``triage`` is the skills
-    graph's ``triage(text)``; ``gateway`` makes the outbound gateway (default: Twilio when an
-    auth token is configured, else loopback); ``clock`` is monotonic (idempotency memories),
-    ``wall_clock`` epoch seconds (web chat resume tokens and when a callback retry is due,
-    which outlive the process); ``schedule`` runs work later: callback retries, web chat
-    position checks and resume windows (default: the event loop's timers); ``guard`` runs in
-    every phone bridge write's transaction (the routing leader's fence); ``book_callback``
-    books a scheduled callback for a citizen who reached an organisation out of hours
-    (``[local.ORG]``; None: they hear or read only the out-of-hours message).
+    there); ``optout_key`` is the key of the opt-outs' hashes, or an async function that returns
+    it (``telephony.optouts``; the composition root passes the key of citizen references, the
+    same in every process on the database); ``routing`` returns the engine (called once it
+    runs); ``triage`` is the skills graph's ``triage(text)``; ``gateway`` makes the outbound
+    gateway (default: Twilio when an auth token is configured, else loopback); ``clock`` is
+    monotonic (idempotency memories), ``wall_clock`` epoch seconds (web chat resume tokens and
+    when a callback retry is due, which outlive the process); ``schedule`` runs work later:
+    callback retries, web chat position checks and resume windows (default: the event loop's
+    timers); ``guard`` runs in every phone bridge write's transaction (the routing leader's
+    fence); ``book_callback`` books a scheduled callback for a citizen who reached an
+    organisation out of hours (``[local.ORG]``; None: they hear or read only the out-of-hours
+    message).
     """
     for path, handler in VOICE_ROUTES.items():
         app.router.add_post(path, voice_webhook(handler))
@@ -75,8 +79,9 @@ def setup(app: web.Application, *, config: Config, sessions: Sessions,
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         made = gateway() if gateway is not None else make_gateway(config.twilio)
         tel = Telephony(config=config, routing=routing, triage=triage, gateway=made,
-                        sessions=sessions, clock=clock, wall_clock=wall_clock,
-                        schedule=schedule, guard=guard, book_callback=book_callback)
+                        sessions=sessions, optout_key=optout_key, clock=clock,
+                        wall_clock=wall_clock, schedule=schedule, guard=guard,
+                        book_callback=book_callback)
         app[GATEWAY] = made
         app[TELEPHONY] = tel
         await tel.connector.restore()  # bridges a previous process left open

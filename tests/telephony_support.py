@@ -31,6 +31,7 @@ from base.errors import Conflict, NotFound
 from base.http import error_middleware
 from expertline import schema
 from expertline.app import DATABASE
+from expertline.governance.store import key_source
 from router.ports import (
     Announcement,
     Assigned,
@@ -48,6 +49,7 @@ from router.ports import (
     TranscriptLine,
 )
 from telephony.gateway import Gateway
+from telephony.optouts import OptOutKey
 from telephony.service import BookCallback
 from telephony.signature import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, sign
 
@@ -325,10 +327,12 @@ def telephony_app(config: Config, routing: FakeRouting, *,
                   gateway: Callable[[], Gateway] | None = None,
                   schedule: ManualScheduler | None = None,
                   guard: Guard | None = None,
-                  book_callback: BookCallback | None = None) -> web.Application:
+                  book_callback: BookCallback | None = None,
+                  optout_key: OptOutKey | None = None) -> web.Application:
     """A bare application with the real error middleware, a real database (opt-outs and chat
     resume tokens live there) and ``telephony.wiring.setup``. With a ``schedule`` its virtual
-    time is also telephony's wall clock."""
+    time is also telephony's wall clock. The opt-outs' key is, as in the application, the
+    database's key of references (``optout_key`` to give another)."""
     app = web.Application(middlewares=[error_middleware])
 
     async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -340,7 +344,8 @@ def telephony_app(config: Config, routing: FakeRouting, *,
         return app[DATABASE].session()
 
     app.cleanup_ctx.append(database_ctx)
-    telephony.wiring.setup(app, config=config, sessions=sessions,
+    key = optout_key if optout_key is not None else key_source(sessions, config.retention)
+    telephony.wiring.setup(app, config=config, sessions=sessions, optout_key=key,
                            routing=lambda: routing, triage=keyword_triage, gateway=gateway,
                            schedule=schedule, guard=guard, book_callback=book_callback,
                            **({} if schedule is None else {"wall_clock": schedule.time}))

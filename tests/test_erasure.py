@@ -1,7 +1,9 @@
 """Subject access and erasure for one citizen's number (issue 18), through the admin API and the
 command line, on a real database: every record of the number is found whatever form it is typed
 in; erasure leaves no table holding its digits (the audit log names it by reference only);
-non-admins get 403; bad bodies get a 4xx and change nothing; an open contact refuses erasure."""
+non-admins get 403; bad bodies get a 4xx and change nothing; an open contact refuses erasure.
+Opt-outs are found and erased whether stored keyed (HMAC under the key of references) or, from
+before that, as a bare SHA-256."""
 
 from __future__ import annotations
 
@@ -16,15 +18,19 @@ import sqlalchemy as sa
 from aiohttp.test_utils import TestClient
 
 from base import audit
+from base.config import RetentionConfig
 from base.db import Database
 from expertline.app import DATABASE
 from expertline.cli import main
+from expertline.governance.store import key_source, pseudonym_key
+from expertline.governance.tables import PseudonymKeyRow
 from expertline.schema import database
 from expertline.tables import metadata
 from router.context import engine_of
 from router.tables import ContactRow, MessageRow
 from scheduler.tables import ScheduledCallbackRow
 from skills.watch import EVERYTHING
+from telephony.optouts import keyed_hash
 from telephony.tables import CallBridgeRow, OptOutRow
 from tests.conftest import TokenFactory
 from tests.engine_support import T0, seed_pool
@@ -39,9 +45,16 @@ def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+async def database_key(db: Database) -> bytes:
+    async with db.transaction() as session:
+        return await pseudonym_key(session, RetentionConfig())
+
+
 async def seed_citizen(db: Database) -> None:
-    """Their call, their WhatsApp chat, a callback to them, a stale bridge, an opt-out; and
-    another citizen's call that must stay as it is."""
+    """Their call, their WhatsApp chat, a callback to them, a stale bridge, their opt-outs (SMS
+    keyed, WhatsApp from before opt-outs were keyed); and another citizen's call and legacy
+    opt-out that must stay as they are."""
+    key = await database_key(db)
     async with db.transaction() as session:
         session.add_all([
             ContactRow(id="c-call", seq=1, external_ref="CA-1", channel="voice", medium="phone",
@@ -72,7 +85,9 @@ async def seed_citizen(db: Database) -> None:
                           state={"contact_id": "c-back", "phase": "retry_wait",
                                  "callback_number": NUMBER},
                           context={"lang": "en"}),
-            OptOutRow(address_hash=_sha(f"whatsapp:{NUMBER}")),
+            OptOutRow(address_hash=_sha(f"whatsapp:{NUMBER}"),
+                      created_at=datetime(2025, 3, 1, tzinfo=UTC)),
+            OptOutRow(address_hash=keyed_hash(key, NUMBER)),
             OptOutRow(address_hash=_sha(OTHER)),
         ])
 
@@ -118,7 +133,8 @@ async def test_subject_access_finds_every_record_in_any_form_and_is_audited(
     assert [m["text"] for m in chat["messages"]] == ["call me on 07700900123", "will do"]
     assert chat["state"] == "abandoned" and chat["ended_at"].startswith("2026-")
     assert {c["state"] for c in found["callbacks"]} == {"submitted", "pending"}
-    assert [o["address"] for o in found["opt_outs"]] == [f"whatsapp:{NUMBER}"]
+    assert [o["address"] for o in found["opt_outs"]] == [f"whatsapp:{NUMBER}", NUMBER]
+    assert found["opt_outs"][0]["since"].startswith("2025-03-01")
     assert found["bridges"] == [{"contact_id": "c-back", "phase": "retry_wait"}]
     async with client.app[DATABASE].session() as session:
         (entry,) = await audit.list_entries(session, entity="citizen")
@@ -144,9 +160,11 @@ async def test_erasure_leaves_no_trace_of_the_number_anywhere(
     done = await resp.json()
     assert done == {"reference": done["reference"], "contacts_anonymised": 3,
                     "first_words_blanked": 2, "messages_deleted": 2, "callbacks_cancelled": 0,
-                    "callbacks_anonymised": 1, "bridges_deleted": 1, "opt_outs_deleted": 1}
+                    "callbacks_anonymised": 1, "bridges_deleted": 1, "opt_outs_deleted": 2}
     assert await holding(db, DIGITS) == []
-    assert await holding(db, _sha(f"whatsapp:{NUMBER}")) == []  # the opt-out's hash
+    assert await holding(db, _sha(f"whatsapp:{NUMBER}")) == []  # the legacy opt-out's hash
+    assert await holding(db, keyed_hash(await database_key(db), NUMBER)) == []  # the keyed one
+    assert await holding(db, _sha(OTHER)) == ["messaging_opt_out.address_hash"]
     # only the audit names the erasure, by its reference
     (entry,) = [e for e in await _trail(client) if e.action == "erase"]
     assert (entry.entity, entry.entity_id) == ("citizen", done["reference"])
@@ -162,6 +180,44 @@ async def test_erasure_leaves_no_trace_of_the_number_anywhere(
                                      json={"number": NUMBER})).json()
     assert [c["anonymised"] for c in again["contacts"]] == [True, True, True]
     assert again["counts"]["messages"] == again["counts"]["opt_outs"] == 0
+
+
+async def test_a_stop_texted_to_the_application_is_keyed_found_and_erased(
+        client: TestClient, people: dict[str, Any]) -> None:
+    """The application's opt-outs use the database's key of references: subject access and
+    erasure, which compute the hash from the number, find the row the webhook wrote."""
+    db = client.app[DATABASE]
+    resp = await client.post("/twilio/messaging", data={
+        "MessageSid": "SM" + "7" * 32, "From": OTHER, "To": "+443000000000", "Body": "STOP"})
+    assert resp.status == 200, await resp.text()
+    keyed = keyed_hash(await database_key(db), OTHER)
+    assert await holding(db, keyed) == ["messaging_opt_out.address_hash"]
+    # the citizen's other (legacy) row went when the STOP was checked: keyed only now
+    assert await holding(db, _sha(OTHER)) == []
+    found = await (await client.post("/api/v1/subject-access", headers=people["admin"],
+                                     json={"number": OTHER})).json()
+    assert [o["address"] for o in found["opt_outs"]] == [OTHER]
+    resp = await client.post("/api/v1/erasure", headers=people["admin"], json={"number": OTHER})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["opt_outs_deleted"] == 1
+    assert await holding(db, keyed) == []
+
+
+async def test_every_process_gets_the_same_key_even_when_two_make_it_at_once(
+        db_url: str) -> None:
+    """Migration 0008 makes the database's key; were it missing, two processes (here two
+    engines) that make it at the same moment still end up with one key, the same for both."""
+    async with database(db_url) as db:
+        made = await database_key(db)
+        assert len(made) == 64
+        async with db.transaction() as session:
+            await session.delete(await session.get(PseudonymKeyRow, 1))
+        async with database(db_url) as other:
+            keys = await asyncio.gather(key_source(db.session, RetentionConfig())(),
+                                        key_source(other.session, RetentionConfig())())
+        assert keys[0] == keys[1] == await database_key(db) != made
+        given = RetentionConfig(pseudonym_key="from the environment")
+        assert await key_source(db.session, given)() == b"from the environment"
 
 
 async def test_an_open_contact_refuses_erasure_and_nothing_changes(

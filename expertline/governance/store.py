@@ -6,7 +6,8 @@ Every citizen's number or words sits in one of these columns:
   ``contact.first_words`` (what they said to triage), ``contact_message.text`` (the chat);
 - ``scheduled_callback.number``;
 - ``call_bridge.state`` (a callback's number, while a phone bridge is in progress);
-- ``messaging_opt_out.address_hash`` (a SHA-256 of an address that sent STOP).
+- ``messaging_opt_out.address_hash`` (an HMAC of an address that sent STOP under the key of
+  references; a row older than that, a plain SHA-256: ``telephony.optouts``).
 
 The audit log never holds a number in clear (callbacks are audited masked), and the access log
 names contacts by id.
@@ -15,6 +16,7 @@ names contacts by id.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,7 +25,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from base.access_log import AccessLogEntry
 from base.audit import AuditEntry
 from base.config import RetentionConfig
-from base.db import core_table
+from base.db import Sessions, core_table, writing
+from base.errors import Busy, Conflict
 from expertline.governance.tables import AuditPurgeRow, PseudonymKeyRow
 from router.model import ContactState
 from router.tables import (
@@ -85,3 +88,22 @@ async def pseudonym_key(session: AsyncSession, retention: RetentionConfig) -> by
         session.add(row)
         await session.flush()
     return row.key.encode("utf-8")
+
+
+def key_source(sessions: Sessions, retention: RetentionConfig) -> Callable[[], Awaitable[bytes]]:
+    """``pseudonym_key`` in a transaction of its own, for code that keeps the key (telephony's
+    opt-outs). Migration 0008 makes the database's key, so it is normally there; if two
+    processes found it missing and made it at once, one is refused (a clash, or on SQLite a
+    busy database) and reads the other's."""
+
+    async def once() -> bytes:
+        async with writing(sessions) as session:
+            return await pseudonym_key(session, retention)
+
+    async def load() -> bytes:
+        try:
+            return await once()
+        except (Conflict, Busy):
+            return await once()
+
+    return load

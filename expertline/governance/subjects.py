@@ -18,7 +18,6 @@ with the number's reference as the id: the audit log never holds the number in c
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +45,7 @@ from expertline.governance.store import (
     connection,
     pseudonym_key,
 )
+from telephony.optouts import keyed_hash, legacy_hash
 
 CONTACT_FIELDS = ("id", "state", "reason", "channel", "medium", "skill", "language", "org",
                   "expert_id", "address", "callback_number", "first_words", "waited_s")
@@ -58,18 +58,20 @@ class Subject:
     number: str  # E.164
     reference: str  # 12 hex digits of HMAC-SHA256
     forms: tuple[str, ...] = field(default=())  # as it may be stored, in clear or anonymised
-
-    @property
-    def opt_out_hashes(self) -> dict[str, str]:
-        """SHA-256 (``telephony.optouts``) of each address the number texts from."""
-        return {hashlib.sha256(f.encode("utf-8")).hexdigest(): f
-                for f in refs.stored_forms(self.number)}
+    # each address the number texts from, by the hashes its opt-out may be stored as
+    opt_out_hashes: dict[str, str] = field(default_factory=dict)
 
 
 def subject(key: bytes, raw: str) -> Subject:
+    """The number, its reference and the forms it may be stored in. An opt-out is kept as an
+    HMAC of the address under ``key`` or, written before that, a plain SHA-256
+    (``telephony.optouts``): both are looked for."""
     number = refs.normalise(raw)
     reference = refs.reference(key, number)
-    return Subject(number, reference, (*refs.stored_forms(number), refs.ANON + reference))
+    texts_from = refs.stored_forms(number)
+    hashes = {h: address for address in texts_from
+              for h in (keyed_hash(key, address), legacy_hash(address))}
+    return Subject(number, reference, (*texts_from, refs.ANON + reference), hashes)
 
 
 @dataclass
@@ -125,7 +127,8 @@ async def find(session: AsyncSession, who: Subject) -> Found:
     hashes = who.opt_out_hashes
     opt_outs = [{"address": hashes[r["address_hash"]], "since": _iso(r["created_at"])}
                 for r in (await conn.execute(sa.select(OPT_OUT).where(
-                    OPT_OUT.c.address_hash.in_(list(hashes))))).mappings()]
+                    OPT_OUT.c.address_hash.in_(list(hashes)))
+                    .order_by(OPT_OUT.c.created_at, OPT_OUT.c.address_hash))).mappings()]
     bridges = [{"contact_id": r["contact_id"], "phase": r["state"].get("phase")}
                for r in await _bridges(conn, who, ids)]
     reads = [{"at": _iso(r["at"]), "actor": r["actor"], "contact_id": r["contact_id"],
