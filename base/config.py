@@ -202,12 +202,15 @@ class RetentionConfig:
     time), and the key of the references that replace anonymised numbers. A finished contact
     keeps its number for ``citizen_numbers_days`` and its words for ``transcripts_days``, then
     is deleted with its history after ``contact_history_days``; audit and access-log records go
-    after ``audit_days``. Open contacts and pending callbacks are never purged."""
+    after ``audit_days``; sign-in records (browser sessions, sign-in links, federated sign-ins
+    under way) ``sign_in_days`` after they are over. Open contacts, pending callbacks, live
+    sessions and unused links still valid are never purged."""
 
     citizen_numbers_days: int = 30
     transcripts_days: int = 30
     contact_history_days: int = 365
     audit_days: int = 2190
+    sign_in_days: int = 30
     purge_at: str = "03:30"
     pseudonym_key: str = ""  # EXPERTLINE_PSEUDONYM_KEY only; "" = a random key kept in the db
 
@@ -508,7 +511,7 @@ def _validate_routing(routing: RoutingConfig) -> None:
 
 def _validate_retention(retention: RetentionConfig) -> None:
     for name in ("citizen_numbers_days", "transcripts_days", "contact_history_days",
-                 "audit_days"):
+                 "audit_days", "sign_in_days"):
         _check(getattr(retention, name) >= 1, f"retention.{name}", "must be at least 1 day")
     longest = max(retention.citizen_numbers_days, retention.transcripts_days)
     _check(retention.contact_history_days >= longest, "retention.contact_history_days",

@@ -1,7 +1,9 @@
 """Retention (issue 18, information governance): the policy in config, the pure decision of what
 passed its period, and the purge on a real database on an injected clock: exactly what passed
 its period goes (rows either side of each boundary), open contacts and pending callbacks stay,
-a dry run changes nothing and reports what the run then does, and the run audits itself."""
+a dry run changes nothing and reports what the run then does, and the run audits itself. Sign-in
+records (browser sessions, sign-in links, federated sign-ins) go once over and past their period;
+a live session or a valid unused link stays, however old."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from expertline.governance.policy import Action, Kind, passed, plan
 from expertline.governance.purge import purge
 from expertline.schema import database
 from expertline.tables import metadata
+from pages.tables import OidcLoginRow, SignInLinkRow, WebSessionRow
 from router.tables import (
     ContactEventRow,
     ContactRow,
@@ -40,7 +43,7 @@ from scheduler.tables import ScheduledCallbackRow
 from tests.conftest import make_config
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
-POLICY = RetentionConfig()  # 30 days numbers and words, 365 history, 2190 audit
+POLICY = RetentionConfig()  # 30 days numbers, words and sign-ins, 365 history, 2190 audit
 DAY = 86_400.0
 SECOND = 1.0
 
@@ -55,12 +58,14 @@ def ago(days: float, seconds: float = 0.0) -> float:
 def test_the_policy_defaults_and_its_config_section(tmp_path: Path) -> None:
     config = load_config(None, {"EXPERTLINE_PSEUDONYM_KEY": "s3cret"})
     assert (config.retention.citizen_numbers_days, config.retention.transcripts_days,
-            config.retention.contact_history_days, config.retention.audit_days) == (
-        30, 30, 365, 2190)
+            config.retention.contact_history_days, config.retention.audit_days,
+            config.retention.sign_in_days) == (30, 30, 365, 2190, 30)
     assert config.retention.pseudonym_key == "s3cret"
     for body, message in [
         ("citizen_numbers_days = 0", "retention.citizen_numbers_days: must be at least 1"),
         ("contact_history_days = 20", "retention.contact_history_days: must be at least"),
+        ("sign_in_days = 0", "retention.sign_in_days: must be at least 1 day"),
+        ("sign_in_days = -30", "retention.sign_in_days: must be at least 1 day"),
         ('purge_at = "25:00"', "retention.purge_at: must be a time HH:MM"),
         ("keep_forever = true", "retention.keep_forever: unknown key"),
     ]:
@@ -81,6 +86,10 @@ def test_a_record_passes_its_period_strictly_after_it() -> None:
     trail = steps[(Kind.AUDIT, "audit_entry", Action.DELETE)]
     assert passed(NOW - timedelta(days=2190, seconds=1), trail)
     assert not passed(NOW - timedelta(days=2190), trail)
+    signed_in = steps[(Kind.SIGN_IN, "web_session", Action.DELETE)]
+    assert signed_in.before == NOW - timedelta(days=30)
+    assert [s.table for s in plan(NOW, POLICY) if s.kind is Kind.SIGN_IN] == [
+        "web_session", "sign_in_link", "oidc_login"]
     # the longest period runs first, so what it deletes is not counted again
     assert [s.kind for s in plan(NOW, POLICY)][:2] == [Kind.CONTACT_HISTORY] * 2
     with pytest.raises(ValueError, match="aware"):
@@ -184,7 +193,7 @@ async def test_the_purge_removes_exactly_what_passed_its_period(db_url: str) -> 
         assert dry.dry_run and not done.dry_run
         assert [o.rows for o in dry.outcomes] == [o.rows for o in done.outcomes]
         assert done.totals() == {"contact_history": 2, "transcripts": 3,
-                                 "citizen_numbers": 3, "audit": 2}
+                                 "citizen_numbers": 3, "audit": 2, "sign_in": 0}
         rows = {(o.step.kind.value, o.step.table, o.step.action.value): o
                 for o in done.outcomes}
         deleted = rows[("contact_history", "contact", "delete")]
@@ -239,6 +248,122 @@ async def test_the_purge_uses_the_configured_key(sqlite_url: str) -> None:
     assert row.address == "anon:" + refs.reference(b"secret", "+447700900123")
 
 
+# --- sign-in records -------------------------------------------------------------------------
+
+HOUR = timedelta(hours=1)
+
+
+def at(days: float, seconds: float = 0.0) -> datetime:
+    """The instant ``days`` (and ``seconds`` more) before NOW."""
+    return NOW - timedelta(days=days, seconds=seconds)
+
+
+def _web_session(key: str, *, created: datetime, expires: datetime,
+                 revoked: datetime | None = None) -> WebSessionRow:
+    return WebSessionRow(id_hash=key, role="expert", expert_id="e-ann", label="Ann",
+                         csrf_token="c", created_at=created, last_seen_at=created,
+                         expires_at=expires, revoked_at=revoked)
+
+
+def _link(key: str, *, created: datetime, expires: datetime,
+          used: datetime | None = None) -> SignInLinkRow:
+    return SignInLinkRow(token_hash=key, role="expert", expert_id="e-ann", created_at=created,
+                         expires_at=expires, used_at=used)
+
+
+def _oidc(key: str, *, created: datetime, expires: datetime,
+          used: datetime | None = None) -> OidcLoginRow:
+    return OidcLoginRow(state_hash=key, browser_hash="b", provider="kingsmere", nonce="n",
+                        code_verifier="v", created_at=created, expires_at=expires, used_at=used)
+
+
+async def _seed_sign_ins(db: Database) -> None:
+    """Sign-in records over and past 30 days (``-gone``), either side of the boundary, over
+    but recently, and live or still valid however long ago they were made."""
+    async with db.transaction() as session:
+        session.add_all([
+            _web_session("s-revoked-gone", created=at(31), expires=at(31) + 12 * HOUR,
+                         revoked=at(31) + HOUR),
+            _web_session("s-expired-gone", created=at(32), expires=at(32) + 12 * HOUR),
+            _web_session("s-edge-gone", created=at(30, 12 * 3600 + 1),
+                         expires=at(30, SECOND)),
+            _web_session("s-edge", created=at(30, 12 * 3600), expires=at(30)),  # exactly 30 days
+            _web_session("s-revoked", created=at(2), expires=at(2) + 12 * HOUR,
+                         revoked=at(2) + HOUR),
+            # past its end long ago but revoked yesterday: its end is the later of the two
+            _web_session("s-late-sign-out", created=at(400), expires=at(400) + 12 * HOUR,
+                         revoked=at(1)),
+            _web_session("s-live", created=at(400), expires=NOW + HOUR),  # live, however old
+        ])
+        session.add_all([
+            # used within minutes: its end is when it would have expired (the later)
+            _link("l-used-gone", created=at(50), expires=at(50) + HOUR,
+                  used=at(50) + timedelta(minutes=5)),
+            _link("l-expired-gone", created=at(40), expires=at(39)),
+            _link("l-used", created=at(10), expires=at(10) + HOUR,
+                  used=at(10) + timedelta(minutes=1)),
+            _link("l-expired", created=at(30), expires=at(29)),
+            _link("l-valid", created=at(400), expires=NOW + HOUR),  # unused and valid: kept
+        ])
+        session.add_all([
+            _oidc("o-used-gone", created=at(31), expires=at(31) + timedelta(minutes=10),
+                  used=at(31) + timedelta(minutes=1)),
+            _oidc("o-expired-gone", created=at(60), expires=at(60) + timedelta(minutes=10)),
+            _oidc("o-used", created=at(1), expires=at(1) + timedelta(minutes=10),
+                  used=at(1) + timedelta(minutes=1)),
+            _oidc("o-live", created=NOW - timedelta(minutes=2),
+                  expires=NOW + timedelta(minutes=8)),
+        ])
+
+
+async def test_the_purge_deletes_sign_in_records_over_and_past_their_period(
+        db_url: str) -> None:
+    async with database(db_url) as db:
+        await _seed_sign_ins(db)
+        before = await snapshot(db)
+        dry = await purge(db.session, now=NOW, policy=POLICY, dry_run=True, actor="tester")
+        assert await snapshot(db) == before  # nothing deleted, nothing audited
+        done = await purge(db.session, now=NOW, policy=POLICY, actor="tester")
+        assert [o.to_json() for o in dry.outcomes] == [o.to_json() for o in done.outcomes]
+        assert done.totals() == {"contact_history": 0, "transcripts": 0, "citizen_numbers": 0,
+                                 "audit": 0, "sign_in": 7}
+        steps = {o.step.table: o for o in done.outcomes if o.step.kind is Kind.SIGN_IN}
+        assert {t: (o.rows, o.step.action, o.step.before) for t, o in steps.items()} == {
+            t: (n, Action.DELETE, at(30)) for t, n in
+            (("web_session", 3), ("sign_in_link", 2), ("oidc_login", 2))}
+        # the oldest end among them: the later of expires_at and revoked_at/used_at
+        assert steps["web_session"].oldest == at(32) + 12 * HOUR
+        assert steps["sign_in_link"].oldest == at(50) + HOUR
+        assert steps["oidc_login"].oldest == at(60) + timedelta(minutes=10)
+
+        async with db.session() as session:
+            sessions = {r.id_hash for r in (await session.exec(select(WebSessionRow))).all()}
+            links = {r.token_hash for r in (await session.exec(select(SignInLinkRow))).all()}
+            logins = {r.state_hash for r in (await session.exec(select(OidcLoginRow))).all()}
+            (own,) = await audit.list_entries(session, entity="retention")
+        assert sessions == {"s-edge", "s-revoked", "s-late-sign-out", "s-live"}
+        assert links == {"l-used", "l-expired", "l-valid"}
+        assert logins == {"o-used", "o-live"}
+        assert own.after is not None and own.after["totals"]["sign_in"] == 7
+        assert [(s["table"], s["rows"]) for s in own.after["steps"]
+                if s["kind"] == "sign_in"] == [
+            ("web_session", 3), ("sign_in_link", 2), ("oidc_login", 2)]
+
+        again = await purge(db.session, now=NOW, policy=POLICY, actor="tester")
+        assert again.totals()["sign_in"] == 0  # nothing is purged twice
+        # the shortest period, a little later: all that is over goes, the live session and
+        # the valid link stay (and the sign-in that expired minutes ago until its day is up)
+        later = await purge(db.session, now=NOW + timedelta(minutes=30),
+                            policy=RetentionConfig(sign_in_days=1), dry_run=True)
+        # and a period the config would refuse cannot reach what is not over either
+        wrong = await purge(db.session, now=NOW, policy=RetentionConfig(sign_in_days=-1),
+                            dry_run=True)
+        for report in (later, wrong):
+            assert {o.step.table: o.rows for o in report.outcomes
+                    if o.step.kind is Kind.SIGN_IN} == {
+                "web_session": 3, "sign_in_link": 2, "oidc_login": 1}
+
+
 # --- by hand and every day --------------------------------------------------------------------
 
 async def test_expertline_purge_dry_run_then_for_real(
@@ -248,6 +373,10 @@ async def test_expertline_purge_dry_run_then_for_real(
     async with database(db_url) as db, db.transaction() as session:
         session.add(_contact("c-old", 1, ended=now - 400 * DAY, address="+447700900123"))
         session.add(_contact("c-new", 2, ended=now - 40 * DAY, address="+447700900123"))
+        made = datetime.fromtimestamp(now - 40 * DAY, UTC)
+        session.add(SignInLinkRow(token_hash="l-old", role="expert", created_at=made,
+                                  expires_at=made + timedelta(hours=1),
+                                  used_at=made + timedelta(minutes=5)))
     capsys.readouterr()
 
     async def run(*argv: str) -> tuple[int, str]:
@@ -257,13 +386,14 @@ async def test_expertline_purge_dry_run_then_for_real(
     code, out = await run("--dry-run", "--json")
     dry = json.loads(out)
     assert code == 0 and dry["dry_run"] and dry["totals"] == {
-        "contact_history": 1, "transcripts": 0, "citizen_numbers": 1, "audit": 0}
+        "contact_history": 1, "transcripts": 0, "citizen_numbers": 1, "audit": 0, "sign_in": 1}
     oldest = {(s["kind"], s["table"]): s["oldest"] for s in dry["steps"]}
     assert oldest[("contact_history", "contact")][:10] == (
         f"{datetime.fromtimestamp(now - 400 * DAY, UTC):%Y-%m-%d}")
     code, out = await run("--dry-run")
     assert code == 0 and "(dry run: nothing changed)" in out
     assert "contact_history  contact             delete     1" in out
+    assert "sign_in          sign_in_link        delete     1" in out
     async with database(db_url) as db, db.session() as session:
         assert len((await session.exec(select(ContactRow))).all()) == 2
         assert await audit.list_entries(session, entity="retention") == []
@@ -274,6 +404,8 @@ async def test_expertline_purge_dry_run_then_for_real(
         (left,) = (await session.exec(select(ContactRow))).all()
         (own,) = await audit.list_entries(session, entity="retention")
     assert left.id == "c-new" and left.address.startswith("anon:")
+    async with database(db_url) as db, db.session() as session:
+        assert (await session.exec(select(SignInLinkRow))).all() == []
     assert own.actor == "cli" and own.after is not None and own.after["totals"] == done["totals"]
 
 

@@ -7,7 +7,9 @@ A record *passed* when its time is strictly before that instant (``passed``): on
 that is deleted is not also counted as anonymised, and each count is of rows really changed.
 
 Only what is over is ever touched: a contact when it is finished (completed, abandoned or
-failed; its time is when it ended) and a scheduled callback once it is no longer pending.
+failed; its time is when it ended), a scheduled callback once it is no longer pending, and a
+sign-in record (browser session, sign-in link, federated sign-in under way) once it is over
+(revoked or used, or past its ``expires_at``; its time is the later of the two).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class Kind(StrEnum):
     TRANSCRIPTS = "transcripts"
     CITIZEN_NUMBERS = "citizen_numbers"
     AUDIT = "audit"
+    SIGN_IN = "sign_in"
 
     @property
     def key(self) -> str:
@@ -61,6 +64,9 @@ STEPS: tuple[tuple[Kind, str, Action], ...] = (
     (Kind.CITIZEN_NUMBERS, "scheduled_callback", Action.ANONYMISE),
     (Kind.AUDIT, "audit_entry", Action.DELETE),
     (Kind.AUDIT, "access_log", Action.DELETE),
+    (Kind.SIGN_IN, "web_session", Action.DELETE),  # signed out, or past its absolute end
+    (Kind.SIGN_IN, "sign_in_link", Action.DELETE),  # used or expired
+    (Kind.SIGN_IN, "oidc_login", Action.DELETE),  # used or expired
 )
 
 

@@ -12,7 +12,11 @@ one audit record of its own (``purge`` on ``retention``): the policy and every s
 - citizen numbers: a finished contact's ``address`` and ``callback_number``, and an over
   callback's ``number``, become ``anon:`` and their reference (``refs``);
 - audit: audit and access-log records are deleted (the audit log lets only this purge's
-  transaction delete, and only records older than its cut-off: ``governance.tables``).
+  transaction delete, and only records older than its cut-off: ``governance.tables``);
+- sign-in: a browser session, sign-in link or federated sign-in under way is deleted once it
+  is over (revoked or used, or past its ``expires_at``) and its end (the later of
+  ``expires_at`` and ``revoked_at``/``used_at``) is past ``sign_in_days``; a live session or
+  an unused link still valid is never selected, whatever its age.
 """
 
 from __future__ import annotations
@@ -40,7 +44,10 @@ from expertline.governance.store import (
     FINISHED,
     HISTORY,
     MESSAGE,
+    OIDC_LOGIN,
     READS,
+    SIGN_IN_LINK,
+    WEB_SESSION,
     callback_at,
     callback_is_over,
     connection,
@@ -94,6 +101,7 @@ class _Run:
     key: bytes
     apply: bool
     kept_from: float  # contacts that ended before this are deleted by the history step
+    now: datetime  # the run's instant (aware UTC): what ends after it is not over yet
 
 
 async def purge(sessions: Sessions, *, now: datetime, policy: RetentionConfig,
@@ -113,7 +121,8 @@ async def _steps(session: AsyncSession, now: datetime, policy: RetentionConfig, 
     steps = plan(now, policy)
     history = next(s for s in steps if s.kind is Kind.CONTACT_HISTORY)
     key = await pseudonym_key(session, policy)
-    run = _Run(await connection(session), key, not dry_run, history.before_s)
+    run = _Run(await connection(session), key, not dry_run, history.before_s,
+               now.astimezone(UTC))
     outcomes = [await STEP_RUNNERS[(s.table, s.action)](run, s) for s in steps]
     return PurgeReport(now.astimezone(UTC), dry_run, policy_json(policy), outcomes)
 
@@ -249,6 +258,37 @@ async def _delete_reads(run: _Run, step: Step) -> Outcome:
     return Outcome(step, rows, oldest)
 
 
+def _sign_in_ended(table: sa.Table, ended: str, run: _Run,
+                   step: Step) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]:
+    """Rows of a sign-in table that are over (``ended`` set, or past ``expires_at``) and whose
+    end, the later of ``expires_at`` and ``ended``, is past the step's period; and that end."""
+    expires, stop = table.c.expires_at, table.c[ended]
+    over = sa.or_(stop.is_not(None), expires <= run.now)
+    where = sa.and_(over, expires < step.before, sa.or_(stop.is_(None), stop < step.before))
+    end = sa.case((stop > expires, stop), else_=expires)
+    return where, end
+
+
+async def _delete_sign_ins(run: _Run, step: Step, table: sa.Table, ended: str) -> Outcome:
+    where, end = _sign_in_ended(table, ended, run, step)
+    rows, oldest = await _figures(run.conn, where, end, table)
+    if run.apply and rows:
+        await run.conn.execute(sa.delete(table).where(where))
+    return Outcome(step, rows, oldest)
+
+
+async def _delete_web_sessions(run: _Run, step: Step) -> Outcome:
+    return await _delete_sign_ins(run, step, WEB_SESSION, "revoked_at")
+
+
+async def _delete_sign_in_links(run: _Run, step: Step) -> Outcome:
+    return await _delete_sign_ins(run, step, SIGN_IN_LINK, "used_at")
+
+
+async def _delete_oidc_logins(run: _Run, step: Step) -> Outcome:
+    return await _delete_sign_ins(run, step, OIDC_LOGIN, "used_at")
+
+
 STEP_RUNNERS: dict[tuple[str, Action], Callable[[_Run, Step], Awaitable[Outcome]]] = {
     ("contact", Action.DELETE): _delete_contacts,
     ("scheduled_callback", Action.DELETE): _delete_callbacks,
@@ -258,4 +298,7 @@ STEP_RUNNERS: dict[tuple[str, Action], Callable[[_Run, Step], Awaitable[Outcome]
     ("scheduled_callback", Action.ANONYMISE): _anonymise_callbacks,
     ("audit_entry", Action.DELETE): _delete_audit,
     ("access_log", Action.DELETE): _delete_reads,
+    ("web_session", Action.DELETE): _delete_web_sessions,
+    ("sign_in_link", Action.DELETE): _delete_sign_in_links,
+    ("oidc_login", Action.DELETE): _delete_oidc_logins,
 }

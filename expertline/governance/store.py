@@ -10,7 +10,8 @@ Every citizen's number or words sits in one of these columns:
   references; a row older than that, a plain SHA-256: ``telephony.optouts``).
 
 The audit log never holds a number in clear (callbacks are audited masked), and the access log
-names contacts by id.
+names contacts by id. The sign-in records (``web_session``, ``sign_in_link``, ``oidc_login``)
+hold no citizen data but name experts, roles, organisations and times (and hashes only).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from base.config import RetentionConfig
 from base.db import Sessions, core_table, writing
 from base.errors import Busy, Conflict
 from expertline.governance.tables import AuditPurgeRow, PseudonymKeyRow
+from pages.tables import OidcLoginRow, SignInLinkRow, WebSessionRow
 from router.model import ContactState
 from router.tables import (
     ContactEventRow,
@@ -53,6 +55,9 @@ OPT_OUT = core_table(OptOutRow)
 AUDIT = core_table(AuditEntry)
 READS = core_table(AccessLogEntry)
 AUDIT_PURGE = core_table(AuditPurgeRow)
+WEB_SESSION = core_table(WebSessionRow)
+SIGN_IN_LINK = core_table(SignInLinkRow)
+OIDC_LOGIN = core_table(OidcLoginRow)
 
 # a contact's history: every row that names it (the first five by foreign key)
 HISTORY = (("contact_events", EVENT), ("offers", OFFER), ("sessions", SESSION),
