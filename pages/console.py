@@ -35,6 +35,7 @@ SECTIONS = (
     ("/console/staffing", "Staffing"),
     ("/console/audit", "Audit log"),
 )
+ADMIN_ONLY = frozenset({"/console/import"})  # a supervisor is not shown what refuses them
 CONSOLE_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 LONDON = ZoneInfo("Europe/London")
 
@@ -51,6 +52,12 @@ def sign_in_first(request: web.Request) -> web.Response:
     return views.sign_in_first(request, "the console", "--role supervisor --org kingsmere-council")
 
 
+def sections_for(principal: Principal) -> tuple[tuple[str, str], ...]:
+    """The navigation entries ``principal`` may open."""
+    return tuple((href, label) for href, label in SECTIONS
+                 if principal.role is Role.ADMIN or href not in ADMIN_ONLY)
+
+
 def section_of(path: str) -> str:
     """The navigation entry a path belongs to (the longest prefix that matches)."""
     matches = [href for href, _ in SECTIONS if path == href or path.startswith(href + "/")]
@@ -61,7 +68,7 @@ def console_page(request: web.Request, who: SignedIn, template: str, *, title: s
                  status: int = 200, **context: Any) -> web.Response:
     return views.render(request, template, status=status, title=title,
                         csrf_token=who.csrf_token, who=views.describe(who.principal),
-                        sections=SECTIONS, section=section_of(request.path),
+                        sections=sections_for(who.principal), section=section_of(request.path),
                         here="/console", **context)
 
 

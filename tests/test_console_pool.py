@@ -312,6 +312,7 @@ async def pool_state(client: Client) -> dict[str, Any]:
 async def test_an_admin_s_dry_run_reports_each_row_and_apply_changes_the_pool(
         client: Client, pool_seeded: None) -> None:
     await as_admin(client)
+    assert 'href="/console/import"' in await page(client, "/console/skills")  # in the sections
     form_page = await page(client, "/console/import")
     assert 'enctype="multipart/form-data"' in form_page and "<script" not in form_page.split(
         "</head>")[1]
@@ -409,6 +410,7 @@ async def test_bad_input_gets_a_clear_4xx_page(client: Client, pool_seeded: None
 async def test_a_supervisor_is_told_imports_are_for_admins(client: Client,
                                                            pool_seeded: None) -> None:
     await as_supervisor(client)
+    assert 'href="/console/import"' not in await page(client, "/console/skills")  # not offered
     text = await page(client, "/console/import", 403)
     assert "Admins only" in text and "enctype" not in text
     before = await pool_state(client)
