@@ -54,6 +54,14 @@ async def test_an_expert_signs_in_with_a_link_and_the_desk_connects(site: TestSe
         await page.get_by_role("button", name="Sign in").click()
         await expect(page.get_by_role("heading", name="Expert desk")).to_be_visible()
         await expect(page.locator("#connection")).to_contain_text("Connected")
+        for box in ("Calls", "Chats and texts"):  # takes neither: told, not made available
+            await page.get_by_label(box).uncheck()
+        await page.get_by_role("button", name="Available").click()
+        await expect(page.locator("#takes-error")).to_contain_text("Choose calls")
+        await expect(page.get_by_label("Calls")).to_be_focused()
+        await expect(page.locator("#status-now")).not_to_contain_text("available")
+        await page.get_by_label("Chats and texts").check()
+        await expect(page.locator("#takes-error")).to_be_hidden()
         await page.get_by_role("button", name="Available").click()
         await expect(page.locator("#status-now")).to_contain_text("available")
         await no_serious_violations(page, "desk")
@@ -118,8 +126,13 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await chat.get_by_role("button", name="Send").click()
         await heard(desk.get_by_role("log"), "Citizen said: She went out at 3 am again")
         await no_serious_violations(chat, "chat-conversation-en")
+        link = "https://www.example.org/" + "averylongpathsegment" * 12  # no hyphen to break at
+        await chat.get_by_label("Your message").fill(link)
+        await chat.get_by_role("button", name="Send").click()
+        await expect(log).to_contain_text("averylongpathsegment")
         await chat.set_viewport_size({"width": 320, "height": 640})  # a small phone
         assert await chat.evaluate("document.documentElement.scrollWidth") <= 320
+        assert await log.evaluate("e => e.scrollWidth <= e.clientWidth")  # the link wraps
         await chat.screenshot(path=str(SHOTS / "chat-conversation-en-320.png"), full_page=True)
         await no_serious_violations(desk, "desk-conversation")
 
@@ -133,6 +146,9 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await desk.get_by_role("button", name="Complete").click()
         await expect(desk.get_by_role("button", name="End wrap-up now")).to_be_visible()
         await expect(chat.locator("#finished")).to_be_visible()
+        await expect(chat.locator("#finished-text")).to_be_focused()
+        await expect(chat.get_by_role("button", name="Print or save the conversation")
+                     ).to_be_visible()  # the ended conversation can still be kept
         await no_serious_violations(desk, "desk-wrapup")
         await desk.get_by_role("button", name="End wrap-up now").click()
         await expect(desk.locator("#status-now")).to_contain_text("available")

@@ -123,7 +123,9 @@ function finish(text) {
   if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.close();
   $("say").hidden = true;
   $("finished-text").textContent = text;
+  $("print-after").hidden = false; // the conversation stays on the page: it can still be kept
   $("finished").hidden = false;
+  $("finished-text").focus(); // the buttons the citizen was on are gone
   setStatus(text);
 }
 
@@ -132,6 +134,7 @@ function lost() {
   $("conversation").hidden = true;
   $("start").hidden = false;
   $("finished-text").textContent = words.lost;
+  $("print-after").hidden = true; // nothing is left on the page to print
   $("finished").hidden = false;
 }
 
@@ -179,7 +182,7 @@ $("end").addEventListener("click", () => {
   finish(words.ended);
 });
 
-$("print").addEventListener("click", () => window.print());
+for (const id of ["print", "print-after"]) $(id).addEventListener("click", () => window.print());
 
 $("switch-language").addEventListener("click", () => {
   // the chat carries on in the other language after the page reloads

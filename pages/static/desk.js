@@ -22,8 +22,8 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 function seconds(s) {
-  if (s >= 60) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
-  const n = Math.round(s);
+  const n = Math.round(s); // rounded first: 359.6 s is "6 min 0 s", never "5 min 60 s"
+  if (n >= 60) return `${Math.floor(n / 60)} min ${n % 60} s`;
   return n === 1 ? "1 second" : `${n} seconds`;
 }
 const CHANNEL = { voice: "Call", chat: "Chat" };
@@ -385,16 +385,30 @@ function shiftText(shift) {
 }
 
 // -- status buttons ----------------------------------------------------------------------------
+// What the expert takes; null (and the error shown by the boxes) when they ticked neither.
 function takes() {
   const chosen = ["takes-voice", "takes-chat"].filter((id) => $(id).checked).map((id) => $(id).value);
-  return chosen.length ? chosen : ["voice", "chat"];
+  $("takes-group").classList.toggle("govuk-form-group--error", !chosen.length);
+  $("takes-error").hidden = chosen.length > 0;
+  if (!chosen.length) $("takes-voice").focus();
+  return chosen.length ? chosen : null;
+}
+for (const id of ["takes-voice", "takes-chat"]) {
+  $(id).addEventListener("change", () => {
+    if ($("takes-voice").checked || $("takes-chat").checked) takes(); // clears the error
+  });
 }
 $("go-available").addEventListener("click", () => {
-  send("status", { status: "available", takes: takes() });
+  const chosen = takes();
+  if (!chosen) return;
+  send("status", { status: "available", takes: chosen });
   if (state.audio) state.audio.resume();
 });
-$("go-away").addEventListener("click", () => send("status", { status: "away", reason: $("away-reason").value, takes: takes() }));
-$("go-offline").addEventListener("click", () => send("status", { status: "offline", takes: takes() }));
+$("go-away").addEventListener("click", () => {
+  const chosen = takes();
+  if (chosen) send("status", { status: "away", reason: $("away-reason").value, takes: chosen });
+});
+$("go-offline").addEventListener("click", () => send("status", { status: "offline" }));
 window.addEventListener("beforeunload", () => { state.closedByUs = true; });
 
 connect();
