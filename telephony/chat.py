@@ -12,7 +12,8 @@ The page sends:
   organisation's line (``/chat?org=ID``; ignored unless config.toml has ``[local.ID]``).
 * ``{"type": "callback", "number"}`` after ``closed``: ring me on this UK number when it opens.
 * ``{"type": "resume", "token", "language"?}`` takes an open chat back on a new socket (after a
-  reload or a dropped connection); ``language`` only words the error if the token is unknown.
+  reload or a dropped connection); ``language``, when given, is the page's: the chat carries
+  on in it from the first frame (after a switch of language), and an error is worded in it.
 * ``{"type": "message", "text"}`` goes to the expert (at most 2000 characters).
 * ``{"type": "position"}`` asks for the place in the queue now.
 * ``{"type": "language", "language": "en"|"cy"}`` writes later lines in that language.
@@ -144,7 +145,8 @@ class ChatSession:
                 self.lang = lang  # a mistake in the first words is told in their language
             await self._hello(_text(frame), lang, local.line_named(self.tel, frame.get("org")))
         elif kind == "resume":
-            await self._resume(frame.get("token"), _language(frame))
+            await self._resume(frame.get("token"), _language(frame),
+                               switch="language" in frame)
         elif kind == "message":
             await self._message(_text(frame))
         elif kind == "position":
@@ -188,7 +190,9 @@ class ChatSession:
         finally:
             await self.tel.chats.release(chat, expert_lines=[], connected_sent=False)
 
-    async def _resume(self, token: object, lang: str) -> None:
+    async def _resume(self, token: object, lang: str, *, switch: bool = False) -> None:
+        """Take the chat back; with ``switch`` (the page named its language) it carries on in
+        ``lang``, so even the first frames after a language switch are in the new one."""
         self._not_started()
         self.lang = lang
         tel = self.tel
@@ -197,15 +201,17 @@ class ChatSession:
             raise ChatError("resume_unknown", "webchat_resume_unknown")
         view = await tel.routing.get(row.contact_id)
         known = tel.chats.get(row.contact_id)
-        if known is not None:
-            self.lang = known.lang
-        elif view is not None and view.language in (EN, CY):
-            self.lang = view.language
+        if not switch:  # else the page's language: the citizen chose it (a switch reloads)
+            if known is not None:
+                self.lang = known.lang
+            elif view is not None and view.language in (EN, CY):
+                self.lang = view.language
         if row.expires_at <= tel.wall_clock():
             raise ChatError("resume_expired", "webchat_resume_expired")
         if view is None or not _open(view.state):
             raise ChatError("resume_ended", "webchat_resume_ended")
         chat = tel.chats.open(view.contact_id, ref=view.external_ref, lang=self.lang)
+        chat.lang = self.lang  # later lines too (the expert's are relayed in it)
         _take_from_other_socket(tel, chat, self.ws)
         self._attach(chat)
         start_ticking(tel, chat)

@@ -139,6 +139,8 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await chat.reload()  # the page reloads: the chat carries on with its transcript
         await expect(log).to_contain_text("Ann: Hello, I am Ann.")
         await expect(log).to_contain_text("She went out at 3 am again")
+        await expect(chat.locator("#chat-status")).to_contain_text("chatting with Ann")
+        await expect(log.locator("p").last).to_contain_text(link)  # in the order it happened
         await chat.get_by_label("Your message").fill("Thank you")
         await chat.get_by_role("button", name="Send").click()
         await expect(desk.get_by_role("log")).to_contain_text("Thank you")

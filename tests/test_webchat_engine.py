@@ -15,8 +15,10 @@ from sqlmodel import col
 
 from expertline.app import DATABASE
 from router.context import engine_of
+from router.ports import ShownExpert
 from skills.models import Expert, SkillTerm
 from skills.watch import EVERYTHING
+from telephony import prompts
 from telephony.service import TELEPHONY, Telephony
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
@@ -110,6 +112,29 @@ async def test_a_citizen_chats_with_an_expert_through_both_websockets(
     assert [e["state"] for e in detail["events"]] == ["queued", "offered", "connected",
                                                       "wrapup"]
     assert detail["medium"] == "web" and detail["channel"] == "chat"
+
+
+async def test_a_switch_of_language_words_the_resumed_chat_in_the_new_one(
+        client: TestClient, desk_token: str) -> None:
+    """The page switches language by reloading in the other one: the chat it takes back,
+    from its very first frames, is in the language the citizen chose."""
+    async with client.ws_connect(f"/ws/expert?access_token={desk_token}") as desk:
+        await next_of(desk, "hello")
+        citizen = await client.ws_connect("/ws/chat")
+        await citizen.send_json({"type": "hello", "text": "my mum has dementia"})
+        token = (await next_of(citizen, "queued"))["resume_token"]
+        await take(desk)
+        assert await next_of(citizen, "connected") == ANNIE
+        await citizen.close()  # the citizen pressed Cymraeg: the page reloads in Welsh
+
+        async with client.ws_connect("/ws/chat") as again:
+            await again.send_json({"type": "resume", "token": token, "language": "cy"})
+            resumed = await next_of(again, "resumed")
+            assert resumed["language"] == "cy"
+            assert resumed["text"] == prompts.text("cy", "webchat_resumed")
+            welsh = await next_of(again, "connected")
+            assert welsh["text"] == prompts.connected_sentence(
+                "cy", ShownExpert("Annie", "Dementia nurse", "")) != ANNIE["text"]
 
 
 async def test_a_reloaded_page_takes_the_chat_back_with_the_stored_transcript(

@@ -9,7 +9,8 @@ const words = JSON.parse(root.dataset.words);
 let lang = root.dataset.lang;
 const $ = (id) => document.getElementById(id);
 const KEY = "expertline-chat";
-const state = { socket: null, token: null, over: false, retry: 0, started: false, expertName: "", callback: false };
+const state = { socket: null, token: null, over: false, retry: 0, started: false, expertName: "", callback: false,
+  resuming: false };
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -91,12 +92,12 @@ function handle(frame) {
       if (frame.resume_token) remember(frame.resume_token);
       addLine("system", frame.text);
       return showQueue(frame);
-    case "resumed": return undefined;
+    case "resumed": state.resuming = true; return undefined;
     case "transcript":
       $("transcript").replaceChildren();
       for (const line of frame.lines || []) addLine(line.from, line.text);
       return undefined;
-    case "position": return showQueue(frame);
+    case "position": state.resuming = false; return showQueue(frame);
     case "closed":  // the line is closed: its message, and maybe "send us your number"
       addLine("system", frame.text);
       if (!frame.callback) return finish(frame.text);
@@ -104,7 +105,10 @@ function handle(frame) {
       return setStatus(frame.text);
     case "callback_booked": return finish(frame.text);
     case "connected":
-      addLine("system", frame.text);
+      // after a resume it is the state now, not news: the status says it, and the log keeps
+      // the conversation in the order it happened
+      if (!state.resuming) addLine("system", frame.text);
+      state.resuming = false;
       return showExpert(frame);
     case "message": return addLine("expert", frame.text);
     case "language": return undefined;
