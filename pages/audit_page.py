@@ -269,9 +269,21 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any], prefix: str) -
             continue
         if isinstance(old, dict) and isinstance(new, dict) and not prefix:
             lines += _changes(old, new, f"{key}.")
+        elif isinstance(old, list) and isinstance(new, list):
+            lines.append(f"{prefix}{key}: {_list_change(old, new)}")
         else:
             lines.append(f"{prefix}{key}: {_value(old)} → {_value(new)}")
     return lines
+
+
+def _list_change(old: list[Any], new: list[Any]) -> str:
+    """What a list gained and lost, not both lists whole: cut to fit, two long lists of
+    records (an expert's accreditations) read the same before and after."""
+    added = [v for v in new if v not in old]
+    removed = [v for v in old if v not in new]
+    parts = [f"{word} {_value(items)}" for word, items in (("added", added),
+                                                          ("removed", removed)) if items]
+    return "; ".join(parts) or f"reordered: {_value(new)}"
 
 
 def _cut(lines: Sequence[str]) -> list[str]:

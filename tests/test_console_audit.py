@@ -45,6 +45,9 @@ async def made(client: TestClient, auth: TokenFactory) -> dict[str, str]:
     await call("POST", "/skills", {"id": "autism", "name": "Autism"})
     await call("PATCH", "/experts/e-bob", {"organisation": "council-b"})  # moves: both see it
     await call("POST", "/experts/e-ann/shifts", WEEKDAYS)
+    for name in ("enhanced-dbs", "safeguarding-level-3"):  # two long records in one list
+        await call("POST", "/experts/e-bob/accreditations",
+                   {"name": name, "reference": "IG-REF-0000000000001", "expires_on": "2030-01-31"})
     return admin
 
 
@@ -96,6 +99,9 @@ async def test_an_admin_sees_every_record_newest_first(client: TestClient, made:
     assert "name: Ann → Ann Jones" in ann[5]  # what changed, in words
     assert "contact.phone: +447700900001 → +447700900123" in ann[5]  # an admin sees numbers
     assert "<table" in page and "<caption" in page and "style=" not in page
+    added = next(r for r in rows if r[2:5] == ["add-accreditation", "expert", "e-bob"])
+    assert "accreditations: added " in added[5] and "safeguarding-level-3" in added[5]
+    assert "enhanced-dbs" not in added[5]  # only what changed, not the whole list twice
 
 
 async def test_the_filters_narrow_the_records(client: TestClient, made: Any) -> None:
