@@ -29,6 +29,9 @@ EN = {
     "send": "Send",
     "end": "End chat",
     "print": "Print or save the conversation",
+    "error": "Error:",
+    "noscript": "This chat needs JavaScript. You can also call the number or send a text "
+                "message.",
     "sound": "Play a sound when the expert writes",
     "you": "You",
     "you_said": "You said:",
@@ -71,6 +74,9 @@ CY = {
     "send": "Anfon",
     "end": "Gorffen y sgwrs",
     "print": "Argraffu neu gadw'r sgwrs",
+    "error": "Gwall:",
+    "noscript": "Mae angen JavaScript ar y sgwrs hon. Gallwch hefyd ffonio'r rhif neu anfon "
+                "neges destun.",
     "sound": "Chwarae sain pan fydd yr arbenigwr yn ysgrifennu",
     "you": "Chi",
     "you_said": "Dywedoch chi:",

@@ -157,6 +157,15 @@ async def test_the_sign_in_link_command_prints_a_link_that_signs_in_once(
         assert err.count("\n") == 1 and err.startswith("expertline: error:")
 
 
+async def test_the_welsh_chat_page_has_no_english_left(client: TestClient) -> None:
+    """Even what only a screen reader or a browser without JavaScript shows is Welsh."""
+    welsh = await (await client.get("/chat?lang=cy")).text()
+    assert "Gwall:" in welsh and "Mae angen JavaScript" in welsh
+    assert "Error:" not in welsh and "needs JavaScript" not in welsh
+    english = await (await client.get("/chat")).text()
+    assert "Error:" in english and "This chat needs JavaScript" in english
+
+
 async def test_the_chat_keeps_its_organisations_line_when_the_language_changes(
         client: TestClient) -> None:
     """/chat?org=ID opens a chat on that organisation's line (its local rules); switching to
