@@ -51,6 +51,7 @@ from pages.wallboard import ALERTS_SOURCE
 from router import console_ws
 from router.engine import Engine
 from router.stats import today_by_interval
+from router.store import live_contacts_of_skill
 from router.wiring import ENGINE, engine_of
 from scheduler import erlang, reconcile, rota
 from scheduler.coverage_data import load_coverage
@@ -89,7 +90,8 @@ def create_app(config: Config, *, demo: bool = False,
     app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
     app[SIGN_IN_FAILURES] = RateLimit(config.limits.sign_in_failures_per_min)
     app.cleanup_ctx.append(_database_ctx)
-    skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost)
+    skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost,
+                        live_contacts=live_contacts_of_skill)
     router.wiring.setup(app, engine=lambda a: Engine(
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence, metrics=a[METRICS]))
@@ -98,7 +100,8 @@ def create_app(config: Config, *, demo: bool = False,
     setup_pictures(app, coverage=coverage_source(app), today=today_source(app),
                    rota=rota_source(app))
     setup_contacts(app, ContactSource(page=router.api.contacts_page,
-                                      detail=router.api.contact_detail))
+                                      detail=router.api.contact_detail,
+                                      may_set_status=router.api.may_set_status))
     pages.staffing_page.setup_staffing(app, pages.staffing_page.StaffingMaths(
         traffic=erlang.traffic, erlang_c=erlang.erlang_c, erlang_a=erlang.erlang_a,
         staff=erlang.staff))

@@ -7,6 +7,12 @@ the winner won or why nobody was eligible, and who would take it now. The figure
 the same functions as ``GET /api/v1/contacts`` and ``GET /api/v1/contacts/{id}``, injected by
 the composition root (``ContactSource``), so the page and the API cannot disagree; citizen
 numbers are masked for supervisors there.
+
+A waiting contact's Move form starts at its own skill and priority; a skill no longer in the
+pool shows as the selected first choice, said to be gone (not some other skill, which a move
+of its priority alone would send it to). A pending offer has a "set the expert away" form only
+when the caller may set that expert's status (``ContactSource.may_set_status``, as
+``PUT /api/v1/experts/{id}/status`` asks).
 """
 
 from __future__ import annotations
@@ -19,15 +25,16 @@ from urllib.parse import urlencode
 from aiohttp import web
 from sqlmodel import col, select
 
-from base.access import Principal
+from base.access import Principal, Role
 from base.errors import DomainError
-from pages import views
 from pages.access import WEB
 from pages.console import console_page, sign_in_first, supervisor
+from pages.sessions import SignedIn
 from skills.models import Skill
 
 ListContacts = Callable[[web.Request, Principal], Awaitable[dict[str, Any]]]
 ContactDetail = Callable[[web.Request, Principal, str], Awaitable[dict[str, Any]]]
+MaySetStatus = Callable[[web.Request, Principal, str], bool]
 STATES = ("queued", "offered", "connected", "wrapup", "completed", "abandoned", "callback",
           "failed")
 FILTERS = ("q", "state", "skill", "expert")
@@ -39,6 +46,7 @@ class ContactSource:
 
     page: ListContacts
     detail: ContactDetail
+    may_set_status: MaySetStatus  # (request, caller, expert id): may they set it away?
 
 
 CONTACTS = web.AppKey("pages.contacts", ContactSource)
@@ -57,7 +65,7 @@ async def contact_list(request: web.Request) -> web.Response:
     try:
         found = await request.app[CONTACTS].page(request, who.principal)
     except DomainError as problem:
-        return _problem(request, problem)
+        return _problem(request, who, problem, "Those contacts cannot be listed")
     shown = {key: request.query.get(key, "") for key in FILTERS}
     return console_page(request, who, "console_contacts.html", title="Contacts", found=found,
                         shown=shown, states=STATES, next_link=_next_link(request, found))
@@ -71,9 +79,16 @@ async def contact_page(request: web.Request) -> web.Response:
     try:
         contact = await request.app[CONTACTS].detail(request, who.principal, contact_id)
     except DomainError as problem:
-        return _problem(request, problem)
+        return _problem(request, who, problem, "Contact not found" if problem.status == 404
+                        else "That contact cannot be shown")
+    skills = await _skill_choices(request)
+    may = request.app[CONTACTS].may_set_status
+    awayable = {o["expert_id"] for o in contact["offers"]
+                if o["status"] == "pending" and may(request, who.principal, o["expert_id"])}
     return console_page(request, who, "console_contact.html", title=f"Contact {contact_id}",
-                        contact=contact, skills=await _skill_choices(request))
+                        contact=contact, skills=skills, awayable=awayable,
+                        admin=who.principal.role is Role.ADMIN,
+                        skill_gone=contact["skill"] not in {skill for skill, _ in skills})
 
 
 async def _skill_choices(request: web.Request) -> list[tuple[str, str]]:
@@ -90,6 +105,8 @@ def _next_link(request: web.Request, found: dict[str, Any]) -> str | None:
     return f"/console/contacts?{urlencode({**query, 'offset': found['next_offset']})}"
 
 
-def _problem(request: web.Request, problem: DomainError) -> web.Response:
-    return views.render(request, "message.html", status=problem.status,
-                        title="That cannot be shown", paragraphs=[problem.message])
+def _problem(request: web.Request, who: SignedIn, problem: DomainError,
+             heading: str) -> web.Response:
+    """A refusal inside the console (its sections and a way back), not a bare page."""
+    return console_page(request, who, "console_problem.html", title=heading,
+                        status=problem.status, heading=heading, message=problem.message)

@@ -61,11 +61,13 @@ def routes() -> list[web.RouteDef]:
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """What the form sent: the file's text, its format (json or csv), replace."""
+    """What the form sent: the file's text, its format (json or csv), replace, and whether
+    the text was pasted (it is then shown back in the form, to be fixed and checked again)."""
 
     text: str
     fmt: str
     replace: bool
+    pasted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +160,7 @@ def _upload(form: Mapping[str, Any], *, applying: bool) -> Upload:
     fmt = _text_field(form, "format") or "auto"
     if fmt not in FORMATS:
         raise PageError(400, "Choose JSON, CSV or let Expertline work it out", "format")
-    name = ""
+    name, was_pasted = "", False
     if applying:
         text = _text_field(form, "document") or ""
         if not text.strip():
@@ -168,7 +170,7 @@ def _upload(form: Mapping[str, Any], *, applying: bool) -> Upload:
         pasted = _text_field(form, "text") or ""
         if file and pasted.strip():
             raise PageError(400, "Choose a file or paste its text, not both")
-        text = file or pasted
+        text, was_pasted = file or pasted, not file
         if not text.strip():
             raise PageError(400, "Choose a pool file, or paste its text")
     problem = text_problem(text)
@@ -178,7 +180,7 @@ def _upload(form: Mapping[str, Any], *, applying: bool) -> Upload:
         lower = name.lower()
         fmt = "csv" if lower.endswith(".csv") else "json" if lower.endswith(".json") else \
             _sniff(text)
-    return Upload(text, fmt, replace)
+    return Upload(text, fmt, replace, was_pasted)
 
 
 def _file_text(field: Any) -> tuple[str, str]:
@@ -224,7 +226,8 @@ async def _run(request: web.Request, who: SignedIn, upload: Upload, *, applying:
     applied = run.changed
     status = 422 if not plan.valid else 409 if stale else 200
     return _page(request, who, upload=upload, plan=plan, status=status, applied=applied,
-                 stale=stale, rows=_rows(plan, _places(upload, data)))
+                 stale=stale, rows=_rows(plan, _places(upload, data)),
+                 pasted=upload.text if upload.pasted and not applied else "")
 
 
 def fingerprint(plan: transfer.ImportPlan) -> str:
@@ -322,6 +325,7 @@ def _page(request: web.Request, who: SignedIn, *, upload: Upload | None,
           problems: Sequence[tuple[str, str]] = (), applied: bool = False, stale: bool = False,
           rows: Mapping[str, list[Row]] | None = None, pasted: str = "") -> web.Response:
     rows = rows or {"problems": [], "changes": []}
+    counts = _counts(plan) if plan is not None else []
     if problems:
         title = "Error: Import"
     elif plan is None:
@@ -333,7 +337,7 @@ def _page(request: web.Request, who: SignedIn, *, upload: Upload | None,
     return console_page(
         request, who, "console_import.html", title=title, status=status, admin=True,
         problems=list(problems), upload=upload, plan=plan, applied=applied, stale=stale,
-        counts=_counts(plan) if plan is not None else [],
+        counts=counts, delete_total=sum(c.deletes for c in counts),
         problem_rows=rows["problems"][:MAX_ROWS], problem_total=len(rows["problems"]),
         change_rows=rows["changes"][:MAX_ROWS], change_total=len(rows["changes"]),
         max_rows=MAX_ROWS, fingerprint=fingerprint(plan) if plan is not None else "",

@@ -4,7 +4,10 @@
 ``GET /api/v1/skills`` reads them: each with its broader skill, its related skills and their
 substitution costs (a related pair shows on both of its skills), its synonyms and how many
 active experts hold it. ``q`` matches an id, a name, a synonym or a keyword, in any case.
-``GET /console/skills/{id}`` is one skill; an unknown or malformed id is a 404 page.
+``GET /console/skills/{id}`` is one skill; an unknown or malformed id is a 404 page. While
+contacts not yet finished ask for the skill, its page says how many and offers no delete (the
+API refuses it: ``skills.api_skills.live_contacts_problem`` words both, from the count the
+composition root's ``live_contacts`` query gives the skills API).
 ``GET /console/organisations`` lists organisations and data-sharing agreements: an admin sees
 all of them, a supervisor their own organisations and the agreements that involve them.
 
@@ -36,7 +39,8 @@ from pages import import_page
 from pages.access import WEB
 from pages.console import Problem, console_page, sees_org, sign_in_first, supervisor
 from skills import pool
-from skills.api_common import is_slug
+from skills.api_common import POOL_API, is_slug
+from skills.api_skills import WAITING_STATES, live_contacts_problem
 from skills.models import Organisation, SharingAgreement
 from skills.pool import SkillRecord
 from skills.serialise import agreement_json
@@ -125,6 +129,8 @@ async def skill_page(request: web.Request) -> web.Response:
         records = await _all_skills(session)
         active = await _active_holders(session)
         holders = await pool.skill_holders(session, skill_id=skill_id)
+        pool_api = request.app.get(POOL_API)
+        live = {} if pool_api is None else await pool_api.live_contacts(session, skill_id)
     names = {r.id: r.name for r in records}
     below = _descendants(records, skill_id)
     return console_page(
@@ -136,7 +142,10 @@ async def skill_page(request: web.Request) -> web.Response:
         related_options=[(i, n) for i, n in _options(records)
                          if i != skill_id and i not in found.related],
         narrower=[(i, names.get(i, i)) for i in found.narrower], max_cost=MAX_COST,
-        synonyms_text=", ".join(found.synonyms), keywords_text=", ".join(found.keywords))
+        synonyms_text=", ".join(found.synonyms), keywords_text=", ".join(found.keywords),
+        in_use=live_contacts_problem(live),
+        contacts_link="/console/contacts?" + urlencode({"skill": skill_id,
+                                                       "state": ",".join(WAITING_STATES)}))
 
 
 async def _all_skills(session: AsyncSession) -> list[SkillRecord]:

@@ -350,13 +350,20 @@ async def put_expert_status(request: web.Request) -> web.Response:
     body = EXPERT_STATUS.read(await read_json(request))
     status = body.get("status") or ""
     why = check_why(body.get("why"))
-    engine = engine_of(request.app)
-    org = engine.expert_org(expert_id)
-    if org is None or (caller.role is not Role.ADMIN and org not in caller.orgs):
+    if not may_set_status(request, caller, expert_id):
         raise NotFound(f"expert {expert_id} is unknown or not in your organisations",
                        expert=expert_id)
-    done = await engine.set_expert_status(expert_id, status, actor=caller.actor, why=why)
+    done = await engine_of(request.app).set_expert_status(expert_id, status,
+                                                          actor=caller.actor, why=why)
     return json_response(done)
+
+
+def may_set_status(request: web.Request, caller: Principal, expert_id: str) -> bool:
+    """Whether ``caller`` may set this expert's status: an expert of the routing pool, and a
+    supervisor's only when of their organisations. ``PUT /api/v1/experts/{id}/status`` and the
+    console's contact page (which offers the form only then) both ask here."""
+    org = engine_of(request.app).expert_org(expert_id)
+    return org is not None and (caller.role is Role.ADMIN or org in caller.orgs)
 
 
 async def _optional_json(request: web.Request) -> Any:

@@ -42,6 +42,16 @@ PRESENCE, SESSION = core_table(PresenceRow), core_table(SessionRow)
 REFS_PER_QUERY = 500
 
 
+async def live_contacts_of_skill(session: AsyncSession, skill: str) -> dict[str, int]:
+    """``{state: count}`` of the contacts not yet finished that ask for ``skill`` (the skills
+    API's ``LiveContacts``: the composition root passes this in, so a skill that contacts wait
+    for is not deleted under them)."""
+    query = (select(ContactRow.state, sa.func.count())
+             .where(ContactRow.skill == skill, col(ContactRow.state).in_(LIVE_STATES))
+             .group_by(col(ContactRow.state)))
+    return {state: int(n) for state, n in (await session.exec(query)).all()}
+
+
 class Coalesced:
     """Answers ``get(key)`` calls made at about the same time with one ``load(keys)``: the
     first call starts a query, calls made while it runs wait for the next one."""

@@ -2,7 +2,7 @@
 
 * ``move_contact``: a waiting contact to another skill and/or priority. It keeps its arrival
   time, so its wait and escalation carry on; a pending offer is rescinded (the expert is not
-  counted as having missed it).
+  counted as having missed it). A move that changes neither is refused (nothing is recorded).
 * ``end_stuck_session``: end a stuck session as if the expert had completed it (wrap-up follows).
 * ``set_expert_status``: set an expert away or offline (their pending offers are rescinded,
   sessions carry on) or available again.
@@ -72,6 +72,10 @@ class Supervision:
         skill = skill or live.skill
         if priority is None:  # a skill's own priority is a floor, as for a new contact
             priority = max(live.priority, self.config.staffing.priority_of(skill))
+        if (skill, priority) == (live.skill, live.priority):
+            raise InvalidInput(f"contact {contact_id} already waits for skill {skill!r} at "
+                               f"priority {priority}: choose another skill or priority to move "
+                               "it", field="skill")
         if not self.knows_skill(skill):
             raise InvalidInput(f"skill {skill!r} is not in the skills graph", field="skill")
         before = {"skill": live.skill, "priority": live.priority}

@@ -1,10 +1,12 @@
 """The scheduler's supervisor API: shift patterns, the expanded rota, scheduled callbacks.
 
-Roles: admins do anything; supervisors read every expert's rota but change only their
-organisations' experts; an expert reads their own. A pattern whose shifts break the Working Time
-Regulations is refused with 409 listing the violations (and the shifts involved) unless the body
-says ``"override": true`` with an ``"override_reason"``; the override is audited with the rules
-it waived. Every change is audited in the same transaction.
+Roles: admins do anything; supervisors read and change only their organisations' experts'
+shifts and rota (another organisation's expert is a 404 to read, as ``GET /api/v1/experts/{id}``
+answers, and a 403 to change); an expert reads their own. A supervisor lists the callbacks of
+the shared national line and of their organisations' lines only. A pattern whose shifts break
+the Working Time Regulations is refused with 409 listing the violations (and the shifts
+involved) unless the body says ``"override": true`` with an ``"override_reason"``; the override
+is audited with the rules it waived. Every change is audited in the same transaction.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from base.errors import BadRequest, Conflict, InvalidInput, NotFound
 from base.http import LANGUAGE, Fields, json_response, principal, read_json
 from base.logs import mask_phone
 from scheduler import coverage_data, reconcile, rota, store, wtr
-from scheduler.service import Scheduler
+from scheduler.service import Scheduler, line_of
 from scheduler.tables import ScheduledCallbackRow, ShiftPatternRow
 from skills.models import Expert, Skill
 
@@ -89,7 +91,8 @@ CALLBACK = Body({
     "due_at": Text(40, required=True, doc="an ISO datetime with an offset, within 90 days"),
 })
 SUPERVISORS = ("admin", "supervisor (changes: their organisations' experts)")
-READERS = ("admin", "supervisor", "expert (their own)")
+READERS = ("admin", "supervisor (their organisations' experts)", "expert (their own)")
+CALLBACK_READERS = ("admin", "supervisor (the national line's and their organisations' lines')")
 EXPERT_ID, SHIFT_ID = {"id": Path(max_len=64)}, {"sid": Path(max_len=64)}
 FROM, TO = Query("from", "day", required=True), Query("to", "day", required=True)
 DATE = Query("date", "day", required=True)
@@ -150,6 +153,17 @@ async def _expert(session: AsyncSession, expert_id: str) -> Expert:
     return found
 
 
+async def _readable(session: AsyncSession, who: Principal, expert_id: str) -> Expert:
+    """The expert whose shifts and rota ``who`` may read: an expert only themselves (anyone
+    else: 403), a supervisor only their organisations' experts (another's is a 404, as if
+    unknown, as ``GET /api/v1/experts/{id}`` answers), an admin anyone."""
+    require_expert_reader(who, expert_id)
+    found = await _expert(session, expert_id)
+    if who.role is Role.SUPERVISOR and found.org_id not in who.orgs:
+        raise NotFound(f"no expert {expert_id!r}", expert=expert_id)
+    return found
+
+
 async def _rows(session: AsyncSession, expert_id: str) -> list[ShiftPatternRow]:
     query = select(ShiftPatternRow).where(ShiftPatternRow.expert_id == expert_id)
     return list((await session.exec(query.order_by(ShiftPatternRow.id))).all())
@@ -159,9 +173,8 @@ async def _rows(session: AsyncSession, expert_id: str) -> list[ShiftPatternRow]:
            reply=Reply(schema=items(PATTERN_SCHEMA)))
 async def list_shifts(request: web.Request) -> web.Response:
     expert_id = request.match_info["id"]
-    require_expert_reader(principal(request), expert_id)
     async with _api(request).sessions() as session:
-        await _expert(session, expert_id)
+        await _readable(session, principal(request), expert_id)
         rows = await _rows(session, expert_id)
     return json_response({"items": [row_json(r) for r in rows]})
 
@@ -287,12 +300,13 @@ async def delete_shift(request: web.Request) -> web.Response:
 async def get_rota(request: web.Request) -> web.Response:
     """``?from=&to=`` (dates, inclusive, UTC days): the expert's concrete shifts."""
     expert_id = request.match_info["id"]
-    require_expert_reader(principal(request), expert_id)
+    who = principal(request)
+    require_expert_reader(who, expert_id)
     first, last = FROM.read(request), TO.read(request)
     if not 0 <= (last - first).days < MAX_ROTA_DAYS:
         raise BadRequest(f"'to' must be on or after 'from', at most {MAX_ROTA_DAYS} days on")
     async with _api(request).sessions() as session:
-        expert = await _expert(session, expert_id)
+        expert = await _readable(session, who, expert_id)
         rows = [{**r.pattern, "kind": r.kind} for r in await _rows(session, expert_id)]
     patterns, absences = reconcile.rota_of(rows, {expert.id: expert.timezone})
     start = datetime.combine(first, time(), UTC)
@@ -351,7 +365,17 @@ async def create_callback(request: web.Request) -> web.Response:
     return json_response(callback_json(row, who), status=201)
 
 
-@operation("Scheduled callbacks", roles=SUPERVISORS, query=(STATE_Q,),
+def sees_callback(caller: Principal, row: ScheduledCallbackRow) -> bool:
+    """Admins see every callback; a supervisor those of the shared national line and those a
+    citizen booked on one of their organisations' lines (submitted there, they become contacts
+    only that organisation's supervisors see)."""
+    if caller.role is Role.ADMIN:
+        return True
+    line = line_of(row.created_by)
+    return line is None or line in caller.orgs
+
+
+@operation("Scheduled callbacks", roles=CALLBACK_READERS, query=(STATE_Q,),
            reply=Reply(schema=items(CALLBACK_SCHEMA)))
 async def list_callbacks(request: web.Request) -> web.Response:
     caller = principal(request)
@@ -359,7 +383,8 @@ async def list_callbacks(request: web.Request) -> web.Response:
     state = STATE_Q.read(request)
     async with _api(request).sessions() as session:
         rows = await store.callbacks(session, state=state)
-    return json_response({"items": [callback_json(r, caller) for r in rows]})
+    return json_response({"items": [callback_json(r, caller) for r in rows
+                                    if sees_callback(caller, r)]})
 
 
 @operation("Forecast against rota, per skill and half-hour", roles=SUPERVISORS,

@@ -1,6 +1,9 @@
 """What every pool route shares: the injected dependencies, transactions, ids in paths, audit.
 
-``PoolApi`` carries the session factory the composition root injected and the ``PoolWatch``.
+``PoolApi`` carries the session factory the composition root injected, the ``PoolWatch`` and
+``live_contacts``: how many contacts not yet finished ask for a skill, by state (the contacts
+are the routing engine's, which this package cannot import: the composition root passes the
+query in; without one, none).
 ``writing()`` is one transaction (``base.db.writing``): the change and its audit record commit
 together or not at all; a constraint the database refuses becomes a 409, never a 500.
 """
@@ -8,7 +11,7 @@ together or not at all; a constraint the database refuses becomes a 409, never a
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -70,10 +73,20 @@ def path_int(request: web.Request, what: str, key: str) -> int:
     return found
 
 
+# (session, skill id) -> {state: count} of the contacts not yet finished that ask for the skill
+LiveContacts = Callable[[AsyncSession, str], Awaitable[Mapping[str, int]]]
+
+
+async def no_live_contacts(session: AsyncSession, skill_id: str) -> Mapping[str, int]:
+    """``LiveContacts`` for an app without a routing engine: no contact waits for anything."""
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class PoolApi:
     sessions: Sessions
     watch: PoolWatch
+    live_contacts: LiveContacts = no_live_contacts
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:

@@ -2,13 +2,15 @@
 
 Every write builds the whole new ``SkillGraph`` before anything is stored, so a broader cycle, an
 unknown broader or related skill, or a bad cost is refused (422, naming it) with nothing written.
+A skill that contacts not yet finished ask for cannot be deleted (409: they would wait for a
+skill nobody can hold); ``PoolApi.live_contacts``, passed in by the composition root, counts them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -53,6 +55,7 @@ FIELDS = frozenset(SKILL.fields)
 ID = {"id": SLUG_PATH}
 SKILLS = ("admin", "supervisor")
 FORCE = Query("force", "bool", default=False, doc="delete it from the experts who hold it too")
+WAITING_STATES = ("queued", "offered", "callback")  # the contact states a move applies to
 
 
 def routes() -> list[web.RouteDef]:
@@ -229,10 +232,11 @@ async def patch_skill(request: web.Request) -> web.Response:
     return json_response(after)
 
 
-@operation("Delete a skill (from its holders too with ?force=true)", roles=("admin",), path=ID,
-           query=(FORCE,), reply=NO_CONTENT)
+@operation("Delete a skill (from its holders too with ?force=true; never while contacts "
+           "ask for it)", roles=("admin",), path=ID, query=(FORCE,), reply=NO_CONTENT)
 async def delete_skill(request: web.Request) -> web.Response:
-    """409 while narrower skills hang under it, or experts hold it (unless ``?force=true``)."""
+    """409 while narrower skills hang under it, while contacts not yet finished ask for it
+    (even with ``?force=true``), or while experts hold it (unless ``?force=true``)."""
     who = principal(request)
     require_role(who, Role.ADMIN)
     skill_id = path_slug(request, "skill")
@@ -242,7 +246,8 @@ async def delete_skill(request: web.Request) -> web.Response:
         async with api.writing() as session:
             await api.lock_taxonomy(session)
             current = await _existing(session, skill_id)
-            holders = await _check_deletable(session, current, force=force)
+            live = await api.live_contacts(session, skill_id)
+            holders = await _check_deletable(session, current, force=force, live=live)
             graph = await _build(api, session, skill_id, None)
             await pool.delete_skill(session, skill_id=skill_id)
             before = {**skill_json(current), "held_by": holders}
@@ -253,8 +258,28 @@ async def delete_skill(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+def live_contacts_problem(live: Mapping[str, int]) -> str | None:
+    """Why a skill that these contacts (not yet finished: ``{state: count}``) ask for cannot
+    be deleted, in words; None when no contact asks for it. The API's refusal and the
+    console's skill page both say this."""
+    waiting = sum(n for state, n in live.items() if state in WAITING_STATES)
+    busy = sum(n for state, n in live.items() if state not in WAITING_STATES)
+    if waiting:
+        return (f"{_contacts(waiting)} waiting for this skill: move "
+                f"{'it' if waiting == 1 else 'them'} to another skill first"
+                + (f" ({_contacts(busy)} in a session or wrap-up on it too)" if busy else ""))
+    if busy:
+        return (f"{_contacts(busy)} in a session or wrap-up on this skill: wait for "
+                f"{'it' if busy == 1 else 'them'} to end")
+    return None
+
+
+def _contacts(n: int) -> str:
+    return f"{n} contact is" if n == 1 else f"{n} contacts are"
+
+
 async def _check_deletable(
-    session: AsyncSession, current: SkillRecord, *, force: bool
+    session: AsyncSession, current: SkillRecord, *, force: bool, live: Mapping[str, int]
 ) -> dict[str, int]:
     if current.narrower:
         raise Conflict(
@@ -262,6 +287,10 @@ async def _check_deletable(
             f"{', '.join(current.narrower)}: move or delete those first",
             narrower=list(current.narrower),
         )
+    problem = live_contacts_problem(live)
+    if problem is not None:
+        raise Conflict(problem, code="skill_in_use", skill=current.id,
+                       contacts={state: n for state, n in sorted(live.items()) if n})
     holders = await pool.skill_holders(session, skill_id=current.id)
     if holders and not force:
         raise Conflict(

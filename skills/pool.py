@@ -24,7 +24,7 @@ from sqlmodel import col, delete, func, insert, or_, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.clock import now_utc
-from base.errors import InvalidInput
+from base.errors import Conflict, InvalidInput
 from skills.graph import Holder, SkillSpec
 from skills.models import (
     Accreditation,
@@ -476,6 +476,13 @@ async def remove_level(session: AsyncSession, *, expert_id: str, skill_id: str) 
 async def add_accreditation(
     session: AsyncSession, *, expert_id: str, name: str, reference: str, expires_on: date | None
 ) -> Accreditation:
+    same = await session.exec(select(Accreditation.id).where(
+        col(Accreditation.expert_id) == expert_id, col(Accreditation.name) == name,
+        col(Accreditation.reference) == reference, col(Accreditation.expires_on) == expires_on
+        if expires_on is not None else col(Accreditation.expires_on).is_(None)))
+    if same.first() is not None:  # a form sent twice, not a second accreditation
+        raise Conflict(f"{expert_id} already holds {name} with this reference and expiry",
+                       expert=expert_id, accreditation=name)
     row = Accreditation(expert_id=expert_id, name=name, reference=reference, expires_on=expires_on)
     session.add(row)
     await session.flush()

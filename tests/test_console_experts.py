@@ -236,3 +236,10 @@ async def test_a_change_sent_as_the_page_sends_it_shows_on_the_page_and_reaches_
         trail = (await session.exec(select(AuditEntry.action).where(
             col(AuditEntry.entity_id) == "e-bob").order_by(col(AuditEntry.id)))).all()
     assert level == 2 and list(trail) == ["set-skill"] + ["add-accreditation"] * 3
+
+    again = await client.post("/api/v1/experts/e-bob/accreditations", headers=headers,
+                              json={"name": "first-aid"})  # the same form sent twice
+    assert again.status == 409 and "already holds first-aid" in await again.text()
+    assert (await client.patch("/api/v1/experts/e-bob", json={"languages": []},
+                               headers=headers)).status == 200
+    assert "None: routing offers them nothing" in await page(client, "/console/experts/e-bob")

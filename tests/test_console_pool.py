@@ -220,6 +220,33 @@ async def test_a_change_sent_as_the_skill_page_sends_it_shows_on_the_page(
     await page(client, "/console/skills/benefits", 404)
 
 
+async def test_a_skill_contacts_wait_for_offers_no_delete_and_says_why(
+        client: Client, pool_seeded: None) -> None:
+    await as_admin(client)
+    headers = {"X-CSRF-Token": csrf_of(await page(client, "/console/skills"))}
+    made = await client.post("/api/v1/contacts", headers=headers,
+                             json={"skill": "carers-support", "external_ref": "CA-carers"})
+    assert made.status == 201, await made.text()
+    contact = (await made.json())["id"]
+    text = await page(client, "/console/skills/carers-support")
+    assert ("It cannot be deleted now: 1 contact is waiting for this skill: move it to "
+            "another skill first.") in text
+    assert 'href="/console/contacts?skill=carers-support&amp;state=queued%2Coffered%2Ccallback"'\
+        in text
+    assert 'data-method="DELETE"' not in text and "Delete skill" not in text
+    # what the page says is what the API does
+    refused = await client.delete("/api/v1/skills/carers-support?force=true", headers=headers)
+    assert refused.status == 409
+    moved = await client.post(f"/api/v1/contacts/{contact}/move", headers=headers,
+                              json={"skill": "dementia", "why": "carers-support is retired"})
+    assert moved.status == 200, await moved.text()
+    text = await page(client, "/console/skills/carers-support")
+    assert "cannot be deleted now" not in text
+    assert 'data-method="DELETE" data-url="/api/v1/skills/carers-support?force=true"' in text
+    gone = await client.delete("/api/v1/skills/carers-support?force=true", headers=headers)
+    assert gone.status == 204
+
+
 # -- organisations ------------------------------------------------------------------------------
 
 
@@ -350,6 +377,29 @@ async def test_an_admin_s_dry_run_reports_each_row_and_apply_changes_the_pool(
     assert again.status == 409
     assert "Nothing was applied" in await again.text()
     assert await pool_state(client) == after
+
+
+async def test_a_replace_that_deletes_is_flagged_and_pasted_text_stays_in_the_form(
+        client: Client, pool_seeded: None) -> None:
+    """Replace with a one-line CSV would delete every other expert: the report warns with the
+    count before the button, and the pasted text is still there to fix and check again."""
+    await as_admin(client)
+    csrf = csrf_of(await page(client, "/console/import"))
+    pasted = "id,name,organisation,skills\ne-ann,Ann,nhs-a,dementia:4\n"
+    form = FormData()
+    for name, value in (("csrf_token", csrf), ("action", "dry-run"), ("text", pasted),
+                        ("format", "csv"), ("replace", "true")):
+        form.add_field(name, value)
+    resp = await client.post("/console/import", data=form)
+    report = await resp.text()
+    assert resp.status == 200, report
+    deletes = int(rows_of(report, 'id="counts-caption"')[0][3])
+    assert deletes > 0 and 'id="deletes-warning"' in report
+    assert f"This deletes {deletes} records the file does not name: {deletes} experts" in report
+    assert f"deleting {deletes}</button>" in report and "govuk-button--warning" in report
+    assert htmllib.escape(pasted, quote=False).strip() in report  # shown back in the textarea
+    kept = await client.post("/console/import", data=upload(csrf, pasted, filename="hr.csv"))
+    assert 'id="deletes-warning"' not in await kept.text()  # without Replace nothing goes
 
 
 async def test_a_csv_dry_run_names_the_line_of_each_change_and_problem(

@@ -184,7 +184,7 @@ EXPERT_WRITES = [  # sup_in edits nhs-leeds (ann, dev); sup_out edits cardiff-co
     ("PUT", "/experts/ann/skills/housing", {"level": 2}, "401 403 403 200 200"),
     ("DELETE", "/experts/ann/skills/dementia-carers", None, "401 403 403 204 404"),
     ("POST", "/experts/ann/accreditations", {"name": "ig-training", "expires_on": "2030-03-31"},
-     "401 403 403 201 201"),
+     "401 403 403 201 409"),  # the same accreditation twice: a form sent again
     ("DELETE", "/experts/ann/accreditations/{ann_ig}", None, "401 403 403 204 404"),
     ("DELETE", "/experts/bryn/accreditations/{bryn_dbs}", None, "401 403 204 403 404"),
     ("DELETE", "/experts/cara", None, "401 403 403 403 204"),
@@ -525,3 +525,34 @@ async def test_concurrent_moves_cannot_close_a_cycle(pool: Pool) -> None:
     assert sorted(status for status, _ in answers) == [200, 422]
     _, graph = await pool.call("admin", "GET", "/graph")
     assert len(graph["nodes"]) == len(SKILLS)  # the cached graph is the committed, acyclic one
+
+
+async def test_a_skill_contacts_wait_for_is_not_deleted_until_they_are_moved(pool: Pool) -> None:
+    """Not even with ``?force=true``: the contacts would wait for a skill nobody can hold.
+    The refusal changes nothing; once the contact is moved, the delete goes through."""
+    from router.context import engine_of
+
+    await engine_of(pool.client.app)._reload_pool(EVERYTHING)
+    status, made = await pool.call("admin", "POST", "/contacts",
+                                   {"skill": "housing", "external_ref": "CA-housing"})
+    assert status == 201 and made["state"] == "queued", made  # eve, who holds it, is inactive
+    before = await pool.dump()
+    for path in ("/skills/housing", "/skills/housing?force=true"):
+        status, refused = await pool.call("admin", "DELETE", path)
+        assert status == 409, refused
+        error = refused["error"]
+        assert error["code"] == "skill_in_use"
+        assert error["message"] == ("1 contact is waiting for this skill: move it to another "
+                                    "skill first")
+        assert error["details"] == {"skill": "housing", "contacts": {"queued": 1}}
+    assert await pool.dump() == before
+    _, graph = await pool.call("admin", "GET", "/graph")
+    assert "housing" in {node["id"] for node in graph["nodes"]}
+    status, moved = await pool.call("admin", "POST", f"/contacts/{made['id']}/move",
+                                    {"skill": "benefits", "why": "housing is being retired"})
+    assert status == 200 and moved["skill"] == "benefits", moved
+    status, _ = await pool.call("admin", "DELETE", "/skills/housing?force=true")
+    assert status == 204
+    assert (await pool.call("admin", "GET", "/skills/housing"))[0] == 404
+    status, refused = await pool.call("admin", "DELETE", "/skills/benefits")
+    assert status == 409 and refused["error"]["code"] == "skill_in_use"  # the contact's now

@@ -65,7 +65,7 @@ async def test_shift_crud_roles_and_audit(app_client: TestClient) -> None:
     listed = await (await app_client.get(url, headers=ann)).json()
     assert [s["id"] for s in listed["items"]] == [shift["id"]]
     assert (await app_client.get("/api/v1/experts/bob/shifts", headers=ann)).status == 403
-    assert (await app_client.get("/api/v1/experts/bob/shifts", headers=sup_a)).status == 200
+    assert (await app_client.get("/api/v1/experts/bob/shifts", headers=sup_a)).status == 404
     patched = await app_client.patch(f"/api/v1/shifts/{shift['id']}", json={"end": "16:00"},
                                      headers=sup_a)
     assert patched.status == 200 and (await patched.json())["pattern"]["end"] == "16:00"
@@ -77,6 +77,58 @@ async def test_shift_crud_roles_and_audit(app_client: TestClient) -> None:
         actions = [(e.action, e.entity) for e in await list_entries(session)]
     assert actions[:3] == [("delete", "shift_pattern"), ("update", "shift_pattern"),
                            ("create", "shift_pattern")]
+
+
+async def test_a_supervisor_reads_only_their_organisations_experts_shifts_and_rota(
+        app_client: TestClient) -> None:
+    """Another organisation's expert's shifts and rota are a 404, as the expert is (and as an
+    unknown one is); an expert reads only their own (another's: 403); an admin reads all."""
+    admin = await _headers(app_client, "admin")
+    for expert in ("ann", "bob"):
+        made = await app_client.post(f"/api/v1/experts/{expert}/shifts", json=WEEKDAYS,
+                                     headers=admin)
+        assert made.status == 201
+    who = {"admin": admin,
+           "sup_a": await _headers(app_client, "supervisor", orgs=frozenset({"nhs-a"})),
+           "sup_b": await _headers(app_client, "supervisor", orgs=frozenset({"nhs-b"})),
+           "sup_ab": await _headers(app_client, "supervisor",
+                                    orgs=frozenset({"nhs-a", "nhs-b"})),
+           "ann": await _headers(app_client, "expert", expert_id="ann")}
+    expected = {  # caller: (ann's, bob's, nobody's)
+        "admin": (200, 200, 404), "sup_a": (200, 404, 404), "sup_b": (404, 200, 404),
+        "sup_ab": (200, 200, 404), "ann": (200, 403, 403)}
+    for caller, statuses in expected.items():
+        for expert, status in zip(("ann", "bob", "nobody"), statuses, strict=True):
+            for url in (f"/api/v1/experts/{expert}/shifts",
+                        f"/api/v1/experts/{expert}/rota?from=2026-12-07&to=2026-12-13"):
+                resp = await app_client.get(url, headers=who[caller])
+                body = await resp.json()
+                assert resp.status == status, (caller, url, body)
+                if status == 200:
+                    assert body.get("items", body.get("shifts"))  # the shifts themselves
+                else:
+                    assert "items" not in body and "shifts" not in body
+    hidden = await (await app_client.get("/api/v1/experts/bob/shifts",
+                                         headers=who["sup_a"])).json()
+    assert hidden["error"]["message"] == "no expert 'bob'"  # as an unknown one: nothing told
+    seen = await app_client.get("/api/v1/experts/bob", headers=who["sup_a"])
+    assert seen.status == 404  # the expert's profile agrees
+
+
+async def test_a_supervisor_lists_the_national_lines_and_their_own_lines_callbacks(
+        app_client: TestClient) -> None:
+    sched = scheduler.wiring.scheduler_of(app_client.app)
+    due = datetime(2026, 12, 7, 9, 0, tzinfo=UTC).timestamp()
+    ids = {org: await sched.book_callback(number="+447700900123", skill="dementia",
+                                          language="en", due_at=due, org=org, ref=f"CA-{org}")
+           for org in ("nhs-a", "nhs-b", None)}
+    for caller, seen in ((await _headers(app_client, "admin"), {"nhs-a", "nhs-b", None}),
+                         (await _headers(app_client, "supervisor", orgs=frozenset({"nhs-a"})),
+                          {"nhs-a", None}),
+                         (await _headers(app_client, "supervisor", orgs=frozenset({"nhs-b"})),
+                          {"nhs-b", None})):
+        listed = await (await app_client.get("/api/v1/callbacks", headers=caller)).json()
+        assert {c["id"] for c in listed["items"]} == {ids[org] for org in seen}
 
 
 @pytest.mark.parametrize("body", [
