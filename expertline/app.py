@@ -6,8 +6,9 @@ this module only opens the database, adds the middlewares and calls those setups
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import date, time, timedelta
 from typing import Any
 
@@ -26,7 +27,7 @@ from base import openapi
 from base.access import Principal
 from base.config import Config
 from base.db import Database
-from base.errors import TooManyRequests, Unauthorized
+from base.errors import NotFound, TooManyRequests, Unauthorized
 from base.http import (
     PARSER_LIMITS,
     PRINCIPAL,
@@ -38,12 +39,13 @@ from base.http import (
 from base.inputs import BODY_TIMEOUT
 from base.limits import RELAY_SECRET, TRUST_FORWARDED_FOR, RateLimit, client_of
 from base.metrics import METRICS, may_scrape_unauthenticated
+from base.socket_auth import CREDENTIAL, OPEN_SOCKETS, OpenSockets, keep_checking
 from expertline import operations, schema, tokens_api
-from expertline.auth import bearer, resolve_token
+from expertline.auth import bearer, resolve_token, token_credential
 from expertline.governance import api as governance_api
 from expertline.governance.store import key_source
 from expertline.serving import ALONE, Leadership
-from pages.access import cookie_principal
+from pages.access import cookie_principal, session_credential
 from pages.contact_pages import ContactSource, setup_contacts
 from pages.picture_pages import CoverageSource, RotaSource, TodaySource, setup_pictures
 from pages.throttle import SIGN_IN_FAILURES
@@ -89,14 +91,17 @@ def create_app(config: Config, *, demo: bool = False,
     app[RELAY_SECRET] = leadership.relay_secret
     app[AUTH_FAILURES] = RateLimit(config.limits.auth_failures_per_min)
     app[SIGN_IN_FAILURES] = RateLimit(config.limits.sign_in_failures_per_min)
+    app[OPEN_SOCKETS] = OpenSockets()
     app.cleanup_ctx.append(_database_ctx)
+    app.cleanup_ctx.append(keep_checking)
     skills.wiring.setup(app, sessions=sessions_of(app), taxonomy_cost=config.routing.taxonomy_cost,
                         live_contacts=live_contacts_of_skill)
     router.wiring.setup(app, engine=lambda a: Engine(
         a[DATABASE], config, watch=pool_watch(a), on_deposed=leadership.deposed,
         fence=leadership.fence, metrics=a[METRICS]))
     pages.wiring.setup(app, sessions=sessions_of(app), public_url=config.server.public_url,
-                       lifetime=config.sessions, providers=config.oidc.providers)
+                       lifetime=config.sessions, providers=config.oidc.providers,
+                       signed_out=offline_on_sign_out(app))
     setup_pictures(app, coverage=coverage_source(app), today=today_source(app),
                    rota=rota_source(app))
     setup_contacts(app, ContactSource(page=router.api.contacts_page,
@@ -171,6 +176,21 @@ def sessions_of(app: web.Application) -> Callable[[], AsyncSession]:
         return app[DATABASE].session()
 
     return session
+
+
+def offline_on_sign_out(app: web.Application) -> Callable[[Principal], Awaitable[None]]:
+    """What sign-out does in routing: an expert who signs out goes offline at once, as the
+    desk's Offline button does (an offer ringing for them goes back to the queue, not
+    counted as missed), not when their desk's grace runs out."""
+
+    async def offline(who: Principal) -> None:
+        engine = app.get(ENGINE)
+        if who.expert_id is None or engine is None:
+            return
+        with contextlib.suppress(NotFound):  # not in the routing pool: nothing to set
+            await engine.set_status(who.expert_id, "offline")
+
+    return offline
 
 
 def callback_booking(app: web.Application) -> BookCallback:
@@ -285,10 +305,15 @@ async def _principal(request: web.Request) -> Principal:
         header = "Bearer " + request.query["access_token"]
     if header is None:
         found = await cookie_principal(request)
+        credential = session_credential(request)
         if found is not None:
+            if credential is not None:  # a WebSocket lasts while the session does
+                request[CREDENTIAL] = credential
             return found
     token = bearer(header)
     async with request.app[DATABASE].session() as session:
-        return await resolve_token(session, token)
+        caller = await resolve_token(session, token)
+    request[CREDENTIAL] = token_credential(sessions_of(request.app), token)
+    return caller
 
 

@@ -4,7 +4,8 @@ Tokens are 256-bit random strings, so a fast hash is enough (no password stretch
 database never holds anything that could be replayed. A token may expire (``expires_at``) and is
 revoked by setting ``revoked_at``; either refuses it at its next request. Its last use is
 recorded at most once a minute (``LAST_USED_EVERY``), so a busy desk costs a read per request,
-not a write.
+not a write. A WebSocket opened with a token is closed at the first check after the token stops
+working (``token_credential``, ``base.socket_auth``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,7 +22,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from base.access import Principal, Role, check_scope
 from base.clock import now_utc, utc
+from base.db import Sessions
 from base.errors import Conflict, NotFound, Unauthorized
+from base.socket_auth import Credential
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,40 @@ async def resolve_token(session: AsyncSession, plain: str,
     if last_used is None or now - last_used >= LAST_USED_EVERY:
         await _record_use(session, row.id, now)
     return principal
+
+
+def token_key(token_hash: str) -> str:
+    """What the sockets opened with the token whose SHA-256 is ``token_hash`` are held under."""
+    return "token:" + token_hash
+
+
+async def token_ended(session: AsyncSession, token_hash: str, *, now: datetime,
+                      used: bool = False) -> str | None:
+    """Why the token no longer works ("token revoked", "token expired"), or None while it
+    does; its use is recorded, as ``resolve_token`` does, only when ``used``."""
+    row = (await session.exec(
+        select(ApiToken).where(ApiToken.token_hash == token_hash))).first()
+    if row is None or row.revoked_at is not None:
+        return "token revoked"
+    expires_at = utc(row.expires_at)
+    if expires_at is not None and expires_at <= now:
+        return "token expired"
+    last_used = utc(row.last_used_at)
+    if used and (last_used is None or now - last_used >= LAST_USED_EVERY):
+        await _record_use(session, row.id, now)
+    return None
+
+
+def token_credential(sessions: Sessions, plain: str,
+                     clock: Callable[[], datetime] = now_utc) -> Credential:
+    """A bearer token as a ``base.socket_auth.Credential`` (held by its hash alone)."""
+    token_hash = hash_token(plain)
+
+    async def check(used: bool) -> str | None:
+        async with sessions() as session:
+            return await token_ended(session, token_hash, now=clock(), used=used)
+
+    return Credential(token_key(token_hash), check)
 
 
 async def _record_use(session: AsyncSession, token_id: int | None, now: datetime) -> None:

@@ -5,7 +5,8 @@ paginated like every list. ``POST /api/v1/tokens`` takes ``{"role", "orgs"?, "ex
 "label"?, "expires_in_days"?}`` and answers 201 with the plain ``token`` once (only its hash
 is stored); the organisations and the expert must be in the pool, and the scope must fit the
 role (``base.access.check_scope``). ``DELETE /api/v1/tokens/{id}`` and ``POST
-/api/v1/tokens/{id}/revoke`` revoke one: its next request is a 401. Admins only (anyone else:
+/api/v1/tokens/{id}/revoke`` revoke one: its next request is a 401, and the WebSockets it
+opened here are closed at once (4401; ``base.socket_auth``). Admins only (anyone else:
 403, before the body is read); every issue and revocation is audited with who did it.
 """
 
@@ -24,7 +25,8 @@ from base.clock import now_utc, utc
 from base.db import Sessions
 from base.errors import InvalidInput
 from base.http import json_response, page_of, principal, read_json
-from expertline.auth import ApiToken, issue_token, revoke_token
+from base.socket_auth import OPEN_SOCKETS
+from expertline.auth import ApiToken, issue_token, revoke_token, token_key
 from skills.api_common import NUMERIC_PATH, path_int
 from skills.pool import check_in_pool
 
@@ -107,7 +109,10 @@ async def revoke(request: web.Request) -> web.Response:
         audit.record(session, actor=who, action="revoke", entity="api_token",
                      entity_id=str(row.id), before={"revoked_at": None},
                      after={"revoked_at": (utc(row.revoked_at) or now_utc()).isoformat()})
-        answer = row.to_json()
+        answer, key = row.to_json(), token_key(row.token_hash)
+    open_sockets = request.app.get(OPEN_SOCKETS)
+    if open_sockets is not None:
+        open_sockets.end(key, "token revoked")
     return json_response(answer)
 
 

@@ -4,12 +4,14 @@
 API and the desk WebSocket use when a request carries the cookie instead of a bearer token: a
 request that changes something must also carry the session's CSRF token (``X-CSRF-Token``, or
 ``csrf_token`` in a form), and a WebSocket must come from our own pages (its ``Origin``), so
-another site cannot act with a signed-in expert's cookie.
+another site cannot act with a signed-in expert's cookie. ``session_credential(request)`` is
+what a WebSocket opened with the cookie is held under (``base.socket_auth``): sign-out closes
+it at once, and it is closed at the first check that finds the session over.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -20,6 +22,7 @@ from base.access import Principal
 from base.config import OidcProviderConfig, SessionsConfig
 from base.db import Sessions
 from base.errors import Forbidden
+from base.socket_auth import Credential
 from pages import sessions
 from pages.sessions import COOKIE, LIFETIME, SignedIn
 
@@ -36,6 +39,9 @@ class WebContext:
     clock: Callable[[], datetime]
     lifetime: SessionsConfig = LIFETIME
     providers: tuple[OidcProviderConfig, ...] = ()  # federated sign-in (pages.oidc_pages)
+    signed_out: Callable[[Principal], Awaitable[None]] | None = None
+    """What else a sign-out ends, for the person who signed out: the composition root sets
+    an expert offline in routing with it (pages may not reach the router)."""
 
     @property
     def secure(self) -> bool:
@@ -66,6 +72,28 @@ async def cookie_principal(request: web.Request) -> Principal | None:
     elif request.method not in SAFE and not who.csrf_ok(await _offered_csrf(request)):
         raise Forbidden("this request needs the page's CSRF token", code="csrf")
     return who.principal
+
+
+def session_key(cookie: str) -> str:
+    """What the sockets opened with this session cookie are held under."""
+    return "session:" + sessions.digest(cookie)
+
+
+def session_credential(request: web.Request) -> Credential | None:
+    """The request's session cookie as a ``base.socket_auth.Credential``: ``check`` asks the
+    database whether the session still works (``sessions.ended``). None without a cookie."""
+    cookie = request.cookies.get(COOKIE)
+    if not cookie:
+        return None
+    app, id_hash = request.app, sessions.digest(cookie)
+
+    async def check(used: bool) -> str | None:
+        context = app[WEB]
+        async with context.sessions() as session:
+            return await sessions.ended(session, id_hash, now=context.clock(),
+                                        lifetime=context.lifetime, used=used)
+
+    return Credential(session_key(cookie), check)
 
 
 async def _offered_csrf(request: web.Request) -> str | None:

@@ -10,7 +10,8 @@ sign-out; every sign-in (``start``) makes a new cookie value and ends the sessio
 the browser still presented, so a cookie planted before sign-in is worthless after it. A
 session carries the same ``Principal`` an API token would, so one set of role and scope rules
 serves both. Only the SHA-256 of each secret is kept. Signing in and out are audited, the
-session named by the start of its hash.
+session named by the start of its hash. A WebSocket opened with the cookie asks ``ended`` now
+and then, and is closed once the session is over (``base.socket_auth``).
 """
 
 from __future__ import annotations
@@ -120,18 +121,46 @@ async def resolve(session: AsyncSession, cookie: str, *, now: datetime,
     longer than ``lifetime.idle_minutes``). Records the request on the idle clock at most
     once a minute, committing ``session`` to do so: give it a session of its own."""
     row = await session.get(WebSessionRow, digest(cookie))
-    if row is None or row.revoked_at is not None:
-        return None
-    expires = utc(row.expires_at)
-    if expires is None or expires <= now:
-        return None
-    seen = utc(row.last_seen_at) or utc(row.created_at) or now
-    if now - seen >= timedelta(minutes=lifetime.idle_minutes):
+    if row is None or _over(row, now, lifetime) is not None:
         return None
     who = _signed_in(row)
-    if now - seen >= SEEN_EVERY:
-        await _seen(session, row.id_hash, now)
+    await _seen_if_due(session, row, now)
     return who
+
+
+async def ended(session: AsyncSession, id_hash: str, *, now: datetime,
+                lifetime: SessionsConfig = LIFETIME, used: bool = False) -> str | None:
+    """Why the session whose cookie has the SHA-256 ``id_hash`` no longer works ("signed
+    out", "session expired", "session idle"), or None while it does: what an open WebSocket
+    asks now and then (``base.socket_auth``). Only when ``used`` (the socket carried its
+    user's actions) is that recorded on the idle clock, as ``resolve`` records a request."""
+    row = await session.get(WebSessionRow, id_hash)
+    if row is None:
+        return "signed out"
+    why = _over(row, now, lifetime)
+    if why is None and used:
+        await _seen_if_due(session, row, now)
+    return why
+
+
+def _over(row: WebSessionRow, now: datetime, lifetime: SessionsConfig) -> str | None:
+    if row.revoked_at is not None:
+        return "signed out"
+    expires = utc(row.expires_at)
+    if expires is None or expires <= now:
+        return "session expired"
+    if now - _last_seen(row, now) >= timedelta(minutes=lifetime.idle_minutes):
+        return "session idle"
+    return None
+
+
+def _last_seen(row: WebSessionRow, now: datetime) -> datetime:
+    return utc(row.last_seen_at) or utc(row.created_at) or now
+
+
+async def _seen_if_due(session: AsyncSession, row: WebSessionRow, now: datetime) -> None:
+    if now - _last_seen(row, now) >= SEEN_EVERY:
+        await _seen(session, row.id_hash, now)
 
 
 async def _seen(session: AsyncSession, id_hash: str, now: datetime) -> None:

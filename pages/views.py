@@ -8,6 +8,7 @@ the desk and the chat then come alive through their WebSockets (``/static/desk.j
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from typing import Any
@@ -18,10 +19,12 @@ from aiohttp import web
 
 from base.access import Principal, Role
 from base.errors import Forbidden
+from base.socket_auth import OPEN_SOCKETS
 from pages import chat_words, sessions, throttle
-from pages.access import WEB, signed_in
+from pages.access import WEB, session_key, signed_in
 from pages.sessions import COOKIE, SignedIn
 
+log = logging.getLogger("pages.views")
 TEMPLATES = web.AppKey("pages.templates", jinja2.Environment)
 NAV = (("/chat", "Chat with an expert"), ("/desk", "Expert desk"), ("/console", "Console"))
 ORG_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}", re.ASCII)  # an organisation id, as the pool's
@@ -128,10 +131,27 @@ async def sign_out(request: web.Request) -> web.StreamResponse:
         context = request.app[WEB]
         async with context.sessions() as session, session.begin():
             await sessions.end(session, cookie, now=context.clock())
+        await _after_sign_out(request, cookie, who)
     response = render(request, "message.html", title="You have signed out",
                       paragraphs=["Your session has ended on this browser."])
     response.del_cookie(COOKIE, path="/")
     return response
+
+
+async def _after_sign_out(request: web.Request, cookie: str, who: SignedIn) -> None:
+    """What ends with the session: every WebSocket it opened in this process, at once (a
+    server on the same database closes its own at its next check, ``base.socket_auth``),
+    and, through the composition root's ``signed_out``, an expert's availability."""
+    open_sockets = request.app.get(OPEN_SOCKETS)
+    if open_sockets is not None:
+        open_sockets.end(session_key(cookie), "signed out")
+    then = request.app[WEB].signed_out
+    if then is not None:
+        try:
+            await then(who.principal)
+        except Exception:  # the sign-out stands; the desk's grace sets them offline anyway
+            log.warning("after %s signed out, routing was not told", describe(who.principal),
+                        exc_info=True)
 
 
 def describe(principal: Principal) -> str:

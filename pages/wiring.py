@@ -10,13 +10,14 @@ script anywhere), no framing, no referrer (a sign-in link must not leak through 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 
+from base.access import Principal
 from base.clock import now_utc
 from base.config import OidcProviderConfig, SessionsConfig
 from base.db import Sessions
@@ -42,9 +43,10 @@ __all__ = ["setup"]
 
 def setup(app: web.Application, *, sessions: Sessions, public_url: str,
           clock: Callable[[], datetime] = now_utc, lifetime: SessionsConfig = LIFETIME,
-          providers: tuple[OidcProviderConfig, ...] = ()) -> None:
+          providers: tuple[OidcProviderConfig, ...] = (),
+          signed_out: Callable[[Principal], Awaitable[None]] | None = None) -> None:
     app[WEB] = WebContext(sessions=sessions, public_url=public_url, clock=clock,
-                          lifetime=lifetime, providers=providers)
+                          lifetime=lifetime, providers=providers, signed_out=signed_out)
     templates = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
     templates.filters["when"] = console.when

@@ -14,7 +14,9 @@ the consoles share one reading of the figures, at most two a second) and at leas
 ``EVERY_S`` while nothing changes, so waits keep growing on screen (and alerts appear within
 ``EVERY_S`` of their forecast). The console sends nothing; what it sends is ignored.
 When the figures cannot be read (the database is down), the socket closes with 1011 and the page
-reconnects."""
+reconnects. The socket lasts no longer than the session or token it was opened with
+(``base.socket_auth``): on sign-out, or at the first check after it expired or was revoked, it
+closes with 4401 and the reason."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from aiohttp import WSCloseCode, web
 
 from base.access import Principal, Role, require_role
 from base.http import principal
+from base.socket_auth import held
 from router.context import engine_of
 from router.engine import Engine
 from router.stats import SharedStats
@@ -54,8 +57,9 @@ async def console_socket(request: web.Request) -> web.WebSocketResponse:
     pusher = asyncio.create_task(_push(ws, request.app[SHARED], engine, changed, caller,
                                        alerts))
     try:
-        async for _message in ws:
-            pass  # the wallboard only listens
+        with held(request, ws):
+            async for _message in ws:
+                pass  # the wallboard only listens
     finally:
         stop_watching()
         pusher.cancel()

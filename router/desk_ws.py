@@ -17,7 +17,9 @@ each session with its ``transcript`` so far; a reconnected desk needs nothing el
 The desk sends actions ``{"action": "status"|"accept"|"decline"|"complete"|"message", "id": …,
 …}`` and gets ``{"type": "result", "action", "ok": true, …}`` or ``{"type": "error", "code",
 "message"}`` back. Each connection has its own outbound queue, so a slow desk never holds up
-routing. Closing the last connection starts the desk grace.
+routing. Closing the last connection starts the desk grace. The socket lasts no longer than the
+session or token it was opened with (``base.socket_auth``): on sign-out, or at the first check
+after it expired or was revoked, the server closes it with 4401 and the reason.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from base.errors import BadRequest, DomainError, InvalidInput
 from base.http import Fields
 from base.inputs import parse_json
+from base.socket_auth import held
 from router.context import engine_of, me
 from router.desk import MAX_MESSAGE
 from router.engine import Engine
@@ -51,10 +54,12 @@ async def expert_socket(request: web.Request) -> web.WebSocketResponse:
     disconnect = await engine.open_desk(expert_id, outbox.push)  # pushes the hello first
     writer = asyncio.ensure_future(_write(ws, outbox.queue))
     try:
-        async for frame in ws:
-            if frame.type is not WSMsgType.TEXT:
-                continue
-            outbox.push(await _act(engine, expert_id, frame.data))
+        with held(request, ws) as used:
+            async for frame in ws:
+                if frame.type is not WSMsgType.TEXT:
+                    continue
+                used()  # the expert at work: not idle
+                outbox.push(await _act(engine, expert_id, frame.data))
     finally:
         disconnect()
         writer.cancel()

@@ -140,7 +140,8 @@ function connect() {
     const frame = JSON.parse(event.data);
     if (frame.type === "wallboard") draw(frame);
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
+    if (event.code === 4401) { if (!leaving) location.reload(); return; } // signed out: the page says so
     const wait = Math.min(1000 * 2 ** state.retry, 10000);
     state.retry += 1;
     $("connection").textContent = `Connection lost. Trying again in ${Math.round(wait / 1000)} s…`;
@@ -148,4 +149,6 @@ function connect() {
   });
 }
 
+let leaving = false; // a sign-out or a link followed: its page comes next, not a reload
+window.addEventListener("beforeunload", () => { leaving = true; });
 connect();

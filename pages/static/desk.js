@@ -38,9 +38,10 @@ function connect() {
   state.socket = socket;
   socket.addEventListener("open", () => { state.retry = 0; setConnection("Connected. Offers reach you here as they are made."); });
   socket.addEventListener("message", (event) => handle(JSON.parse(event.data)));
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
     setButtons(false);
     if (state.closedByUs) return;
+    if (event.code === 4401) { location.reload(); return; } // signed out: the page says so
     const wait = Math.min(1000 * 2 ** state.retry, 10000);
     state.retry += 1;
     setConnection(`Connection lost. Reconnecting in ${Math.round(wait / 1000)} s… Your offers are kept for you meanwhile.`);
