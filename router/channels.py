@@ -221,17 +221,24 @@ class ChannelPort:
             return QueueInfo(live.state)
         ahead = self.core.position(contact_id)
         place = None if ahead is None else ahead + 1
-        staffed = self._staffed(live.skill)
-        told = self.waits.told(place, staffed)
+        serving, on_duty = self._staffed(contact_id, live)
+        told = self.waits.told(place, serving)
         if told is not None:
             self._told.setdefault(contact_id, told)  # learned from when it is answered
-        return QueueInfo(live.state, place, told, staffed)
+        return QueueInfo(live.state, place, told, on_duty)
 
-    def _staffed(self, skill: str) -> int:
-        """Experts holding ``skill`` who are signed in and working now (available, offered,
-        busy or wrapping up)."""
-        states = self.core.holder_states(skill)
-        return sum(states[s] for s in STAFFED)
+    def _staffed(self, contact_id: str, live: LiveContact) -> tuple[int, int]:
+        """Experts working now (available, offered, busy or wrapping up) who take the
+        contact's channel (a chat is no help from an expert who takes calls only) and hold its
+        skill or a substitute: within the ring its wait has reached (whom a wait estimate
+        counts on) and within the widest ring it may reach (who could answer it at all);
+        ``RoutingCore.serving`` and ``on_duty``."""
+        serving, on_duty = self.core.serving(contact_id), self.core.on_duty(contact_id)
+        if serving is not None and on_duty is not None:
+            return serving, on_duty
+        states = self.core.holder_states(live.skill, live.channel)
+        exact = sum(states[s] for s in STAFFED)
+        return exact, exact
 
     def _known(self, contact_id: str) -> LiveContact | None:
         """The live contact; None when finished; ``NotFound`` when it never existed."""

@@ -30,6 +30,7 @@ from router.indexes import PoolIndex
 from router.matching import Scored, extra_share, hard_block
 from router.model import (
     CHANNELS,
+    Channel,
     ContactState,
     ContactView,
     Decision,
@@ -44,7 +45,7 @@ from router.model import (
     RoutingConfig,
 )
 from router.policies import assign
-from router.records import FREE, ContactRec, ExpertRec, SessionRec
+from router.records import ContactRec, ExpertRec, SessionRec
 from router.snapshot import Snapshot, restore_into, take_snapshot
 from router.state import CoreState
 
@@ -539,9 +540,36 @@ class RoutingCore(CoreState):
         return explain.offered(contact.spec, at, contact.step, self.policy.name, top,
                                explain.best_score_reason(contact.spec, contact.step, step, top))
 
-    def holder_states(self, skill: str) -> dict[ExpertState, int]:
-        """How many holders of ``skill`` are in each state (all zero for an unknown skill)."""
-        return dict(self._holders.get(skill) or dict.fromkeys(ExpertState, 0))
+    def holder_states(self, skill: str, channel: Channel | None = None
+                      ) -> dict[ExpertState, int]:
+        """How many holders of ``skill`` are in each state (all zero for an unknown skill);
+        with ``channel``, only those who take it (capacity on it above 0)."""
+        return self._holder_states(skill, channel)
+
+    def serving(self, contact_id: str) -> int | None:
+        """How many experts at work now (available, offered, busy or wrapping up) could be
+        offered the contact where its wait has reached: they take its channel and hold a skill
+        within its current ring (its exact skill, then the substitutes the ring allows); the
+        count target escalation's likely waits are made of, and the one a wait estimate is
+        made of. None unless the core holds the contact, queued or offered."""
+        contact = self._waiting_contact(contact_id)
+        return None if contact is None else self._staffed_within(contact.spec, contact.step)
+
+    def on_duty(self, contact_id: str) -> int | None:
+        """How many experts at work now could answer the contact at all: as ``serving``, but
+        within the widest ring its wait may reach (0: nobody who could answer it is on
+        duty, whatever the wait). None unless the core holds the contact, queued or
+        offered."""
+        contact = self._waiting_contact(contact_id)
+        return None if contact is None else self._staffed_within(
+            contact.spec, len(self.policy.steps) - 1)
+
+    def _waiting_contact(self, contact_id: str) -> ContactRec | None:
+        contact = self._contacts.get(contact_id)
+        if contact is None or contact.state not in (ContactState.QUEUED,
+                                                    ContactState.OFFERED):
+            return None
+        return contact
 
     def session(self, session_id: str) -> tuple[str, str] | None:
         """(contact_id, expert_id) of an active session."""
@@ -580,15 +608,16 @@ class RoutingCore(CoreState):
         return counts
 
     def queue_stats(self, now: float | None = None) -> list[QueueStats]:
-        """Per (channel, skill) queue: waiting, longest wait, holders and the holders who would
-        take one more contact on that channel now (free, or on it with room to spare)."""
+        """Per (channel, skill) queue: waiting, longest wait, the holders who take that
+        channel (in any state) and those who would take one more contact on it now (free and
+        taking it, or on it with room to spare)."""
         at = self._now if now is None else now
         stats = []
         for channel, skill, keys in self._queues.queues():
             oldest = min(key[1] for key in keys)
-            available = sum(slot.count for mode in (FREE, channel)
+            available = sum(slot.count for mode in self._index.open_modes[channel]
                             if (slot := self._index.slot(mode, None, skill)) is not None)
-            holders = sum(self._holders.get(skill, {}).values())
+            holders = sum(self._holder_states(skill, channel).values())
             stats.append(QueueStats(channel, skill, len(keys), max(at - oldest, 0.0),
                                     holders, available))
         return sorted(stats, key=lambda s: (s.channel, s.skill))

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 
 from router.matching import ACCREDITATION, DECLINED, LANGUAGE, SHARING, Scored
-from router.model import Candidate, ContactSpec, Decision, ExpertState, Step
+from router.model import Candidate, Channel, ContactSpec, Decision, ExpertState, Step
 
 STATE_ORDER = (ExpertState.BUSY, ExpertState.OFFERED, ExpertState.WRAPUP, ExpertState.AWAY,
                ExpertState.OFFLINE, ExpertState.AVAILABLE)
@@ -53,9 +53,10 @@ def nobody(spec: ContactSpec, at: float, step_no: int, step: Step, policy: str,
 def nobody_reason(spec: ContactSpec, step_no: int, step: Step,
                   holders: Mapping[ExpertState, int], gaps: Mapping[str, int],
                   tally: Mapping[str, set[str]]) -> str:
-    """E.g. "nobody eligible at step 2 (cost <= 0.5, proficiency >= 3) on voice: 12 experts
-    hold dementia: 9 busy, 3 available; available with candidate skills: 2 lack cy, 1 outside
-    sharing agreements"."""
+    """E.g. "nobody eligible at step 2 (cost <= 0.5, proficiency >= 3) on chat: 12 experts
+    hold dementia: 9 busy, 3 available; available with candidate skills: 2 take calls only,
+    1 lack cy, 1 outside sharing agreements" (``holders`` counts every holder, whatever the
+    channels they take)."""
     total = sum(holders.values())
     if total:
         states = ", ".join([f"{holders[s]} {STATE_WORDS[s]}" for s in STATE_ORDER
@@ -73,6 +74,9 @@ def nobody_reason(spec: ContactSpec, step_no: int, step: Step,
 def _shortfalls(spec: ContactSpec, step: Step, gaps: Mapping[str, int],
                 tally: Mapping[str, set[str]]) -> list[str]:
     parts = []
+    if gaps.get("other_channel"):
+        only = "chats" if spec.channel is Channel.VOICE else "calls"
+        parts.append(f"{gaps['other_channel']} take {only} only")
     if gaps.get("below"):
         parts.append(f"{gaps['below']} below proficiency {step.min_proficiency}")
     if gaps.get("language"):

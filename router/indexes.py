@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 
 from router.model import CHANNELS, Channel, ExpertProfile, Pool
 from router.policies import COST_EPSILON, Policy
-from router.records import ExpertRec, Membership, QueueKey, Slot
+from router.records import FREE, FREE_ONLY, OPEN_MODES, ExpertRec, Membership, QueueKey, Slot
 
 Probe = tuple[str, str | None]  # (held skill, language key) of a servable queue list
 
@@ -80,21 +80,29 @@ class PoolIndex:
 class ExpertIndex:
     """Available experts by (mode, language, skill) -> proficiency -> load -> ``{id: record}``.
 
-    Mode ``free``: nothing in progress, takes either channel (load 0); mode ``voice``/``chat``:
-    already has that channel in progress and room for more (load >= 1). So a free expert is
-    filed once, and moving between free and busy costs one removal and at most one filing.
+    Mode ``free``: nothing in progress, takes either channel (load 0); ``free-voice`` /
+    ``free-chat``: nothing in progress, takes only that channel (``records.FREE_ONLY``);
+    mode ``voice``/``chat``: already has that channel in progress and room for more
+    (load >= 1). So a free expert is filed once, a search for one channel never meets an
+    expert who does not take it (``open_modes``: ``records.OPEN_MODES``, less the mode of
+    those who take only that channel until one is filed there, so a pool where everyone
+    takes both pays nothing for them), and moving between free and busy costs one removal and
+    at most one filing.
     Experts are filed under language ``None`` and under each language they speak except
     ``common_language``, which nearly everyone speaks: contacts asking for it read the ``None``
     slots and filter (correct whatever the value; it only saves work).
     ``max_capacity`` per channel bounds the occupancy term of the score.
     """
 
-    __slots__ = ("_slots", "common_language", "max_capacity")
+    __slots__ = ("_slots", "common_language", "max_capacity", "open_modes")
 
     def __init__(self, common_language: str | None = None) -> None:
         self._slots: dict[tuple[str, str | None, str], Slot] = {}
         self.common_language = common_language
         self.max_capacity: dict[Channel, int] = dict.fromkeys(CHANNELS, 1)
+        # per channel, the modes whose slots hold the experts who would take one more
+        # contact on it now (see the class docstring)
+        self.open_modes: dict[Channel, tuple[str, ...]] = {ch: (FREE, ch) for ch in CHANNELS}
 
     def language_key(self, language: str | None) -> str | None:
         return None if language == self.common_language else language
@@ -130,6 +138,8 @@ class ExpertIndex:
         for channel in CHANNELS:
             self.max_capacity[channel] = max(self.max_capacity[channel],
                                              profile.capacity(channel))
+            if mode == FREE_ONLY[channel]:
+                self.open_modes[channel] = OPEN_MODES[channel]
         members = []
         slots = self._slots
         for language in self.language_keys(profile.languages):

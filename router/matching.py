@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.model import CHANNELS, MAX_PROFICIENCY, Channel, ContactSpec, ExpertProfile
 from router.policies import COST_EPSILON, Policy
-from router.records import FREE, VOICE, ContactRec, ExpertRec, QueueKey, Slot
+from router.records import CHAT, FREE_ONLY, VOICE, ContactRec, ExpertRec, QueueKey, Slot
 
 LANGUAGE, ACCREDITATION, SHARING, DECLINED = "language", "accreditation", "sharing", "declined"
 NEG_INF = float("-inf")
@@ -127,10 +127,11 @@ class Matcher:
         search = _Search(limit, weights.extra if spec.extra_skills else 0.0, tally, true_top)
         index = self.index
         language = index.language_key(spec.language)
+        modes = index.open_modes[spec.channel]
         for skill, cost in self.pool.substitutes(spec.skill):
             if cost > step.max_cost + COST_EPSILON:
                 break
-            for mode in (FREE, spec.channel):
+            for mode in modes:
                 slot = index.slot(mode, language, skill)
                 if slot is not None and slot.count and self._scan_slot(
                         contact, slot, skill, cost, step.min_proficiency, now, search):
@@ -165,10 +166,10 @@ class Matcher:
             idle = now - expert.since
             if bound + idle_scale * min(idle, w.idle_cap_s) <= search.best:
                 break
+            # takes this channel: a free expert who does not sits under the other channel's
+            # FREE_ONLY mode, which this search never reads
             profile = expert.profile
             capacity = profile.voice_capacity if channel is VOICE else profile.chat_capacity
-            if not capacity:
-                continue  # a free expert who never takes this channel
             search.examined += 1
             why = hard_block(spec, profile, now, pool)
             if why is None and excluded and excluded.get(expert.id, NEG_INF) > now:
@@ -185,16 +186,21 @@ class Matcher:
 
     def availability_gaps(self, spec: ContactSpec, step_no: int) -> dict[str, int]:
         """Available holders of candidate skills who fall short on proficiency or on a less
-        common language, from bucket sizes (an expert holding two candidate skills counts
-        twice; shortfalls on the common language are tallied by the search instead)."""
+        common language, or who take only the other channel, from bucket sizes (an expert
+        holding two candidate skills counts twice; shortfalls on the common language are
+        tallied by the search instead)."""
         step, index = self.policy.steps[step_no], self.index
         floor = step.min_proficiency
         language = index.language_key(spec.language)
-        below = lacking = 0
+        other = CHAT if spec.channel is VOICE else VOICE
+        only_other = FREE_ONLY[other] if FREE_ONLY[other] in index.open_modes[other] else None
+        below = lacking = elsewhere = 0
         for skill, cost in self.pool.substitutes(spec.skill):
             if cost > step.max_cost + COST_EPSILON:
                 break
-            for mode in (FREE, spec.channel):
+            if only_other and (free := index.slot(only_other, None, skill)) is not None:
+                elsewhere += free.count
+            for mode in index.open_modes[spec.channel]:
                 anyone = index.slot(mode, None, skill)
                 if anyone is None or not anyone.count:
                     continue
@@ -204,7 +210,7 @@ class Matcher:
                     speakers = index.slot(mode, language, skill)
                     spoken = sum(speakers.by_level[floor:]) if speakers else 0
                     lacking += sum(levels[floor:]) - spoken
-        return {"below": below, "language": lacking}
+        return {"below": below, "language": lacking, "other_channel": elsewhere}
 
     # -- expert side -------------------------------------------------------------------------
     def contacts_for(self, expert: ExpertRec, channels: tuple[Channel, ...], now: float,

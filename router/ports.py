@@ -74,13 +74,16 @@ class QueueInfo:
     """Where a contact stands. ``position`` is 1-based among waiting contacts that compete for
     the same experts (None when not waiting); ``estimated_wait_s`` is a wait the contact will
     probably not exceed (8 in 10 do not: ``router.estimate``), None when the engine has no
-    honest estimate (too little history, nobody staffed)."""
+    honest estimate (too little history, nobody staffed within its ring yet)."""
 
     state: ContactState
     position: int | None = None
     estimated_wait_s: float | None = None
-    # experts holding the contact's skill who are staffed now (available, offered, busy or
-    # wrapping up); None when the contact is not waiting
+    # experts staffed now (available, offered, busy or wrapping up) who could answer the
+    # contact: they take its channel and hold its skill or a substitute its rings may reach
+    # (``RoutingCore.on_duty``; 0: nobody who could answer is on duty); None when the contact
+    # is not waiting. The wait estimate counts only those within the ring its wait has
+    # reached (``RoutingCore.serving``).
     experts_on_duty: int | None = None
 
 

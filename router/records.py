@@ -20,10 +20,26 @@ from router.model import (
 )
 
 VOICE, CHAT = Channel.VOICE, Channel.CHAT
-FREE = "free"  # index mode of an expert with nothing in progress (takes either channel)
+FREE = "free"  # index mode of an expert with nothing in progress who takes both channels
+# index mode of an expert with nothing in progress who takes only that channel (the desk's
+# "What you take", or the rota's last minutes of a shift, left the other one at capacity 0)
+FREE_ONLY = {VOICE: "free-voice", CHAT: "free-chat"}
+OPEN_MODES = {VOICE: (FREE, FREE_ONLY[VOICE], VOICE), CHAT: (FREE, FREE_ONLY[CHAT], CHAT)}
+"""Per channel, the index modes of the available experts who would take one more contact on
+it: free and taking it, or already on it with room to spare."""
+BOTH = 3
+"""``takes`` of an expert who takes calls and chats (nearly everyone)."""
+NOT_TAKING = {VOICE: (0, 2), CHAT: (0, 1)}
+"""Per channel, the ``takes`` of the experts who do not take it."""
 QueueKey = tuple[float, float, int, str]
 Bucket = dict[str, "ExpertRec"]  # available experts in the order they became available
 Membership = list[tuple["Slot", Bucket, int]]  # an expert's (slot, bucket, level) in the index
+
+
+def takes(profile: ExpertProfile) -> int:
+    """The channels ``profile`` takes: 0 neither, 1 voice only, 2 chat only, 3 both (a
+    channel at capacity 0 is not taken)."""
+    return (1 if profile.voice_capacity else 0) | (2 if profile.chat_capacity else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,14 +160,17 @@ class ExpertRec:
         return tuple(ch for ch in (VOICE, CHAT) if self.open_load(ch) is not None)
 
     def placement(self) -> tuple[str, int] | None:
-        """Where the expert belongs in the availability index: (FREE, 0) with nothing in
-        progress, (channel, load) with room for more on that channel, or None."""
+        """Where the expert belongs in the availability index: with nothing in progress
+        (FREE, 0) if it takes both channels, (FREE_ONLY[channel], 0) if it takes only one;
+        (channel, load) with room for more on that channel; or None."""
         if self.presence is not Presence.AVAILABLE or self.exclusive:
             return None
         voice, chat = self.used[VOICE], self.used[CHAT]
         profile = self.profile
         if not voice and not chat:
-            return (FREE, 0) if profile.voice_capacity or profile.chat_capacity else None
+            if profile.voice_capacity:
+                return (FREE if profile.chat_capacity else FREE_ONLY[VOICE], 0)
+            return (FREE_ONLY[CHAT], 0) if profile.chat_capacity else None
         if not chat:
             return (VOICE, voice) if voice < profile.voice_capacity else None
         if not voice:

@@ -19,6 +19,7 @@ from router.indexes import ContactQueues, ExpertIndex, PoolIndex
 from router.matching import Matcher
 from router.model import (
     STAFFED,
+    Channel,
     ContactSpec,
     ContactState,
     Decision,
@@ -31,7 +32,16 @@ from router.model import (
     RoutingConfig,
 )
 from router.policies import make_policy
-from router.records import FREE, ContactRec, ExpertRec, OfferRec, SessionRec, WrapUp
+from router.records import (
+    BOTH,
+    NOT_TAKING,
+    ContactRec,
+    ExpertRec,
+    OfferRec,
+    SessionRec,
+    WrapUp,
+    takes,
+)
 
 INF = float("inf")
 
@@ -78,7 +88,12 @@ class CoreState:
         # dropping the oldest from a plain dict leaves a dead slot that every later
         # next(iter()) walks past (23 us per release measured at 100,000 kept)
         self._closed: OrderedDict[str, OfferView] = OrderedDict()
+        # per skill, its holders by state; and apart, per skill and ``records.takes`` (0, 1,
+        # 2), those who do not take both channels: "on duty for chats" is every holder less
+        # those who take no chats, and an expert who takes both (nearly everyone) still moves
+        # one counter per skill when its state changes
         self._holders: dict[str, dict[ExpertState, int]] = {}
+        self._partial: dict[str, tuple[dict[ExpertState, int], ...]] = {}
         self._index = ExpertIndex(self.config.common_language)
         self._queues = ContactQueues(len(self.policy.steps))
         self._matcher = Matcher(self.policy, self._pool, self._index, self._queues,
@@ -122,20 +137,67 @@ class CoreState:
 
     def _hold(self, expert: ExpertRec, delta: int) -> None:
         """Count (delta 1) or uncount (-1) the expert in the per-skill state counters."""
-        holders, state = self._holders, expert.state
+        state = expert.state
+        for counts in self._counters(expert):
+            counts[state] += delta
+
+    def _counters(self, expert: ExpertRec) -> list[dict[ExpertState, int]]:
+        """The per-skill state counters the expert counts in, created if need be."""
+        holders, partial = self._holders, self._partial
+        taken = takes(expert.profile)
+        found = []
         for skill in expert.profile.skills:
             counts = holders.get(skill)
             if counts is None:
                 counts = holders[skill] = dict.fromkeys(ExpertState, 0)
-            counts[state] += delta
+            found.append(counts)
+            if taken != BOTH:
+                apart = partial.get(skill)
+                if apart is None:
+                    apart = partial[skill] = tuple(dict.fromkeys(ExpertState, 0)
+                                                   for _ in range(BOTH))
+                found.append(apart[taken])
+        return found
 
     def _holder_counts(self, expert: ExpertRec) -> list[dict[ExpertState, int]]:
         """The per-skill state counters the expert counts in (kept with the profile)."""
         hot = expert.hot()
         counts = hot.holders
         if counts is None:
-            counts = hot.holders = [self._holders[s] for s in expert.profile.skills]
+            counts = hot.holders = self._counters(expert)
         return counts
+
+    def _holder_states(self, skill: str, channel: Channel | None = None
+                       ) -> dict[ExpertState, int]:
+        """How many holders of ``skill`` who take ``channel`` (None: all of them) are in each
+        state."""
+        found = dict(self._holders.get(skill) or dict.fromkeys(ExpertState, 0))
+        apart = self._partial.get(skill)
+        if channel is not None and apart is not None:
+            for taken in NOT_TAKING[channel]:
+                for state, n in apart[taken].items():
+                    found[state] -= n
+        return found
+
+    def _staffed_within(self, spec: ContactSpec, step: int) -> int:
+        """Experts at work now (``STAFFED``) who take ``spec``'s channel and hold a skill
+        within ``step``'s radius: those routing may offer it to there, busy or not (one who
+        holds two of those skills counts twice; proficiency and language aside)."""
+        holders, partial, lacking = self._holders, self._partial, NOT_TAKING[spec.channel]
+        staffed = 0
+        for skill, _ in self._servers_within(spec.skill, step):
+            counts = holders.get(skill)
+            if counts is None:
+                continue
+            for state in STAFFED:
+                staffed += counts[state]
+            apart = partial.get(skill)
+            if apart is not None:  # less those who do not take the channel
+                for taken in lacking:
+                    counts = apart[taken]
+                    for state in STAFFED:
+                        staffed -= counts[state]
+        return staffed
 
     def _reindex(self, expert: ExpertRec, now: float, *, force: bool = False,
                  reason: str = "") -> None:
@@ -273,20 +335,16 @@ class CoreState:
         if self._free_at(spec, step):
             return 0.0
         ahead = self._queues.position(spec.channel, spec.skill, contact.key)
-        staffed = 0
-        for skill, _ in self._servers_within(spec.skill, step):
-            counts = self._holders.get(skill)
-            if counts:
-                staffed += sum(counts[state] for state in STAFFED)
-        return likely_wait(ahead, busy_s, staffed)
+        return likely_wait(ahead, busy_s, self._staffed_within(spec, step))
 
     def _free_at(self, spec: ContactSpec, step: int) -> bool:
         """Whether an expert within ``step``'s radius, at its proficiency floor or above, has
         room for ``spec``'s channel now (language aside)."""
         floor = self.policy.steps[step].min_proficiency
         language = self._index.language_key(spec.language)
+        modes = self._index.open_modes[spec.channel]
         for skill, _ in self._servers_within(spec.skill, step):
-            for mode in (FREE, spec.channel):
+            for mode in modes:
                 slot = self._index.slot(mode, language, skill)
                 if slot is not None and slot.count and any(slot.by_level[floor:]):
                     return True

@@ -30,7 +30,7 @@ from router import commands as cmd
 from router import events as ev
 from router.core import RoutingCore
 from router.estimate import WaitEstimator
-from router.model import STAFFED, ContactSpec, ContactState, ExpertProfile, Presence
+from router.model import ContactSpec, ContactState, ExpertProfile, Presence
 from simulator.arrivals import INF, Stream
 from simulator.breach import BreachWatch
 from simulator.metrics import Figures, Metrics, Occupancy, Tally, TeamFigures
@@ -154,11 +154,10 @@ class Simulation:
     def _tell(self, spec: ContactSpec) -> None:
         """A contact still queued after its arrival is told a wait, as the shell would."""
         waiting = self._waiting.get(spec.id)
-        ahead = self.core.position(spec.id)
-        if waiting is None or ahead is None:
+        ahead, serving = self.core.position(spec.id), self.core.serving(spec.id)
+        if waiting is None or ahead is None or serving is None:
             return
-        states = self.core.holder_states(spec.skill)
-        waiting.told = self._waits.told(ahead + 1, sum(states[s] for s in STAFFED))
+        waiting.told = self._waits.told(ahead + 1, serving)
 
     def _next_arrival(self, stream: Stream) -> None:
         arrival = stream.next()
