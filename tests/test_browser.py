@@ -117,6 +117,7 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await desk.get_by_role("button", name="Accept").click()
         await expect(chat.locator("#chat-status")).to_contain_text(
             "chatting with Ann (dementia nurse, NHS-A)")
+        await expect(desk.get_by_label("Your message (Chat 1: dementia)")).to_be_focused()
 
         await desk.get_by_label("Your message (Chat 1: dementia)").fill("Hello, I am Ann.")
         await desk.get_by_role("button", name="Send").click()
@@ -154,6 +155,7 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await no_serious_violations(desk, "desk-wrapup")
         await desk.get_by_role("button", name="End wrap-up now").click()
         await expect(desk.locator("#status-now")).to_contain_text("available")
+        await expect(desk.locator("#status-now")).to_be_focused()  # not lost to the page top
 
 
 async def test_a_welsh_chat_is_welsh_throughout(site: TestServer) -> None:

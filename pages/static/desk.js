@@ -132,6 +132,10 @@ function closeSession(id) {
   const next = state.sessions.keys().next();
   if (!next.done) select(next.value);
   $("no-sessions").hidden = state.sessions.size > 0;
+  if (focusLost()) { // "End wrap-up now" is gone with its conversation: say where they are
+    $("status-now").setAttribute("tabindex", "-1");
+    $("status-now").focus();
+  }
 }
 
 function showStatus(desk) {
@@ -200,7 +204,7 @@ function removeOffer(id, why) {
   if (!offer) return;
   offer.card.remove();
   state.offers.delete(id);
-  if (why) setConnection(`An offer was ${why}; the citizen keeps their place for the next expert.`);
+  if (why) setConnection(`${why === "expired" ? "An offer ran out of time" : "An offer was withdrawn"}; the citizen keeps their place for the next expert.`);
   ring();
 }
 
@@ -269,7 +273,12 @@ function openSession(event) {
   else loadTranscript(id);  // the server could not read it just now: ask again
   select(id);
   $("no-sessions").hidden = true;
+  // Accept was pressed and is gone with its offer: a keyboard user goes on in the conversation
+  if (focusLost()) (panel.querySelector("textarea") || tab).focus();
 }
+
+// The focused control was removed from the page (focus fell back to the body).
+function focusLost() { return !document.activeElement || document.activeElement === document.body; }
 
 function describeContact(contact) {
   return `${CHANNEL[contact.channel] || "Contact"} ${MEDIUM[contact.medium] || ""} about ${skillName(contact.skill || "")}, in ${LANGUAGE[contact.language] || contact.language}.`;
