@@ -292,8 +292,10 @@ class DeskActions:
         view = self.core.expert(expert_id)
         return view.state.value if view else "offline"
 
-    async def send_message(self, expert_id: str, session_id: str, text: str) -> None:
-        """Store the expert's message in the transcript, then have the channel deliver it."""
+    async def send_message(self, expert_id: str, session_id: str, text: str, *,
+                           ref: str | None = None) -> None:
+        """Store the expert's message in the transcript, have the channel deliver it, and
+        show it on every desk of theirs (``sent``, with the writing desk's ``ref``)."""
         if not isinstance(text, str) or not text.strip() or len(text) > MAX_MESSAGE:
             raise InvalidInput(f"text must be 1..{MAX_MESSAGE} characters", field="text")
         problem = text_problem(text)
@@ -305,6 +307,10 @@ class DeskActions:
                               expert_id=expert_id, text=text.strip())
             await self._save_line(line)
             await self._announce(News(announcements=[ExpertMessage(contact.view(), line.text)]))
+        event = {"type": "sent", "contact_id": contact.id, "session_id": session_id,
+                 "sender": "expert", "at": line.at, "text": line.text, "ref": ref}
+        for sink in list(self._desks.get(expert_id, ())):
+            sink(event)
 
     def _connected(self, expert_id: str, session_id: str) -> LiveContact:
         found = self.core.session(session_id)

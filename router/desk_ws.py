@@ -11,6 +11,8 @@ each session with its ``transcript`` so far; a reconnected desk needs nothing el
   when it could not be read just now: ``GET /api/v1/me/sessions/{id}/messages``) and
   ``messages`` (the citizen's texts after their first words, for older desks);
 * ``message`` (a citizen wrote: ``contact_id``, ``session_id``, ``sender``, ``at``, ``text``);
+* ``sent`` (the expert wrote, from this desk or another of theirs: the same fields, and the
+  ``ref`` the writing desk gave its ``message`` action, if any, so it can skip its own line);
 * ``session_ended`` (``session_id``, ``contact_id``, ``by``, ``reason`` and, when a wrap-up
   follows, ``wrapup_ends_at``: epoch seconds).
 
@@ -138,7 +140,9 @@ async def _dispatch(engine: Engine, expert_id: str, action: str, body: dict[str,
         text = body.get("text")
         if not isinstance(text, str):
             raise InvalidInput(f"text must be 1..{MAX_MESSAGE} characters", field="text")
-        await engine.send_message(expert_id, ident, text)
+        ref = body.get("ref")
+        await engine.send_message(expert_id, ident, text,
+                                  ref=ref if isinstance(ref, str) and len(ref) <= 64 else None)
         return {"sent": True}
     raise BadRequest(f"unknown action {action!r}: status, accept, decline, complete, message")
 

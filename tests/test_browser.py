@@ -126,6 +126,8 @@ async def test_a_citizen_and_an_expert_talk_through_the_pages_and_a_reload_loses
         await chat.get_by_label("Your message").fill("She went out at 3 am again")
         await chat.get_by_role("button", name="Send").click()
         await heard(desk.get_by_role("log"), "Citizen said: She went out at 3 am again")
+        await expect(desk.get_by_role("log").locator(".expertline-line--expert")
+                     ).to_have_count(1)  # its own line once, though the server echoes it
         await no_serious_violations(chat, "chat-conversation-en")
         link = "https://www.example.org/" + "averylongpathsegment" * 12  # no hyphen to break at
         await chat.get_by_label("Your message").fill(link)

@@ -114,6 +114,27 @@ async def test_a_citizen_chats_with_an_expert_through_both_websockets(
     assert detail["medium"] == "web" and detail["channel"] == "chat"
 
 
+async def test_what_the_expert_writes_shows_on_each_of_their_desks(
+        client: TestClient, desk_token: str) -> None:
+    """With the desk open on two devices, a line written on one shows on the other too (the
+    writing desk, which shows it at once, knows it by the ref it gave)."""
+    async with client.ws_connect(f"/ws/expert?access_token={desk_token}") as desk, \
+            client.ws_connect(f"/ws/expert?access_token={desk_token}") as other:
+        await next_of(desk, "hello")
+        await next_of(other, "hello")
+        citizen = await client.ws_connect("/ws/chat")
+        await citizen.send_json({"type": "hello", "text": "my mum has dementia"})
+        session = await take(desk)
+        await desk.send_json({"action": "message", "id": session["session_id"],
+                              "text": "Hello, this is Annie", "ref": "r-1"})
+        seen = await next_of(other, "sent")
+        assert (seen["session_id"], seen["sender"], seen["text"]) == (
+            session["session_id"], "expert", "Hello, this is Annie")
+        assert (await next_of(desk, "sent"))["ref"] == "r-1"  # its own: skipped by the page
+        assert (await next_of(citizen, "message"))["text"] == "Hello, this is Annie"
+        await citizen.close()
+
+
 async def test_a_switch_of_language_words_the_resumed_chat_in_the_new_one(
         client: TestClient, desk_token: str) -> None:
     """The page switches language by reloading in the other one: the chat it takes back,

@@ -8,7 +8,8 @@ const expertId = root.dataset.expert;
 const $ = (id) => document.getElementById(id);
 
 const state = { offers: new Map(), sessions: new Map(), wrapups: new Map(), current: null,
-                socket: null, retry: 0, ringing: null, audio: null, closedByUs: false };
+                socket: null, retry: 0, ringing: null, audio: null, closedByUs: false,
+                sent: new Set() };  // refs of lines this page wrote (shown already)
 
 // -- small DOM helpers -------------------------------------------------------------------------
 function el(tag, attrs = {}, ...children) {
@@ -70,6 +71,9 @@ function handle(event) {
     case "session": return openSession(event);
     case "session_ended": return endSession(event);
     case "message": return addLine(event.session_id, "citizen", event.text);
+    case "sent":  // the expert wrote, here or on another of their desks
+      if (state.sent.delete(event.ref)) return undefined;
+      return addLine(event.session_id, "expert", event.text);
     case "result": return result(event);
     case "error": return setConnection(`The desk could not do that: ${event.message}`);
     default: return undefined;
@@ -316,7 +320,9 @@ function messageForm(id, label) {
       event.preventDefault();
       const text = input.value.trim();
       if (!text) return;
-      send("message", { id, text });
+      const ref = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+      state.sent.add(ref);
+      send("message", { id, text, ref });
       addLine(id, "expert", text);
       input.value = "";
     } },
