@@ -22,6 +22,8 @@ from base.access import Role
 from base.config import Config, load_config
 from expertline.app import DATABASE, create_app
 from expertline.auth import issue_token
+from telephony.service import TELEPHONY
+from tests.telephony_support import ManualScheduler
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_USER = os.environ.get("EXPERTLINE_TEST_PG_USER", "postgres")
@@ -89,6 +91,17 @@ async def client(aiohttp_client: Callable[..., Awaitable[TestClient]],
 
 
 TokenFactory = Callable[..., Awaitable[dict[str, str]]]
+
+
+@pytest.fixture
+async def scheduler(client: TestClient) -> ManualScheduler:
+    """The running app's telephony works on this scheduler and its clock from now on."""
+    found = ManualScheduler()
+    tel = client.app[TELEPHONY]
+    tel.schedule = found
+    tel.wall_clock = tel.resume_tokens.clock = found.time
+    return found
+
 
 
 @pytest.fixture

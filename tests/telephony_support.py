@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientWebSocketResponse, web
 from aiohttp.test_utils import TestClient
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -259,6 +259,14 @@ def keyword_triage(text: str) -> list[Match]:
 
 
 # -- a scheduler the test runs by hand -----------------------------------------------------------
+async def next_of(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
+    """The next pushed event of this type (others, e.g. state changes, are skipped)."""
+    while True:
+        event = await ws.receive_json(timeout=5)
+        if event.get("type") == kind:
+            return event
+
+
 class ManualScheduler:
     """Records ``schedule(delay_s, key, job)``; ``await run_due()`` runs what was scheduled,
     whatever its delay. It also keeps virtual time: ``time`` is a wall clock for the code under

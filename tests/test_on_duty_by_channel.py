@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import ClientWebSocketResponse
 from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from sqlmodel import select
@@ -33,11 +32,10 @@ from router.tables import DecisionRow
 from skills.models import SkillTerm
 from skills.watch import EVERYTHING
 from telephony.prompts import chat_queue_sentences, queue_sentences, text
-from telephony.service import TELEPHONY
 from tests.conftest import TokenFactory, make_config
 from tests.engine_support import EXPERTS, Clock, call, seed_pool
 from tests.strategies_router import scenarios
-from tests.telephony_support import ManualScheduler
+from tests.telephony_support import ManualScheduler, next_of
 from tests.test_escalation import ANN, CAT, POOL, Line, _busy_ann
 from tests.test_router_properties import Player
 
@@ -235,22 +233,6 @@ def test_the_counts_per_channel_are_the_experts_counted_one_by_one(scenario: tup
 
 
 # -- the citizen's own chat, through the real app --------------------------------------------------
-async def next_of(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    while True:
-        event = await ws.receive_json(timeout=5)
-        if event.get("type") == kind:
-            return event
-
-
-@pytest.fixture
-async def scheduler(client: TestClient) -> ManualScheduler:
-    found = ManualScheduler()
-    tel = client.app[TELEPHONY]
-    tel.schedule = found
-    tel.wall_clock = tel.resume_tokens.clock = found.time
-    return found
-
-
 async def test_the_citizens_chat_says_nobody_is_on_duty_while_the_expert_takes_calls_only(
         client: TestClient, auth: TokenFactory, scheduler: ManualScheduler) -> None:
     db = client.app[DATABASE]

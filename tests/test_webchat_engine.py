@@ -22,25 +22,7 @@ from telephony import prompts
 from telephony.service import TELEPHONY, Telephony
 from tests.conftest import TokenFactory
 from tests.engine_support import seed_pool
-from tests.telephony_support import ManualScheduler, eventually
-
-
-async def next_of(ws: ClientWebSocketResponse, kind: str) -> dict[str, Any]:
-    """The next pushed event of this type (others, e.g. state changes, are skipped)."""
-    while True:
-        event = await ws.receive_json(timeout=5)
-        if event.get("type") == kind:
-            return event
-
-
-@pytest.fixture
-async def scheduler(client: TestClient) -> ManualScheduler:
-    """The running app's telephony works on this scheduler and its clock from now on."""
-    found = ManualScheduler()
-    tel = client.app[TELEPHONY]
-    tel.schedule = found
-    tel.wall_clock = tel.resume_tokens.clock = found.time
-    return found
+from tests.telephony_support import ManualScheduler, eventually, next_of
 
 
 @pytest.fixture
